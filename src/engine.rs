@@ -1,0 +1,1 @@
+//! The check pipeline over many files (being built).

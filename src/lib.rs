@@ -1,0 +1,19 @@
+//! kling-preflight: check and fix the inputs of Kling 3.0 Motion Control (one character image and one
+//! reference video) on the user's machine, before any credits are spent.
+//!
+//! The modules follow the data flow: `sniff` (what is this file?) → `probe` (header facts, cheap) →
+//! `analyze` (decoded-frame signals, videos only) → `rules` (facts + `profile` → diagnostics) →
+//! `report` (human, json, ...). `engine` drives that flow over many files in parallel; `cli` is the
+//! command-line front end the binary calls.
+
+pub mod analyze;
+pub mod cli;
+pub mod engine;
+pub mod model;
+pub mod probe;
+pub mod profile;
+pub mod report;
+pub mod rules;
+pub mod sniff;
+
+pub use model::*;

@@ -1,0 +1,518 @@
+//! The data that flows through the pipeline: what a file is (`Kind`, formats), what we measured about
+//! it (`Facts`), what the rules concluded (`Diagnostic`) and the per-file outcome (`FileReport`).
+//!
+//! Every stage (probe → analyse → rules → report / fix / submit / cache) speaks these types, so they are
+//! plain data: serialisable, comparable, and free of file handles. The JSON shape of `FileReport` is the
+//! public contract described in SPEC.md; add fields freely, never change the meaning of one.
+
+use serde::{Deserialize, Serialize};
+
+/// What a file is, decided from its content (magic bytes), never from its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Image,
+    Video,
+    Unknown,
+}
+
+/// Still-image formats we can recognise by their signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormat {
+    Jpeg,
+    Png,
+    Gif,
+    Webp,
+    Bmp,
+    Tiff,
+    Heic,
+    Avif,
+    Jxl,
+    Ico,
+    Psd,
+}
+
+impl ImageFormat {
+    pub const ALL: [ImageFormat; 11] = [
+        Self::Jpeg,
+        Self::Png,
+        Self::Gif,
+        Self::Webp,
+        Self::Bmp,
+        Self::Tiff,
+        Self::Heic,
+        Self::Avif,
+        Self::Jxl,
+        Self::Ico,
+        Self::Psd,
+    ];
+
+    /// Lower-case name, as in JSON and profiles.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Jpeg => "jpeg",
+            Self::Png => "png",
+            Self::Gif => "gif",
+            Self::Webp => "webp",
+            Self::Bmp => "bmp",
+            Self::Tiff => "tiff",
+            Self::Heic => "heic",
+            Self::Avif => "avif",
+            Self::Jxl => "jxl",
+            Self::Ico => "ico",
+            Self::Psd => "psd",
+        }
+    }
+
+    /// File extensions that honestly describe this format (first is the preferred one).
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Self::Jpeg => &["jpg", "jpeg", "jpe", "jfif"],
+            Self::Png => &["png", "apng"],
+            Self::Gif => &["gif"],
+            Self::Webp => &["webp"],
+            Self::Bmp => &["bmp", "dib"],
+            Self::Tiff => &["tif", "tiff"],
+            Self::Heic => &["heic", "heif", "hif"],
+            Self::Avif => &["avif"],
+            Self::Jxl => &["jxl"],
+            Self::Ico => &["ico", "cur"],
+            Self::Psd => &["psd"],
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        let s = s.to_ascii_lowercase();
+        let s = if s == "jpg" { "jpeg".to_string() } else { s };
+        Self::ALL.into_iter().find(|f| f.name() == s)
+    }
+}
+
+/// Video containers, with the ISO-BMFF family told apart by brand (MP4 vs QuickTime MOV vs M4V).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Container {
+    Mp4,
+    Mov,
+    M4v,
+    /// Other ISO-BMFF brands: 3GP, 3G2, MJ2.
+    #[serde(rename = "3gp")]
+    ThreeGp,
+    Webm,
+    Mkv,
+    Avi,
+    Mpegts,
+    Flv,
+    Ogg,
+    Mpeg,
+    Asf,
+    /// Audio-only or other container libavformat knows (mp3, wav, flac, ...).
+    Other,
+}
+
+impl Container {
+    pub const ALL: [Container; 13] = [
+        Self::Mp4,
+        Self::Mov,
+        Self::M4v,
+        Self::ThreeGp,
+        Self::Webm,
+        Self::Mkv,
+        Self::Avi,
+        Self::Mpegts,
+        Self::Flv,
+        Self::Ogg,
+        Self::Mpeg,
+        Self::Asf,
+        Self::Other,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mp4 => "mp4",
+            Self::Mov => "mov",
+            Self::M4v => "m4v",
+            Self::ThreeGp => "3gp",
+            Self::Webm => "webm",
+            Self::Mkv => "mkv",
+            Self::Avi => "avi",
+            Self::Mpegts => "mpegts",
+            Self::Flv => "flv",
+            Self::Ogg => "ogg",
+            Self::Mpeg => "mpeg",
+            Self::Asf => "asf",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Self::Mp4 => &["mp4"],
+            Self::Mov => &["mov", "qt"],
+            Self::M4v => &["m4v"],
+            Self::ThreeGp => &["3gp", "3g2", "mj2"],
+            Self::Webm => &["webm"],
+            Self::Mkv => &["mkv", "mk3d"],
+            Self::Avi => &["avi"],
+            Self::Mpegts => &["ts", "m2ts", "mts"],
+            Self::Flv => &["flv"],
+            Self::Ogg => &["ogv", "ogg"],
+            Self::Mpeg => &["mpg", "mpeg", "vob"],
+            Self::Asf => &["wmv", "asf"],
+            Self::Other => &[],
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        let s = s.to_ascii_lowercase();
+        Self::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// Facts about a still image, read from its headers (no pixel decode on the fast path).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageFacts {
+    pub format: ImageFormat,
+    pub bytes: u64,
+    /// Stored pixel width and height (before EXIF orientation).
+    pub width: u32,
+    pub height: u32,
+    /// EXIF orientation tag (1–8) when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exif_orientation: Option<u16>,
+    /// More than one frame (animated GIF, animated WEBP, APNG).
+    pub animated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames: Option<u32>,
+    /// An alpha channel or transparency chunk is present.
+    pub has_alpha: bool,
+    /// "rgb", "rgba", "gray", "gray-alpha", "indexed", "cmyk", "ycck", "yuv".
+    pub color_model: String,
+    /// Bits per channel sample.
+    pub bit_depth: u8,
+    /// Name of an embedded ICC profile, when one is present ("sRGB IEC61966-2.1", "Display P3", ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icc_profile: Option<String>,
+    /// JPEG only: "baseline", "extended", "progressive", "lossless", "arithmetic".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jpeg_coding: Option<String>,
+    /// EXIF GPS data is present (a privacy leak if sent to a provider).
+    pub has_gps: bool,
+    /// EXIF metadata of any kind is present.
+    pub has_exif: bool,
+}
+
+impl ImageFacts {
+    /// Width and height as displayed, after applying the EXIF orientation (5–8 swap the axes).
+    pub fn display_size(&self) -> (u32, u32) {
+        match self.exif_orientation {
+            Some(5..=8) => (self.height, self.width),
+            _ => (self.width, self.height),
+        }
+    }
+}
+
+/// The video stream that a provider would use (the first real video stream, never cover art).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoStreamFacts {
+    pub index: usize,
+    /// libavcodec short name: "h264", "hevc", "vp9", "mpeg4", ...
+    pub codec: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// libavutil pixel format name: "yuv420p", "yuv420p10le", ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pix_fmt: Option<String>,
+    /// Bits per component of the pixel format (8, 10, 12, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bit_depth: Option<u8>,
+    /// Chroma subsampling: "4:2:0", "4:2:2", "4:4:4", "4:0:0" (gray), or "rgb".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chroma: Option<String>,
+    /// Coded (stored) frame size.
+    pub width: u32,
+    pub height: u32,
+    /// Sample (pixel) aspect ratio; 1:1 is square pixels.
+    pub sar_num: u32,
+    pub sar_den: u32,
+    /// Clockwise display rotation from the display matrix, in degrees (0, 90, 180, 270, or odd values).
+    pub rotation_deg: f64,
+    /// Nominal frame rate (r_frame_rate) and average frame rate (avg_frame_rate), frames per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fps_nominal: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fps_avg: Option<f64>,
+    /// Frame count when known (from the container or by counting packets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames: Option<u64>,
+    /// Variable frame rate: frame intervals far from constant.
+    pub vfr: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bit_rate: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioStreamFacts {
+    pub index: usize,
+    pub codec: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channels: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample_rate: Option<u32>,
+}
+
+/// Facts about a video file, from libavformat (container, streams) without decoding pixels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoFacts {
+    pub container: Container,
+    /// libavformat's demuxer name ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", ...).
+    pub format_name: String,
+    /// ISO-BMFF major brand ("isom", "qt  ", "M4V ", ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub major_brand: Option<String>,
+    pub bytes: u64,
+    /// Duration in seconds; from the container when it has one, else from the stream, else from packets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    /// Where `duration_s` came from: "container", "stream" or "packets".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bit_rate: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video: Option<VideoStreamFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio: Option<AudioStreamFacts>,
+    /// Number of video streams that are attached pictures (cover art), not video.
+    pub cover_art_streams: usize,
+    /// Decoded-frame signals (cuts, motion, freezes); absent until analysis ran.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<VideoAnalysis>,
+}
+
+impl VideoFacts {
+    /// Width and height as displayed: rotation by ±90° swaps them, and a non-square SAR stretches width.
+    pub fn display_size(&self) -> Option<(u32, u32)> {
+        let v = self.video.as_ref()?;
+        let mut w = v.width as f64;
+        if v.sar_num > 0 && v.sar_den > 0 {
+            w = w * v.sar_num as f64 / v.sar_den as f64;
+        }
+        let (w, h) = (w.round() as u32, v.height);
+        let quarter = ((v.rotation_deg.rem_euclid(180.0)) - 90.0).abs() < 1.0;
+        Some(if quarter { (h, w) } else { (w, h) })
+    }
+}
+
+/// A shot boundary: `frame` is the 0-based presentation-order index of the first frame of the new
+/// shot, `time_s` that frame's timestamp (SPEC.md's convention).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cut {
+    pub time_s: f64,
+    pub frame: u64,
+    /// "hard" or "gradual" (dissolve, fade between shots).
+    #[serde(default = "hard")]
+    pub kind: String,
+    /// Detector score, for tuning and the visual report.
+    #[serde(default)]
+    pub score: f64,
+}
+
+fn hard() -> String {
+    "hard".into()
+}
+
+/// A time span in a video: [start_s, end_s) and the frames it covers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Span {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub start_frame: u64,
+    pub end_frame: u64,
+}
+
+impl Span {
+    pub fn duration_s(&self) -> f64 {
+        (self.end_s - self.start_s).max(0.0)
+    }
+}
+
+/// What decoding the video told us. Produced by `analyze`, read by rules, fixes and reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct VideoAnalysis {
+    pub cuts: Vec<Cut>,
+    pub shots: Vec<Span>,
+    /// Stretches with no motion (frozen or static frames).
+    pub frozen: Vec<Span>,
+    /// Cut-free stretches with motion.
+    pub motion_segments: Vec<Span>,
+    /// Longest stretch of continuous motion without a cut, in seconds.
+    pub longest_motion_s: f64,
+    /// Frames decoded and their count, for sanity and speed figures.
+    pub frames_decoded: u64,
+    /// Duration measured from decoded frame timestamps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoded_duration_s: Option<f64>,
+    /// Stretches with strong global camera motion (pan, tilt, zoom), when measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub camera_motion: Vec<Span>,
+}
+
+/// Everything measured about one file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Facts {
+    Image(ImageFacts),
+    Video(VideoFacts),
+    /// Nothing could be read beyond the size (unknown or unreadable content).
+    Other { bytes: u64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "info" => Some(Self::Info),
+            "warning" | "warn" => Some(Self::Warning),
+            "error" => Some(Self::Error),
+            _ => None,
+        }
+    }
+}
+
+/// One finding of one rule about one file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    pub code: String,
+    pub name: String,
+    pub severity: Severity,
+    pub message: String,
+    /// The fix that would resolve it ("trim", "remux", "resize", ...), or null when none exists.
+    pub fix: Option<String>,
+    /// Whether that fix is lossless ("safe") or lossy ("unsafe").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix_safety: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl Verdict {
+    pub fn of(diags: &[Diagnostic]) -> Verdict {
+        match diags.iter().map(|d| d.severity).max() {
+            Some(Severity::Error) => Verdict::Fail,
+            Some(Severity::Warning) => Verdict::Warn,
+            _ => Verdict::Pass,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Warn => "warn",
+            Self::Fail => "fail",
+        }
+    }
+}
+
+/// The outcome for one file: the unit every report, fix and cache entry is made of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileReport {
+    pub path: String,
+    pub kind: Kind,
+    /// Format or container name, when known ("jpeg", "mp4", ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    pub verdict: Verdict,
+    pub facts: Facts,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl FileReport {
+    pub fn fixable(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error && d.fix.is_some())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub files: usize,
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+    /// Files with at least one error that a fix could resolve.
+    pub fixable: usize,
+    /// Files found in folders that are neither images nor videos (not judged).
+    pub skipped: usize,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+/// The whole `check` result, as printed by `--format json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub tool: String,
+    pub version: String,
+    pub profile: String,
+    pub orientation: String,
+    pub files: Vec<FileReport>,
+    pub summary: Summary,
+}
+
+impl Report {
+    pub fn new(profile: &str, orientation: &str, files: Vec<FileReport>, skipped: usize) -> Self {
+        let mut s = Summary {
+            files: files.len(),
+            skipped,
+            ..Summary::default()
+        };
+        for f in &files {
+            match f.verdict {
+                Verdict::Pass => s.pass += 1,
+                Verdict::Warn => s.warn += 1,
+                Verdict::Fail => s.fail += 1,
+            }
+            if f.fixable() {
+                s.fixable += 1;
+            }
+            for d in &f.diagnostics {
+                match d.severity {
+                    Severity::Error => s.errors += 1,
+                    Severity::Warning => s.warnings += 1,
+                    Severity::Info => {}
+                }
+            }
+        }
+        Report {
+            tool: "kling-preflight".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            profile: profile.into(),
+            orientation: orientation.into(),
+            files,
+            summary: s,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Profiles (being built).

@@ -1,0 +1,1 @@
+//! Reporters (being built).
