@@ -1,7 +1,7 @@
 //! PLACEHOLDER: replaced by the decoded-frame analysis (cuts, motion, freezes).
 use std::path::Path;
 
-use crate::model::{VideoAnalysis, VideoFacts};
+use crate::model::VideoAnalysis;
 
 /// Settings that change analysis results (they are part of the cache key).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -25,7 +25,6 @@ pub enum AnalyzeError {
 /// Decode the video once and derive cuts, shots, frozen stretches and continuous motion.
 pub fn analyze_video(
     _path: &Path,
-    _facts: &VideoFacts,
     _opts: &AnalyzeOptions,
 ) -> Result<VideoAnalysis, AnalyzeError> {
     Err(AnalyzeError::Decode("analysis not built yet".into()))
