@@ -1,1 +1,330 @@
-//! The check pipeline over many files (being built).
+//! The check pipeline: find the files, then for each one sniff → probe → analyse → rules, in parallel.
+//!
+//! A broken file is a diagnostic (`file-unreadable`), never an abort: every file gets a `FileReport`
+//! and the run goes on. The engine is what `check`, `fix` and `submit` share; it never prints.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::analyze::{AnalyzeOptions, analyze_video};
+use crate::model::{Diagnostic, Facts, FileReport, Kind, Verdict};
+use crate::probe::{ProbeError, probe_image, probe_video};
+use crate::profile::{Orientation, Profile};
+use crate::rules::{self, Context, RuleSettings, Sink};
+use crate::sniff::{Sniffed, sniff_path};
+
+/// Everything that changes what `check` concludes about a file.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub profile: Profile,
+    pub orientation: Orientation,
+    pub rules: RuleSettings,
+    /// Decode videos for cuts, motion and freezes (V010–V012). Off = header facts only.
+    pub analyze: bool,
+    pub analyze_opts: AnalyzeOptions,
+}
+
+/// One file to judge.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub path: PathBuf,
+    /// The path as the user gave it, or as found under a folder they gave.
+    pub display: String,
+    /// Named on the command line (always judged) rather than found in a folder.
+    pub explicit: bool,
+}
+
+/// The files found under the given paths.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub inputs: Vec<Input>,
+    /// Paths that do not exist or cannot be listed, with the reason.
+    pub errors: Vec<(String, io::Error)>,
+}
+
+/// Expand the given paths: files are taken as they are, folders are walked (hidden entries and
+/// symlinked folders skipped, entries sorted by name so reports are stable).
+pub fn collect(paths: &[PathBuf]) -> Collected {
+    let mut out = Collected::default();
+    for p in paths {
+        let display = p.to_string_lossy().into_owned();
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => {
+                let walker = walkdir::WalkDir::new(p)
+                    .sort_by_file_name()
+                    .into_iter()
+                    .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+                for entry in walker {
+                    match entry {
+                        Ok(e) if e.file_type().is_file() => out.inputs.push(Input {
+                            display: e.path().to_string_lossy().into_owned(),
+                            path: e.into_path(),
+                            explicit: false,
+                        }),
+                        Ok(_) => {}
+                        Err(err) => {
+                            let at = err
+                                .path()
+                                .map(|p| p.to_string_lossy().into_owned())
+                                .unwrap_or(display.clone());
+                            out.errors.push((at, err.into()));
+                        }
+                    }
+                }
+            }
+            Ok(_) => out.inputs.push(Input {
+                path: p.clone(),
+                display,
+                explicit: true,
+            }),
+            Err(e) => out.errors.push((display, e)),
+        }
+    }
+    out
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.to_str().is_some_and(|s| s.starts_with('.'))
+}
+
+/// Extensions that mark a file as meant to be media, so it is judged even when its content is not
+/// recognisable (an empty or broken `clip.mp4` in a folder must be reported, not skipped).
+fn has_media_extension(path: &Path) -> bool {
+    let Some(ext) = rules::file::extension(path) else {
+        return false;
+    };
+    crate::model::ImageFormat::ALL
+        .iter()
+        .any(|f| f.extensions().contains(&ext.as_str()))
+        || crate::model::Container::ALL
+            .iter()
+            .any(|c| c.extensions().contains(&ext.as_str()))
+}
+
+/// The outcome for every input, in input order; `None` where a file found in a folder was skipped
+/// because it is neither an image nor a video.
+pub fn check_all(
+    inputs: &[Input],
+    opts: &CheckOptions,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Vec<Option<FileReport>> {
+    inputs
+        .par_iter()
+        .map(|input| {
+            let r = check_file(input, opts);
+            if let Some(pb) = progress {
+                pb.inc(1);
+            }
+            r
+        })
+        .collect()
+}
+
+/// Judge one file. Returns `None` when a folder-found file is not media and is skipped.
+pub fn check_file(input: &Input, opts: &CheckOptions) -> Option<FileReport> {
+    let ctx = Context {
+        profile: &opts.profile,
+        orientation: opts.orientation,
+        settings: &opts.rules,
+    };
+    let (kind, format, facts) = match gather(input, opts) {
+        Gathered::Skip => return None,
+        Gathered::Facts {
+            kind,
+            format,
+            facts,
+        } => (kind, format, facts),
+        Gathered::Unreadable {
+            kind,
+            format,
+            bytes,
+            reason,
+        } => {
+            let mut sink = Sink::new(&ctx);
+            rules::file::unreadable(&mut sink, &reason);
+            return Some(report(
+                input,
+                kind,
+                format,
+                Facts::Other { bytes },
+                sink.diagnostics,
+            ));
+        }
+    };
+    let diags = rules::evaluate(&ctx, &input.path, &facts);
+    Some(report(input, kind, format, facts, diags))
+}
+
+fn report(
+    input: &Input,
+    kind: Kind,
+    format: Option<String>,
+    facts: Facts,
+    diagnostics: Vec<Diagnostic>,
+) -> FileReport {
+    FileReport {
+        path: input.display.clone(),
+        kind,
+        format,
+        verdict: Verdict::of(&diagnostics),
+        facts,
+        diagnostics,
+    }
+}
+
+#[allow(clippy::large_enum_variant)]
+enum Gathered {
+    Skip,
+    Facts {
+        kind: Kind,
+        format: Option<String>,
+        facts: Facts,
+    },
+    Unreadable {
+        kind: Kind,
+        format: Option<String>,
+        bytes: u64,
+        reason: String,
+    },
+}
+
+/// Sniff, probe and (for videos) analyse one file.
+fn gather(input: &Input, opts: &CheckOptions) -> Gathered {
+    let path = &input.path;
+    let unreadable = |kind, format: Option<String>, bytes, reason: String| Gathered::Unreadable {
+        kind,
+        format,
+        bytes,
+        reason,
+    };
+    let bytes = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) => return unreadable(Kind::Unknown, None, 0, format!("cannot read the file: {e}")),
+    };
+    let sniffed = match sniff_path(path) {
+        Ok(s) => s,
+        Err(e) => {
+            return unreadable(
+                Kind::Unknown,
+                None,
+                bytes,
+                format!("cannot read the file: {e}"),
+            );
+        }
+    };
+    let judged = input.explicit || has_media_extension(path);
+    match sniffed {
+        Sniffed::Empty if judged => {
+            unreadable(Kind::Unknown, None, 0, "empty file (0 bytes)".into())
+        }
+        Sniffed::Unknown if judged => unreadable(
+            Kind::Unknown,
+            None,
+            bytes,
+            format!(
+                "not an image or video: unrecognised content ({})",
+                head_hex(path)
+            ),
+        ),
+        Sniffed::Empty | Sniffed::Unknown => Gathered::Skip,
+        Sniffed::Audio if !judged => Gathered::Skip,
+        Sniffed::Image(format) => match probe_image(path, format, bytes) {
+            Ok(f) => Gathered::Facts {
+                kind: Kind::Image,
+                format: Some(format.name().into()),
+                facts: Facts::Image(f),
+            },
+            Err(e) => unreadable(
+                Kind::Image,
+                Some(format.name().into()),
+                bytes,
+                probe_reason(e),
+            ),
+        },
+        Sniffed::Video | Sniffed::Audio => match probe_video(path, bytes) {
+            Ok(mut f) => {
+                if opts.analyze && f.video.is_some() {
+                    match analyze_video(path, &opts.analyze_opts) {
+                        Ok(a) => f.analysis = Some(a),
+                        Err(e) => {
+                            return unreadable(
+                                Kind::Video,
+                                Some(f.container.name().into()),
+                                bytes,
+                                format!("cannot decode the video frames: {e}"),
+                            );
+                        }
+                    }
+                }
+                Gathered::Facts {
+                    kind: Kind::Video,
+                    format: Some(f.container.name().into()),
+                    facts: Facts::Video(f),
+                }
+            }
+            Err(e) => unreadable(Kind::Video, None, bytes, probe_reason(e)),
+        },
+    }
+}
+
+fn probe_reason(e: ProbeError) -> String {
+    match e {
+        ProbeError::Unreadable(r) => r,
+        ProbeError::Io(e) => format!("cannot read the file: {e}"),
+    }
+}
+
+/// The first bytes of a file as text for messages: `starts with "<!DOCTYPE"` or hex.
+fn head_hex(path: &Path) -> String {
+    let mut buf = [0u8; 8];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| io::Read::read(&mut f, &mut buf))
+        .unwrap_or(0);
+    let head = &buf[..n];
+    if !head.is_empty() && head.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        format!("starts with \"{}\"", String::from_utf8_lossy(head))
+    } else {
+        let hex: Vec<String> = head.iter().map(|b| format!("{b:02x}")).collect();
+        format!("starts with bytes {}", hex.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_extensions() {
+        assert!(has_media_extension(Path::new("a/b.MP4")));
+        assert!(has_media_extension(Path::new("x.jpeg")));
+        assert!(!has_media_extension(Path::new("notes.txt")));
+        assert!(!has_media_extension(Path::new("Makefile")));
+    }
+
+    #[test]
+    fn collect_walks_sorted_and_skips_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("b/.git")).unwrap();
+        std::fs::write(dir.path().join("b/2.jpg"), b"x").unwrap();
+        std::fs::write(dir.path().join("b/.git/x.jpg"), b"x").unwrap();
+        std::fs::write(dir.path().join("a.png"), b"x").unwrap();
+        std::fs::write(dir.path().join(".hidden.png"), b"x").unwrap();
+        let c = collect(&[dir.path().to_path_buf(), dir.path().join("missing.mp4")]);
+        let names: Vec<_> = c
+            .inputs
+            .iter()
+            .map(|i| {
+                i.path
+                    .strip_prefix(dir.path())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(names, ["a.png", "b/2.jpg"]);
+        assert!(c.inputs.iter().all(|i| !i.explicit));
+        assert_eq!(c.errors.len(), 1);
+    }
+}

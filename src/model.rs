@@ -362,11 +362,15 @@ pub struct VideoAnalysis {
 /// Everything measured about one file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
+// Reports hold one Facts per file and move them rarely; boxing would only add indirection.
+#[allow(clippy::large_enum_variant)]
 pub enum Facts {
     Image(ImageFacts),
     Video(VideoFacts),
     /// Nothing could be read beyond the size (unknown or unreadable content).
-    Other { bytes: u64 },
+    Other {
+        bytes: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

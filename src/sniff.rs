@@ -81,7 +81,12 @@ pub fn sniff(b: &[u8]) -> Sniffed {
         return sniff_ftyp(b);
     }
     // QuickTime files from old cameras may start with other atoms (moov, mdat, wide, free, skip).
-    if b.len() >= 8 && matches!(&b[4..8], b"moov" | b"mdat" | b"wide" | b"free" | b"skip" | b"pnot") {
+    if b.len() >= 8
+        && matches!(
+            &b[4..8],
+            b"moov" | b"mdat" | b"wide" | b"free" | b"skip" | b"pnot"
+        )
+    {
         return Sniffed::Video;
     }
     if starts(&[0x1A, 0x45, 0xDF, 0xA3]) {
@@ -93,9 +98,7 @@ pub fn sniff(b: &[u8]) -> Sniffed {
     if starts(&[0x00, 0x00, 0x01, 0xBA]) || starts(&[0x00, 0x00, 0x01, 0xB3]) {
         return Sniffed::Video;
     }
-    if starts(&[
-        0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9,
-    ]) {
+    if starts(&[0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9]) {
         return Sniffed::Video;
     }
     if is_mpegts(b) {
@@ -123,7 +126,10 @@ fn sniff_ftyp(b: &[u8]) -> Sniffed {
     if matches!(major, b"avif" | b"avis") {
         return Sniffed::Image(ImageFormat::Avif);
     }
-    if matches!(major, b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"mif1" | b"msf1") {
+    if matches!(
+        major,
+        b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"mif1" | b"msf1"
+    ) {
         // mif1 with an avif compatible brand is AVIF.
         if is(b"avif") {
             return Sniffed::Image(ImageFormat::Avif);
@@ -144,7 +150,7 @@ fn bmp_header_plausible(b: &[u8]) -> bool {
 fn is_mpegts(b: &[u8]) -> bool {
     // Plain TS (188-byte packets) or M2TS (192 bytes: 4-byte timestamp first).
     let check = |start: usize, stride: usize| {
-        b.len() >= start + 2 * stride + 1 && (0..3).all(|k| b[start + k * stride] == 0x47)
+        b.len() > start + 2 * stride && (0..3).all(|k| b[start + k * stride] == 0x47)
     };
     check(0, 188) || check(4, 192)
 }
@@ -165,14 +171,32 @@ mod tests {
 
     #[test]
     fn images_by_signature() {
-        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0rest"), Sniffed::Image(ImageFormat::Jpeg));
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Sniffed::Image(ImageFormat::Png));
+        assert_eq!(
+            sniff(b"\xFF\xD8\xFF\xE0rest"),
+            Sniffed::Image(ImageFormat::Jpeg)
+        );
+        assert_eq!(
+            sniff(b"\x89PNG\r\n\x1a\n...."),
+            Sniffed::Image(ImageFormat::Png)
+        );
         assert_eq!(sniff(b"GIF89a......"), Sniffed::Image(ImageFormat::Gif));
-        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Sniffed::Image(ImageFormat::Webp));
+        assert_eq!(
+            sniff(b"RIFF\0\0\0\0WEBPVP8 "),
+            Sniffed::Image(ImageFormat::Webp)
+        );
         assert_eq!(sniff(b"II*\0\x08\0\0\0"), Sniffed::Image(ImageFormat::Tiff));
-        assert_eq!(sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"), Sniffed::Image(ImageFormat::Heic));
-        assert_eq!(sniff(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf"), Sniffed::Image(ImageFormat::Avif));
-        assert_eq!(sniff(b"\0\0\0\x18ftypmif1\0\0\0\0mif1avif"), Sniffed::Image(ImageFormat::Avif));
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"),
+            Sniffed::Image(ImageFormat::Heic)
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf"),
+            Sniffed::Image(ImageFormat::Avif)
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypmif1\0\0\0\0mif1avif"),
+            Sniffed::Image(ImageFormat::Avif)
+        );
     }
 
     #[test]

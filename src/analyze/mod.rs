@@ -23,9 +23,6 @@ pub enum AnalyzeError {
 }
 
 /// Decode the video once and derive cuts, shots, frozen stretches and continuous motion.
-pub fn analyze_video(
-    _path: &Path,
-    _opts: &AnalyzeOptions,
-) -> Result<VideoAnalysis, AnalyzeError> {
+pub fn analyze_video(_path: &Path, _opts: &AnalyzeOptions) -> Result<VideoAnalysis, AnalyzeError> {
     Err(AnalyzeError::Decode("analysis not built yet".into()))
 }

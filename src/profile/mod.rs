@@ -1,1 +1,375 @@
-//! Profiles (being built).
+//! Profiles: each provider's limits as data, every limit with the page it came from and the date it
+//! was read. The built-in profiles are TOML files in `data/`, compiled into the binary; users can add
+//! their own (a profile may `extends` another and override only some limits).
+//!
+//! Rules read limits from here and never hard-code a number, so a provider changing a limit is a
+//! one-line data change.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Container, ImageFormat};
+
+/// The built-in profiles: (name, TOML source). `strict` is the default.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("strict", include_str!("data/strict.toml")),
+    ("kling", include_str!("data/kling.toml")),
+    ("freepik", include_str!("data/freepik.toml")),
+    ("gptproto", include_str!("data/gptproto.toml")),
+    ("fal", include_str!("data/fal.toml")),
+    ("replicate", include_str!("data/replicate.toml")),
+    ("wavespeed", include_str!("data/wavespeed.toml")),
+    ("kie", include_str!("data/kie.toml")),
+];
+
+pub const DEFAULT_PROFILE: &str = "strict";
+
+/// Kling's `character_orientation`: it selects the duration cap (10 s for `image`, 30 s for `video`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Orientation {
+    #[default]
+    Video,
+    Image,
+}
+
+impl Orientation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Video => "video",
+            Self::Image => "image",
+        }
+    }
+}
+
+impl fmt::Display for Orientation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One limit: its value and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limit<T> {
+    pub value: T,
+    /// URL of the page that states the limit.
+    pub source: String,
+    /// Date the page was read (YYYY-MM-DD).
+    pub read: String,
+    /// The provider's wording or how we interpreted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ImageLimits {
+    pub formats: Option<Limit<Vec<String>>>,
+    pub max_bytes: Option<Limit<u64>>,
+    pub min_edge: Option<Limit<u32>>,
+    pub max_edge: Option<Limit<u32>>,
+    pub min_aspect: Option<Limit<f64>>,
+    pub max_aspect: Option<Limit<f64>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VideoLimits {
+    pub containers: Option<Limit<Vec<String>>>,
+    pub max_bytes: Option<Limit<u64>>,
+    pub min_edge: Option<Limit<u32>>,
+    pub max_edge: Option<Limit<u32>>,
+    pub min_duration_s: Option<Limit<f64>>,
+    pub max_duration_s_image: Option<Limit<f64>>,
+    pub max_duration_s_video: Option<Limit<f64>>,
+    pub min_continuous_s: Option<Limit<f64>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RequestLimits {
+    pub prompt_max_chars: Option<Limit<u32>>,
+    pub cfg_scale_min: Option<Limit<f64>>,
+    pub cfg_scale_max: Option<Limit<f64>>,
+}
+
+/// A provider profile: the limits an asset must meet to be accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
+    #[serde(default)]
+    pub image: ImageLimits,
+    #[serde(default)]
+    pub video: VideoLimits,
+    #[serde(default)]
+    pub request: RequestLimits,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("unknown profile '{name}'; known profiles: {known}")]
+    Unknown { name: String, known: String },
+    #[error("profile '{name}': {message}")]
+    Invalid { name: String, message: String },
+}
+
+impl Profile {
+    /// Parse a profile from TOML. `extends` is resolved against the built-ins (and `extra`).
+    pub fn from_toml(
+        name_hint: &str,
+        text: &str,
+        extra: &BTreeMap<String, Profile>,
+    ) -> Result<Profile, ProfileError> {
+        let value: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ProfileError::Invalid {
+                    name: name_hint.into(),
+                    message: e.to_string(),
+                })?;
+        Self::from_table(name_hint, value, extra)
+    }
+
+    /// Build a profile from a TOML table, merging it over the profile it `extends`.
+    pub fn from_table(
+        name_hint: &str,
+        table: toml::Table,
+        extra: &BTreeMap<String, Profile>,
+    ) -> Result<Profile, ProfileError> {
+        let invalid = |message: String| ProfileError::Invalid {
+            name: name_hint.into(),
+            message,
+        };
+        let merged = match table.get("extends").and_then(|v| v.as_str()) {
+            Some(base_name) => {
+                let base = lookup(base_name, extra)?;
+                let mut base_table =
+                    toml::Table::try_from(&base).map_err(|e| invalid(e.to_string()))?;
+                base_table.remove("extends");
+                merge(&mut base_table, table);
+                base_table
+            }
+            None => table,
+        };
+        let profile: Profile = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+        profile.validate().map_err(invalid)?;
+        Ok(profile)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if let Some(f) = &self.image.formats {
+            for name in &f.value {
+                if ImageFormat::from_name(name).is_none() {
+                    return Err(format!("image.formats: unknown image format '{name}'"));
+                }
+            }
+        }
+        if let Some(c) = &self.video.containers {
+            for name in &c.value {
+                if Container::from_name(name).is_none() {
+                    return Err(format!("video.containers: unknown container '{name}'"));
+                }
+            }
+        }
+        if let (Some(a), Some(b)) = (&self.image.min_aspect, &self.image.max_aspect)
+            && a.value > b.value
+        {
+            return Err(format!(
+                "image.min_aspect {} > max_aspect {}",
+                a.value, b.value
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the profile accepts this image format (no list = anything goes).
+    pub fn accepts_image(&self, f: ImageFormat) -> bool {
+        self.image
+            .formats
+            .as_ref()
+            .is_none_or(|l| l.value.iter().any(|n| ImageFormat::from_name(n) == Some(f)))
+    }
+
+    pub fn accepts_container(&self, c: Container) -> bool {
+        self.video
+            .containers
+            .as_ref()
+            .is_none_or(|l| l.value.iter().any(|n| Container::from_name(n) == Some(c)))
+    }
+
+    /// The duration cap for an orientation.
+    pub fn max_duration(&self, o: Orientation) -> Option<&Limit<f64>> {
+        match o {
+            Orientation::Image => self.video.max_duration_s_image.as_ref(),
+            Orientation::Video => self.video.max_duration_s_video.as_ref(),
+        }
+    }
+
+    /// Every limit as (key, value as text, limit) rows, for `profiles show`.
+    pub fn rows(&self) -> Vec<(String, String, String, String)> {
+        let table = toml::Table::try_from(self).unwrap_or_default();
+        let mut rows = Vec::new();
+        for section in ["image", "video", "request"] {
+            let Some(toml::Value::Table(t)) = table.get(section) else {
+                continue;
+            };
+            for (key, v) in t {
+                let Some(l) = v.as_table() else { continue };
+                let value = l.get("value").map(|v| v.to_string()).unwrap_or_default();
+                let source = l.get("source").and_then(|v| v.as_str()).unwrap_or("");
+                let read = l.get("read").and_then(|v| v.as_str()).unwrap_or("");
+                rows.push((
+                    format!("{section}.{key}"),
+                    value,
+                    source.to_string(),
+                    read.to_string(),
+                ));
+            }
+        }
+        rows
+    }
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if !o.contains_key("value") => {
+                merge(b, o)
+            }
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// The built-in profiles, parsed.
+pub fn builtins() -> Vec<Profile> {
+    BUILTIN
+        .iter()
+        .map(|(name, text)| {
+            Profile::from_toml(name, text, &BTreeMap::new())
+                .unwrap_or_else(|e| panic!("built-in profile {name} is invalid: {e}"))
+        })
+        .collect()
+}
+
+/// Find a profile by name among the user's (`extra`) and the built-ins.
+pub fn lookup(name: &str, extra: &BTreeMap<String, Profile>) -> Result<Profile, ProfileError> {
+    if let Some(p) = extra.get(name) {
+        return Ok(p.clone());
+    }
+    if let Some((n, text)) = BUILTIN.iter().find(|(n, _)| *n == name) {
+        return Profile::from_toml(n, text, &BTreeMap::new());
+    }
+    let mut known: Vec<String> = BUILTIN.iter().map(|(n, _)| n.to_string()).collect();
+    known.extend(extra.keys().cloned());
+    Err(ProfileError::Unknown {
+        name: name.into(),
+        known: known.join(", "),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_parses_and_cites_sources() {
+        let all = builtins();
+        assert_eq!(all.len(), 8);
+        for p in &all {
+            let rows = p.rows();
+            assert!(rows.len() >= 8, "{} has only {} limits", p.name, rows.len());
+            for (key, _, source, read) in rows {
+                assert!(
+                    source.starts_with("https://"),
+                    "{}: {key} has no source URL",
+                    p.name
+                );
+                assert_eq!(read.len(), 10, "{}: {key} has no read date", p.name);
+            }
+        }
+    }
+
+    #[test]
+    fn strict_is_at_least_as_strict_as_every_provider() {
+        let all = builtins();
+        let strict = all.iter().find(|p| p.name == "strict").unwrap();
+        for p in &all {
+            for f in ImageFormat::ALL {
+                assert!(
+                    !strict.accepts_image(f) || p.accepts_image(f),
+                    "{} rejects {f:?}",
+                    p.name
+                );
+            }
+            for c in Container::ALL {
+                assert!(
+                    !strict.accepts_container(c) || p.accepts_container(c),
+                    "{} rejects {c:?}",
+                    p.name
+                );
+            }
+            let ge = |a: &Option<Limit<u32>>, b: &Option<Limit<u32>>| match (a, b) {
+                (Some(a), Some(b)) => a.value >= b.value,
+                (_, None) => true,
+                (None, Some(_)) => false,
+            };
+            assert!(ge(&strict.image.min_edge, &p.image.min_edge), "{}", p.name);
+            assert!(ge(&strict.video.min_edge, &p.video.min_edge), "{}", p.name);
+            let le = |a: &Option<Limit<u32>>, b: &Option<Limit<u32>>| match (a, b) {
+                (Some(a), Some(b)) => a.value <= b.value,
+                (_, None) => true,
+                (None, Some(_)) => false,
+            };
+            assert!(le(&strict.image.max_edge, &p.image.max_edge), "{}", p.name);
+            assert!(le(&strict.video.max_edge, &p.video.max_edge), "{}", p.name);
+            for o in [Orientation::Image, Orientation::Video] {
+                assert!(strict.max_duration(o).unwrap().value <= p.max_duration(o).unwrap().value);
+            }
+        }
+    }
+
+    #[test]
+    fn extends_overrides_only_what_it_names() {
+        let text = r#"
+            name = "studio"
+            description = "ours"
+            extends = "kling"
+            [video.max_duration_s_video]
+            value = 12.0
+            source = "https://example.com/our-policy"
+            read = "2026-11-21"
+        "#;
+        let p = Profile::from_toml("studio", text, &BTreeMap::new()).unwrap();
+        assert_eq!(p.name, "studio");
+        assert_eq!(p.max_duration(Orientation::Video).unwrap().value, 12.0);
+        assert_eq!(p.image.min_edge.as_ref().unwrap().value, 300);
+    }
+
+    #[test]
+    fn unknown_keys_and_names_are_errors() {
+        let err = Profile::from_toml(
+            "x",
+            "name='x'\ndescription='d'\ncolour='red'",
+            &BTreeMap::new(),
+        );
+        assert!(err.unwrap_err().to_string().contains("colour"));
+        let err = lookup("nope", &BTreeMap::new()).unwrap_err().to_string();
+        assert!(err.contains("strict") && err.contains("nope"), "{err}");
+        let bad =
+            "name='x'\ndescription='d'\n[image.formats]\nvalue=['bmpx']\nsource='s'\nread='r'";
+        assert!(Profile::from_toml("x", bad, &BTreeMap::new()).is_err());
+    }
+}

@@ -1,0 +1,129 @@
+//! The human report: one line per finding, in the shape
+//! `clip.mov: V005 video-too-long: 41.2 s > 30 s (strict, orientation=video) [fixable: trim]`,
+//! then a footer that counts files, errors and what `fix` could resolve.
+
+use std::io::{self, Write};
+
+use crate::model::{Report, Severity, Verdict};
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// ANSI colour (only when stdout is a terminal and NO_COLOR is unset).
+    pub color: bool,
+    /// Also list files that pass, with their key facts.
+    pub verbose: bool,
+}
+
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn sev(&self, sev: Severity, s: &str) -> String {
+        match sev {
+            Severity::Error => self.wrap("1;31", s),
+            Severity::Warning => self.wrap("1;33", s),
+            Severity::Info => self.wrap("1;36", s),
+        }
+    }
+    fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+    fn green(&self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+}
+
+pub fn write(out: &mut dyn Write, report: &Report, opts: &Options) -> io::Result<()> {
+    let p = Paint(opts.color);
+    for f in &report.files {
+        if f.diagnostics.is_empty() {
+            if opts.verbose {
+                writeln!(out, "{}: {}", p.bold(&f.path), p.green("pass"))?;
+            }
+            continue;
+        }
+        for d in &f.diagnostics {
+            let fix = match (&d.fix, d.severity) {
+                (Some(fix), Severity::Error | Severity::Warning) => {
+                    let tier = if d.fix_safety.as_deref() == Some("unsafe") {
+                        ", unsafe"
+                    } else {
+                        ""
+                    };
+                    format!(" {}", p.dim(&format!("[fixable: {fix}{tier}]")))
+                }
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "{}: {} {}: {}{fix}",
+                p.bold(&f.path),
+                p.sev(d.severity, &d.code),
+                d.name,
+                d.message
+            )?;
+        }
+    }
+    let s = &report.summary;
+    let ctx = format!("{}, orientation={}", report.profile, report.orientation);
+    if !report.files.is_empty() && report.files.iter().any(|f| !f.diagnostics.is_empty()) {
+        writeln!(out)?;
+    }
+    let skipped = if s.skipped > 0 {
+        format!(", {} other files skipped", s.skipped)
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "Checked {} {} ({ctx}{skipped}): {} passed, {} with warnings, {} failed.",
+        s.files,
+        plural(s.files, "file", "files"),
+        p.green(&s.pass.to_string()),
+        s.warn,
+        if s.fail > 0 {
+            p.sev(Severity::Error, &s.fail.to_string())
+        } else {
+            "0".into()
+        },
+    )?;
+    if s.errors + s.warnings > 0 {
+        let files_with = report
+            .files
+            .iter()
+            .filter(|f| f.verdict != Verdict::Pass)
+            .count();
+        let fixable = if s.fixable > 0 {
+            format!(
+                " ({} of the failing files fixable with `kling-preflight fix`)",
+                s.fixable
+            )
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "Found {} {} and {} {} in {} {}{fixable}.",
+            s.errors,
+            plural(s.errors, "error", "errors"),
+            s.warnings,
+            plural(s.warnings, "warning", "warnings"),
+            files_with,
+            plural(files_with, "file", "files"),
+        )?;
+    }
+    Ok(())
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
