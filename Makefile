@@ -1,0 +1,43 @@
+# kling-preflight: the two set-up commands are `make demo` and `make test` (README.md).
+# Both install what a fresh Debian 12 machine lacks (idempotent `make setup`), build, then run.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+# System FFmpeg 5.1 libraries for ffmpeg-next, libclang for its bindgen step, pkg-config to find them;
+# the ffmpeg CLI generates test media and is the benchmark baseline.
+APT_PACKAGES := pkg-config libclang-dev libavformat-dev libavcodec-dev libavfilter-dev \
+	libavdevice-dev libswscale-dev libswresample-dev libavutil-dev ffmpeg
+BENCH_PACKAGES := imagemagick time
+BIN := target/release/kling-preflight
+
+.PHONY: setup setup-bench build demo test lint bench corpus-check clean
+
+setup:
+	@bash scripts/setup.sh $(APT_PACKAGES)
+
+setup-bench: setup
+	@bash scripts/setup.sh $(BENCH_PACKAGES)
+
+build: setup
+	$(CARGO) build --release --locked
+
+demo: build
+	@echo '$$ kling-preflight check fixtures/'
+	@$(BIN) check fixtures/; status=$$?; echo "(exit status $$status: 0 clean, 1 errors found, 2 usage error)"; \
+	  [ $$status -le 1 ]
+
+test: setup
+	$(CARGO) test --release --locked
+
+lint: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+bench: setup-bench build
+	bash benches/compare.sh
+
+corpus-check: build
+	../shared/tools/corpus-check $(BIN)
+
+clean:
+	$(CARGO) clean
