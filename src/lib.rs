@@ -9,6 +9,7 @@
 pub mod analyze;
 pub mod cli;
 pub mod engine;
+pub mod fix;
 pub mod model;
 pub mod probe;
 pub mod profile;

@@ -2,6 +2,8 @@
 //! exit status; `main` only maps errors to exit code 2. Diagnostics go to stdout, progress and errors
 //! to stderr.
 
+pub mod fix;
+
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -40,6 +42,8 @@ pub struct Cli {
 pub enum Command {
     /// Check images and videos (files or folders) against a provider profile.
     Check(CheckArgs),
+    /// Write fixed copies of failing files into --out-dir (trim, remux, resize, re-encode), re-checked.
+    Fix(fix::FixArgs),
     /// Print the raw facts measured about files, as JSON.
     Probe(ProbeArgs),
     /// List the built-in provider profiles, or show one with every limit's source.
@@ -126,6 +130,7 @@ pub struct ExplainArgs {
 pub fn run(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Check(a) => check(a),
+        Command::Fix(a) => fix::run(a),
         Command::Probe(a) => probe(a),
         Command::Profiles(a) => profiles(a),
         Command::Explain(a) => explain(a),

@@ -1,0 +1,356 @@
+//! `kling-preflight fix`: check the inputs, plan the fixes, write passing outputs into `--out-dir`
+//! (mirroring the inputs' relative paths), and report per file what was done or why not.
+//!
+//! The safety checks that need the whole command line live here: the output folder may not contain
+//! an input, two inputs may not map to one output, and existing outputs are refused up front (before
+//! anything is written) unless `--force`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, ValueEnum};
+use rayon::prelude::*;
+
+use super::{Judging, Status, emit, options};
+use crate::engine::{self, Input};
+use crate::fix::plan::{AspectMode, PlanOptions, Tier};
+use crate::fix::{self, FileOutcome, FixOptions, atomic, video::X264};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FixFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// Files and folders to fix (folders are walked; outputs mirror their relative paths).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Folder for the fixed copies (must not contain any input).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+    #[command(flatten)]
+    pub judging: Judging,
+    /// Also apply lossy fixes: re-encode, resize, pad/crop, format and colour conversion.
+    #[arg(long)]
+    pub unsafe_fixes: bool,
+    /// Print the plan for each file; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = FixFormat::Human)]
+    pub format: FixFormat,
+    /// Overwrite outputs that already exist.
+    #[arg(long)]
+    pub force: bool,
+    /// How to bring an image into the aspect range: add bars (pad) or cut the long side (crop).
+    #[arg(long, value_enum, default_value_t = AspectMode::Pad)]
+    pub aspect: AspectMode,
+    /// Colour for flattened transparency and pad bars: a name (white, black, gray) or #rrggbb.
+    #[arg(long, default_value = "white")]
+    pub background: String,
+    /// libx264 preset for re-encodes (ultrafast … veryslow).
+    #[arg(long, default_value = "medium", hide = true)]
+    pub x264_preset: String,
+    /// libx264 CRF for re-encodes that are not bound by the byte cap.
+    #[arg(long, default_value_t = 19, hide = true)]
+    pub crf: u8,
+}
+
+/// Parse `--background`: a few names or a hex colour.
+pub fn parse_color(s: &str) -> Result<[u8; 3]> {
+    let named = match s.to_ascii_lowercase().as_str() {
+        "white" => Some([255, 255, 255]),
+        "black" => Some([0, 0, 0]),
+        "gray" | "grey" => Some([128, 128, 128]),
+        _ => None,
+    };
+    if let Some(c) = named {
+        return Ok(c);
+    }
+    let hex = s.trim_start_matches('#');
+    if hex.len() == 6
+        && let Ok(v) = u32::from_str_radix(hex, 16)
+    {
+        return Ok([(v >> 16) as u8, (v >> 8) as u8, v as u8]);
+    }
+    bail!("--background {s}: expected white, black, gray or a colour like #ffffff")
+}
+
+/// Canonical form of a path that may not exist yet: the nearest existing ancestor, canonicalized,
+/// plus the rest.
+fn canonical_lenient(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = cur.canonicalize() {
+            let mut out = c;
+            for r in rest.iter().rev() {
+                out.push(r);
+            }
+            return out;
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+pub fn run(a: FixArgs) -> Result<Status> {
+    let check = options(&a.judging)?;
+    let background = parse_color(&a.background)?;
+    let opts = FixOptions {
+        plan: PlanOptions {
+            profile: check.profile.clone(),
+            orientation: check.orientation,
+            unsafe_fixes: a.unsafe_fixes,
+            aspect: a.aspect,
+            background,
+        },
+        check,
+        force: a.force,
+        dry_run: a.dry_run,
+        x264: X264 {
+            preset: a.x264_preset.clone(),
+            crf: a.crf,
+        },
+    };
+    // Ctrl-C: stop between steps/packets; the temp-file guards then clean up on the error path.
+    let _ = ctrlc::set_handler(fix::interrupt);
+
+    // Inputs with their paths relative to what was named on the command line.
+    let mut inputs: Vec<(Input, PathBuf)> = Vec::new();
+    for p in &a.paths {
+        let collected = engine::collect(std::slice::from_ref(p));
+        if let Some((path, err)) = collected.errors.first() {
+            bail!("{path}: {err}");
+        }
+        let is_dir = p.is_dir();
+        for i in collected.inputs {
+            let rel = if is_dir {
+                i.path
+                    .strip_prefix(p)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default()
+            } else {
+                PathBuf::from(i.path.file_name().unwrap_or_default())
+            };
+            inputs.push((i, rel));
+        }
+    }
+    let out_dir = canonical_lenient(&a.out_dir);
+    for (i, _) in &inputs {
+        let c = i
+            .path
+            .canonicalize()
+            .with_context(|| format!("{}: cannot resolve the path", i.display))?;
+        if c.starts_with(&out_dir) {
+            bail!(
+                "--out-dir {} contains the input {}: choose a folder outside the inputs, so an input can never be overwritten",
+                a.out_dir.display(),
+                i.display
+            );
+        }
+    }
+    if out_dir.is_dir() && !a.dry_run {
+        for e in walkdir::WalkDir::new(&out_dir).into_iter().flatten() {
+            if e.file_type().is_dir() {
+                atomic::sweep_stale(e.path());
+            }
+        }
+    }
+
+    let plain: Vec<Input> = inputs.iter().map(|(i, _)| i.clone()).collect();
+    let reports = engine::check_all(&plain, &opts.check, None);
+    // Plan everything first: refuse collisions and existing outputs before writing anything.
+    let mut seen: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut existing = Vec::new();
+    for ((input, rel), report) in inputs.iter().zip(&reports) {
+        let Some(report) = report else { continue };
+        let plan = fix::plan_for(report, &opts);
+        if plan.is_empty() || !plan.can_pass() {
+            continue;
+        }
+        let dest = fix::output_path(&a.out_dir, rel, plan.output_ext.as_deref());
+        if let Some(other) = seen.insert(dest.clone(), input.display.clone()) {
+            bail!(
+                "{other} and {} would both be written to {}: fix them in separate runs or rename one",
+                input.display,
+                dest.display()
+            );
+        }
+        if !a.force && !a.dry_run && std::fs::symlink_metadata(&dest).is_ok() {
+            existing.push(dest.display().to_string());
+        }
+    }
+    if !existing.is_empty() {
+        bail!(
+            "{} output(s) already exist: {}; pass --force to overwrite them (nothing was written)",
+            existing.len(),
+            existing.join(", ")
+        );
+    }
+
+    let work: Vec<_> = inputs
+        .iter()
+        .zip(reports)
+        .filter_map(|((i, rel), r)| r.map(|r| (i, rel, r)))
+        .collect();
+    let outcomes: Vec<FileOutcome> = work
+        .par_iter()
+        .map(|(input, rel, report)| fix::fix_file(input, report, &a.out_dir, rel, &opts))
+        .collect();
+    if fix::check_interrupt().is_err() {
+        bail!(
+            "interrupted: no partial output was left in {}",
+            a.out_dir.display()
+        );
+    }
+    match a.format {
+        FixFormat::Json => emit(|out| {
+            serde_json::to_writer_pretty(
+                &mut *out,
+                &serde_json::json!({
+                    "tool": "kling-preflight",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "profile": opts.check.profile.name,
+                    "orientation": opts.check.orientation.name(),
+                    "dry_run": a.dry_run,
+                    "unsafe_fixes": a.unsafe_fixes,
+                    "files": outcomes,
+                }),
+            )?;
+            writeln!(out)
+        })?,
+        FixFormat::Human => emit(|out| human(out, &outcomes, a.dry_run))?,
+    }
+    Ok(if outcomes.iter().all(FileOutcome::passes) {
+        Status::Clean
+    } else {
+        Status::Findings
+    })
+}
+
+fn human(out: &mut dyn Write, outcomes: &[FileOutcome], dry_run: bool) -> std::io::Result<()> {
+    use crate::fix::Status as S;
+    let tier = |t: Tier| match t {
+        Tier::Safe => "safe",
+        Tier::Unsafe => "unsafe",
+    };
+    let (mut fixed, mut passing, mut failed) = (0, 0, 0);
+    for o in outcomes {
+        match o.status {
+            S::Fixed | S::Planned => {
+                fixed += 1;
+                let verb = if dry_run { "would write" } else { "wrote" };
+                writeln!(
+                    out,
+                    "{}: {verb} {} ({})",
+                    o.path,
+                    o.output.as_deref().unwrap_or("?"),
+                    if dry_run {
+                        "plan"
+                    } else {
+                        o.verdict_after.name()
+                    }
+                )?;
+                for act in &o.actions {
+                    let codes = if act.codes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", act.codes.join(", "))
+                    };
+                    writeln!(
+                        out,
+                        "  {} ({}): {}{codes}",
+                        act.fix,
+                        tier(act.tier),
+                        act.detail
+                    )?;
+                }
+                if let Some(r) = &o.reason {
+                    writeln!(out, "  note: {r}")?;
+                }
+                for d in o
+                    .diagnostics_after
+                    .iter()
+                    .filter(|d| d.severity > crate::model::Severity::Info)
+                {
+                    writeln!(
+                        out,
+                        "  remaining {} {} {}: {}",
+                        d.severity.name(),
+                        d.code,
+                        d.name,
+                        d.message
+                    )?;
+                }
+            }
+            S::AlreadyPasses | S::NothingToFix => {
+                passing += 1;
+                writeln!(
+                    out,
+                    "{}: {}",
+                    o.path,
+                    o.reason.as_deref().unwrap_or("already passes")
+                )?;
+            }
+            S::CannotFix => {
+                failed += 1;
+                writeln!(
+                    out,
+                    "{}: cannot fix, nothing written: {}",
+                    o.path,
+                    o.reason.as_deref().unwrap_or("no fix applies")
+                )?;
+                for act in &o.blocked {
+                    writeln!(
+                        out,
+                        "  --unsafe-fixes would apply {}: {} [{}]",
+                        act.fix,
+                        act.detail,
+                        act.codes.join(", ")
+                    )?;
+                }
+            }
+        }
+    }
+    let verb = if dry_run { "would fix" } else { "fixed" };
+    writeln!(
+        out,
+        "\n{} files: {fixed} {verb}, {passing} already acceptable, {failed} cannot be fixed.",
+        outcomes.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colors_parse() {
+        assert_eq!(parse_color("white").unwrap(), [255, 255, 255]);
+        assert_eq!(parse_color("#ff8000").unwrap(), [255, 128, 0]);
+        assert_eq!(parse_color("00ff00").unwrap(), [0, 255, 0]);
+        assert!(parse_color("#12").is_err());
+    }
+
+    #[test]
+    fn lenient_canonical_handles_missing_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = canonical_lenient(&dir.path().join("a/b"));
+        assert!(c.ends_with("a/b") && c.starts_with(dir.path().canonicalize().unwrap()));
+    }
+}
