@@ -27,7 +27,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("fixtures/rejects/images/konrad_transparent.png", &["I008"]),
     ("fixtures/rejects/images/notes_named.png", &["F001"]),
     ("fixtures/rejects/images/panorama_3000x1000.jpg", &["I005"]),
-    ("fixtures/rejects/images/phone_gps.jpg", &["I011"]),
+    ("fixtures/rejects/images/phone_gps.jpg", &["I015"]),
     ("fixtures/rejects/images/png_named.jpg", &["F002"]),
     ("fixtures/rejects/images/sample_cmyk_100.jpg", &["I003", "I009"]),
     ("fixtures/rejects/images/sideways_exif6.jpg", &["I006"]),
