@@ -391,16 +391,18 @@ unsafe fn scan_mov_index(st: *mut ffi::AVStream) -> Option<Scan> {
             if e.is_null() {
                 return None;
             }
-            if (*e).flags() & ffi::AVINDEX_DISCARD_FRAME != 0 {
-                continue;
-            }
             let t = (*e).timestamp;
-            scan.packets += 1;
-            scan.start = Some(scan.start.map_or(t, |s: i64| s.min(t)));
-            last_ts = Some(last_ts.map_or(t, |l: i64| l.max(t)));
+            // Samples an edit list cuts off still carry the track's cadence (their decode timestamps
+            // fill the gaps), so they are judged, but not counted as frames.
             if scan.ts.len() < timing::MAX_FRAMES {
                 scan.ts.push(t);
             }
+            if (*e).flags() & ffi::AVINDEX_DISCARD_FRAME != 0 {
+                continue;
+            }
+            scan.packets += 1;
+            scan.start = Some(scan.start.map_or(t, |s: i64| s.min(t)));
+            last_ts = Some(last_ts.map_or(t, |l: i64| l.max(t)));
         }
         let nb = (*st).nb_frames;
         if nb > 0 && (scan.packets as i64) < nb {

@@ -12,6 +12,8 @@ pub const MAX_FRAMES: usize = 3000;
 pub struct Cadence {
     /// Number of intervals measured.
     pub intervals: usize,
+    /// Intervals deviating from the median by more than the tolerance.
+    pub deviating_count: usize,
     /// Median interval, in time-base units.
     pub median: f64,
     /// Share of intervals deviating from the median by more than the tolerance.
@@ -57,6 +59,7 @@ pub fn cadence(ts: &mut [i64]) -> Option<Cadence> {
         .count();
     Some(Cadence {
         intervals,
+        deviating_count: off,
         median,
         deviating: off as f64 / intervals as f64,
         first: ts[0],
@@ -65,10 +68,11 @@ pub fn cadence(ts: &mut [i64]) -> Option<Cadence> {
 }
 
 impl Cadence {
-    /// Variable frame rate: more than 10% of the intervals are more than 25% (and 1.5 ticks) away
-    /// from the median. Needs at least 4 intervals to say anything.
+    /// Variable frame rate: more than 10% of the intervals, and at least two of them, are more than
+    /// 25% (and 1.5 ticks) away from the median. One odd interval (a glitch in a truncated stream, a
+    /// single shifted timestamp) is not a variable rate.
     pub fn is_vfr(&self) -> bool {
-        self.intervals >= 4 && self.deviating > VFR_SHARE
+        self.deviating_count >= 2 && self.deviating > VFR_SHARE
     }
 
     /// Frames per second implied by the median interval.
@@ -121,5 +125,8 @@ mod tests {
         assert_eq!(cadence(&mut [5, 5, 5]), None);
         let c = cadence(&mut [0, 10, 20]).unwrap();
         assert!(!c.is_vfr(), "too few intervals to judge");
+        // The truncated TS in the corpus: one short interval among eight.
+        let mut ts = [0, 3780, 7560, 11250, 11610, 15030, 18810, 22500, 26280];
+        assert!(!cadence(&mut ts).unwrap().is_vfr());
     }
 }
