@@ -11,7 +11,10 @@
 //! - `rotation_deg` is the **clockwise** rotation a player applies to display the stored frames,
 //!   normalised to [0, 360). libavutil's `av_display_rotation_get` returns the counter-clockwise
 //!   angle (ffprobe prints it as `rotation=-90` for a typical iPhone portrait clip), so we negate it:
-//!   that clip reports 90, and `ffmpeg -metadata:s:v:0 rotate=90` (the old clockwise tag) gives 90.
+//!   that clip reports 90 and displays as portrait. Beware FFmpeg 5.1's CLI: `-c copy
+//!   -metadata:s:v:0 rotate=90` stores a matrix ffprobe prints as `rotation=90` (counter-clockwise;
+//!   ffmpeg's own autorotate turns it counter-clockwise), which we report as 270. It writes no matrix
+//!   at all when re-encoding.
 //! - Container: the ISO-BMFF family ("mov,mp4,...") is told apart by the `major_brand` tag (`qt  ` →
 //!   mov, `M4V `/`M4VH`/`M4VP` → m4v, `3gp*`/`3g2*`/`mj2*` → 3gp, no brand at all → mov, as only
 //!   pre-2001 QuickTime files lack an `ftyp`, anything else → mp4). "matroska,webm" is split by the
@@ -22,7 +25,7 @@
 //!   extrapolating by byte position beyond that).
 //! - VFR: the intervals between the presentation timestamps of at most [`timing::MAX_FRAMES`] frames
 //!   (from the MP4/MOV sample index when it is complete, which costs no I/O, else from packets):
-//!   more than 10% of them off the median by more than 25% means VFR. r_frame_rate vs avg_frame_rate
+//!   more than 10% of them (and at least two) off the median by more than 25% means VFR. r_frame_rate vs avg_frame_rate
 //!   is not used: it is unreliable on truncated or edit-listed files.
 //! - `avformat_find_stream_info` (which may decode a frame per stream) runs only when the header
 //!   leaves a fact we report missing (pix_fmt, size, sample rate, channels, frame rate); for MP4/MOV
@@ -516,11 +519,12 @@ unsafe fn collect(
             for i in 0..(*ps).nb_streams as usize {
                 let st = stream(ps, i);
                 let d = (*st).duration;
-                if d != ffi::AV_NOPTS_VALUE && d > 0 {
-                    if let Some(tb) = q2f((*st).time_base) {
-                        let secs = d as f64 * tb;
-                        best = Some(best.map_or(secs, |b| b.max(secs)));
-                    }
+                if d != ffi::AV_NOPTS_VALUE
+                    && d > 0
+                    && let Some(tb) = q2f((*st).time_base)
+                {
+                    let secs = d as f64 * tb;
+                    best = Some(best.map_or(secs, |b| b.max(secs)));
                 }
             }
             if best.is_some() {
@@ -545,20 +549,19 @@ unsafe fn collect(
                 scan = Some(scan_packets(input, t, duration_s.is_none()));
             }
         }
-        if duration_s.is_none() {
-            if let (Some(sc), Some(t)) = (&scan, target) {
-                let tb = q2f((*stream(ps, t)).time_base);
-                if let (Some(a), Some(b), Some(tb)) = (sc.start, sc.end, tb) {
-                    let mut secs = (b - a).max(0) as f64 * tb;
-                    // A capped scan: extrapolate by how far into the file it got.
-                    if !sc.complete && sc.last_pos > 0 && bytes > sc.last_pos as u64 {
-                        secs *= bytes as f64 / sc.last_pos as f64;
-                    }
-                    if secs > 0.0 {
-                        duration_s = Some(secs);
-                        duration_source = Some("packets");
-                    }
-                }
+        if duration_s.is_none()
+            && let (Some(sc), Some(t)) = (&scan, target)
+            && let (Some(a), Some(b), Some(tb)) =
+                (sc.start, sc.end, q2f((*stream(ps, t)).time_base))
+        {
+            let mut secs = (b - a).max(0) as f64 * tb;
+            // A capped scan: extrapolate by how far into the file it got.
+            if !sc.complete && sc.last_pos > 0 && bytes > sc.last_pos as u64 {
+                secs *= bytes as f64 / sc.last_pos as f64;
+            }
+            if secs > 0.0 {
+                duration_s = Some(secs);
+                duration_source = Some("packets");
             }
         }
 
@@ -649,9 +652,9 @@ unsafe fn video_facts(
         let (sar_num, sar_den) = reduce(sar.num, sar.den);
         let tb = q2f((*st).time_base).unwrap_or(0.0);
 
-        let cadence = scan.and_then(|sc| {
+        let cadence = scan.map(|sc| {
             let c = timing::cadence(&mut sc.ts);
-            Some((c, sc.complete.then_some(sc.packets)))
+            (c, sc.complete.then_some(sc.packets))
         });
         let (cad, counted) = match cadence {
             Some((c, n)) => (c, n),
