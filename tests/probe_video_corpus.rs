@@ -103,6 +103,19 @@ fn every_corpus_file_probes_without_panic_and_agrees_with_ffprobe() {
                     assert_eq!(Some(v.height as i64), s["height"].as_i64(), "{name}");
                     assert_eq!(v.pix_fmt.as_deref(), s["pix_fmt"].as_str(), "{name}");
                     assert_eq!(v.profile.as_deref(), s["profile"].as_str(), "{name}");
+                    for (ours, key) in [
+                        (v.fps_nominal, "r_frame_rate"),
+                        (v.fps_avg, "avg_frame_rate"),
+                    ] {
+                        let want = s[key].as_str().and_then(|r| {
+                            let (n, d) = r.split_once('/')?;
+                            let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
+                            (n > 0.0 && d > 0.0).then(|| n / d)
+                        });
+                        if let (Some(o), Some(w)) = (ours, want) {
+                            assert!((o - w).abs() / w < 0.005, "{name} {key}: {o} vs {w}");
+                        }
+                    }
                     if let Some(n) = num(&s["nb_frames"]) {
                         assert_eq!(v.frames, Some(n as u64), "{name}");
                     }

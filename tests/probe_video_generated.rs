@@ -52,6 +52,25 @@ fn ffprobe_rotation(p: &Path) -> Option<f64> {
     sd.iter().find_map(|e| e["rotation"].as_f64())
 }
 
+/// ffprobe's JSON for the first video stream.
+fn ffprobe_stream(p: &Path) -> Option<serde_json::Value> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_streams",
+            "-of",
+            "json",
+        ])
+        .arg(p)
+        .output()
+        .ok()?;
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    Some(j["streams"][0].clone())
+}
+
 const SRC: &str = "testsrc2=s=160x120:r=30:d=1";
 const X264: &[&str] = &[
     "-c:v",
@@ -209,6 +228,35 @@ fn generated_clips() {
         let v = probe(&p).video.unwrap();
         assert_eq!(v.profile.as_deref(), Some("High 4:4:4 Predictive"));
         assert_eq!(v.chroma.as_deref(), Some("4:4:4"));
+    }
+
+    // H.264 pixel formats come from the SPS (no frame decoding): they must match ffprobe's, which
+    // decodes. Full range (yuvj*), 4:2:2, 10-bit, and a VUI-only sample aspect ratio.
+    for (pf, extra) in [
+        ("yuvj420p", ""),
+        ("yuv422p", ""),
+        ("yuv420p10le", ""),
+        ("yuv444p10le", ""),
+        ("yuv420p", "setsar=12/11"),
+    ] {
+        let mut a = vec!["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", pf];
+        if !extra.is_empty() {
+            a.extend(["-vf", extra]);
+        }
+        for ext in ["mp4", "mkv"] {
+            let name = format!("h264_{pf}_{}.{ext}", extra.replace(['=', '/'], "_"));
+            let Some(p) = make(d, &name, SRC, &a) else {
+                continue;
+            };
+            let v = probe(&p).video.unwrap();
+            if let Some(j) = ffprobe_stream(&p) {
+                assert_eq!(v.pix_fmt.as_deref(), j["pix_fmt"].as_str(), "{name}");
+                assert_eq!(v.profile.as_deref(), j["profile"].as_str(), "{name}");
+                let sar = format!("{}:{}", v.sar_num, v.sar_den);
+                let want = j["sample_aspect_ratio"].as_str().unwrap_or("1:1");
+                assert_eq!(sar, want, "{name}");
+            }
+        }
     }
 
     // Non-square pixels.

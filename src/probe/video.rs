@@ -32,6 +32,7 @@
 //!   with HEVC/VP9/AV1 the header is complete, for H.264 it usually lacks pix_fmt.
 
 mod ebml;
+mod h264;
 mod timing;
 
 use std::ffi::{CStr, CString};
@@ -88,6 +89,9 @@ pub fn probe_video(path: &Path, bytes: u64) -> Result<VideoFacts, ProbeError> {
             ));
         }
         let mut sel = select_streams(ps);
+        if let Some(i) = sel.video {
+            fill_h264_from_sps(stream(ps, i));
+        }
         if needs_stream_info(ps, &sel) {
             run_find_stream_info(ps);
             // find_stream_info may add streams (MPEG-TS) or fill in dispositions.
@@ -184,6 +188,49 @@ unsafe fn select_streams(ps: *const ffi::AVFormatContext) -> Selection {
         }
     }
     sel
+}
+
+/// For H.264 without a pixel format in the header (MP4/MOV/MKV: always), fill pixel format, profile
+/// and (VUI) sample aspect ratio in from the SPS in the extradata, as the decoder would: this spares
+/// `avformat_find_stream_info` its frame decoding (see [`h264`]).
+unsafe fn fill_h264_from_sps(st: *mut ffi::AVStream) {
+    // SAFETY: codecpar of a valid stream; extradata is extradata_size bytes when non-null.
+    unsafe {
+        let par = &mut *(*st).codecpar;
+        if par.codec_id != ffi::AVCodecID::AV_CODEC_ID_H264
+            || par.format >= 0
+            || par.extradata.is_null()
+            || par.extradata_size <= 0
+        {
+            return;
+        }
+        let ed = std::slice::from_raw_parts(par.extradata, par.extradata_size as usize);
+        let Some(sps) = h264::parse_extradata(ed) else {
+            return;
+        };
+        let full = par.color_range == ffi::AVColorRange::AVCOL_RANGE_JPEG;
+        let rgb = par.color_space == ffi::AVColorSpace::AVCOL_SPC_RGB;
+        let Some(name) = h264::pix_fmt_name(&sps, full, rgb).and_then(|n| CString::new(n).ok())
+        else {
+            return;
+        };
+        let fmt = ffi::av_get_pix_fmt(name.as_ptr()) as i32;
+        if fmt < 0 {
+            return;
+        }
+        par.format = fmt;
+        if par.profile < 0 {
+            par.profile = sps.profile;
+        }
+        if let Some((n, d)) = sps.sar
+            && (par.sample_aspect_ratio.num <= 0 || par.sample_aspect_ratio.den <= 0)
+        {
+            par.sample_aspect_ratio = ffi::AVRational {
+                num: n as i32,
+                den: d as i32,
+            };
+        }
+    }
 }
 
 /// Whether the header left out a fact we report, so `avformat_find_stream_info` must fill it in.
@@ -666,7 +713,7 @@ unsafe fn video_facts(
             counted.filter(|&n| n > 0)
         };
         let fps_nominal =
-            q2f((*st).r_frame_rate).or_else(|| cad.as_ref().and_then(|c| c.median_fps(tb)));
+            q2f((*st).r_frame_rate).or_else(|| cad.as_ref().and_then(|c| c.nominal_fps(tb)));
         let fps_avg =
             q2f((*st).avg_frame_rate).or_else(|| cad.as_ref().and_then(|c| c.average_fps(tb)));
 

@@ -16,6 +16,8 @@ pub struct Cadence {
     pub deviating_count: usize,
     /// Median interval, in time-base units.
     pub median: f64,
+    /// 10th-percentile interval: the frame spacing of a stream that drops frames.
+    pub short: f64,
     /// Share of intervals deviating from the median by more than the tolerance.
     pub deviating: f64,
     /// First and last timestamp.
@@ -61,6 +63,7 @@ pub fn cadence(ts: &mut [i64]) -> Option<Cadence> {
         intervals,
         deviating_count: off,
         median,
+        short: deltas[intervals / 10] as f64,
         deviating: off as f64 / intervals as f64,
         first: ts[0],
         last: ts[ts.len() - 1],
@@ -75,9 +78,10 @@ impl Cadence {
         self.deviating_count >= 2 && self.deviating > VFR_SHARE
     }
 
-    /// Frames per second implied by the median interval.
-    pub fn median_fps(&self, time_base: f64) -> Option<f64> {
-        let secs = self.median * time_base;
+    /// Nominal frames per second (like FFmpeg's r_frame_rate): the rate of the short intervals, so a
+    /// stream that drops every third frame of 23.976 fps still reads 23.976.
+    pub fn nominal_fps(&self, time_base: f64) -> Option<f64> {
+        let secs = self.short * time_base;
         (secs > 0.0).then(|| 1.0 / secs)
     }
 
@@ -99,7 +103,7 @@ mod tests {
         let c = cadence(&mut ts).unwrap();
         assert_eq!(c.median, 512.0);
         assert!(!c.is_vfr());
-        assert!((c.median_fps(1.0 / 15360.0).unwrap() - 30.0).abs() < 1e-9);
+        assert!((c.nominal_fps(1.0 / 15360.0).unwrap() - 30.0).abs() < 1e-9);
     }
 
     #[test]
@@ -115,7 +119,9 @@ mod tests {
     fn dropped_frames_are_vfr() {
         // Every third frame dropped: intervals 1, 2, 1, 2, ...
         let mut ts: Vec<i64> = (0..300).filter(|i| i % 3 != 2).map(|i| i * 1001).collect();
-        assert!(cadence(&mut ts).unwrap().is_vfr());
+        let c = cadence(&mut ts).unwrap();
+        assert!(c.is_vfr());
+        assert_eq!(c.nominal_fps(1.0 / 24000.0), Some(24000.0 / 1001.0));
     }
 
     #[test]
