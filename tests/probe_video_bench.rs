@@ -32,6 +32,25 @@ fn probes_per_second() {
         .build()
         .unwrap();
     kling_preflight::probe::video::ensure_ffmpeg();
+    // Per-extension cost, one thread, to see where time goes.
+    let mut by_ext: std::collections::BTreeMap<String, (f64, usize)> = Default::default();
+    for (p, n) in &files {
+        let t = std::time::Instant::now();
+        let _ = kling_preflight::probe::probe_video(p, *n);
+        let ext = p
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let e = by_ext.entry(ext).or_default();
+        e.0 += t.elapsed().as_secs_f64();
+        e.1 += 1;
+    }
+    for (ext, (secs, n)) in &by_ext {
+        println!(
+            "{ext}: {n} files, {:.2} ms per probe",
+            secs * 1000.0 / *n as f64
+        );
+    }
     for round in 0..3 {
         let t = std::time::Instant::now();
         let ok = pool.install(|| {

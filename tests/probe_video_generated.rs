@@ -365,5 +365,6 @@ fn garbage_and_empty_files_are_unreadable() {
     }
 
     let missing = tmp.path().join("missing.mp4");
-    assert!(probe_video(&missing, 0).is_err());
+    assert!(matches!(probe_video(&missing, 0), Err(ProbeError::Io(_))));
+    assert!(matches!(probe_video(tmp.path(), 0), Err(ProbeError::Io(_))));
 }

@@ -25,11 +25,13 @@
 //!   extrapolating by byte position beyond that).
 //! - VFR: the intervals between the presentation timestamps of at most [`timing::MAX_FRAMES`] frames
 //!   (from the MP4/MOV sample index when it is complete, which costs no I/O, else from packets):
-//!   more than 10% of them (and at least two) off the median by more than 25% means VFR. r_frame_rate vs avg_frame_rate
-//!   is not used: it is unreliable on truncated or edit-listed files.
-//! - `avformat_find_stream_info` (which may decode a frame per stream) runs only when the header
-//!   leaves a fact we report missing (pix_fmt, size, sample rate, channels, frame rate); for MP4/MOV
-//!   with HEVC/VP9/AV1 the header is complete, for H.264 it usually lacks pix_fmt.
+//!   more than 10% of them (and at least two) off the median by more than 25% means VFR.
+//!   r_frame_rate vs avg_frame_rate is not used: it is unreliable on truncated or edit-listed files.
+//! - Cost: `avformat_find_stream_info` decodes frames (up to 7 for H.264 without B-frames) and is
+//!   most of a probe's time, so it runs only when the header leaves a reported fact missing
+//!   (pix_fmt, size, average frame rate, sample rate, channels). For H.264 (MP4/MOV/MKV) we read
+//!   pix_fmt, profile and the VUI aspect ratio from the SPS in the extradata ([`h264`]), which makes
+//!   those files header-only (≈0.6 ms a probe). WEBM/VP9 and MPEG-TS still go through it.
 
 mod ebml;
 mod h264;
@@ -72,7 +74,8 @@ pub fn ensure_ffmpeg() {
 /// Read a video's container and stream facts through libavformat (no pixel decode where avoidable).
 ///
 /// `bytes` is the file size the caller already knows. Errors: `Unreadable` with FFmpeg's reason when
-/// libavformat cannot open the file or finds no streams. A file with only audio or only cover art is
+/// libavformat cannot open the file or finds no streams; `Io` when the file cannot be opened at all
+/// (missing, no permission, a directory). A file with only audio or only cover art is
 /// not an error: it gets `video: None`.
 pub fn probe_video(path: &Path, bytes: u64) -> Result<VideoFacts, ProbeError> {
     ensure_ffmpeg();
@@ -123,10 +126,45 @@ fn open(path: &Path) -> Result<ffmpeg::format::context::Input, ProbeError> {
         let r = ffi::avformat_open_input(&mut ps, url.as_ptr(), ptr::null(), &mut opts);
         ffi::av_dict_free(&mut opts);
         if r < 0 || ps.is_null() {
-            return Err(ProbeError::Unreadable(av_error_text(r)));
+            return Err(open_error(r));
         }
         Ok(ffmpeg::format::context::Input::wrap(ps))
     }
+}
+
+/// A file-system failure (missing, permission, a directory) is `Io`; anything libavformat says
+/// about the content is `Unreadable` with its text.
+fn open_error(code: i32) -> ProbeError {
+    let errno = -code;
+    let fs = [
+        libc_errno::ENOENT,
+        libc_errno::EACCES,
+        libc_errno::EPERM,
+        libc_errno::EISDIR,
+        libc_errno::ENOTDIR,
+        libc_errno::EIO,
+        libc_errno::ELOOP,
+        libc_errno::EMFILE,
+        libc_errno::ENFILE,
+    ];
+    if code < 0 && fs.contains(&errno) {
+        ProbeError::Io(std::io::Error::from_raw_os_error(errno))
+    } else {
+        ProbeError::Unreadable(av_error_text(code))
+    }
+}
+
+/// The Linux errno values libavformat passes through as AVERROR(e) when opening a file.
+mod libc_errno {
+    pub const EPERM: i32 = 1;
+    pub const ENOENT: i32 = 2;
+    pub const EIO: i32 = 5;
+    pub const EACCES: i32 = 13;
+    pub const ENOTDIR: i32 = 20;
+    pub const EISDIR: i32 = 21;
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
+    pub const ELOOP: i32 = 40;
 }
 
 /// FFmpeg's text for an error code ("Invalid data found when processing input").
@@ -486,6 +524,9 @@ unsafe fn scan_packets(
         let ps = input.as_mut_ptr();
         for i in 0..(*ps).nb_streams as usize {
             let st = stream(ps, i);
+            if st.is_null() {
+                continue;
+            }
             (*st).discard = if i == target {
                 ffi::AVDiscard::AVDISCARD_DEFAULT
             } else {
@@ -550,7 +591,11 @@ unsafe fn collect(
     // SAFETY: `input` is an open context; selected indices are valid streams.
     unsafe {
         let ps = input.as_mut_ptr();
-        let format_name = cstr((*(*ps).iformat).name).unwrap_or_default();
+        let format_name = if (*ps).iformat.is_null() {
+            String::new()
+        } else {
+            cstr((*(*ps).iformat).name).unwrap_or_default()
+        };
         let major_brand = dict_get((*ps).metadata, c"major_brand");
         let is_mov = format_name.starts_with("mov,");
         let is_matroska = format_name.starts_with("matroska");
@@ -565,6 +610,9 @@ unsafe fn collect(
             let mut best: Option<f64> = None;
             for i in 0..(*ps).nb_streams as usize {
                 let st = stream(ps, i);
+                if st.is_null() {
+                    continue;
+                }
                 let d = (*st).duration;
                 if d != ffi::AV_NOPTS_VALUE
                     && d > 0
@@ -648,7 +696,12 @@ unsafe fn collect(
         };
         let codecs: Vec<String> = (0..(*ps).nb_streams as usize)
             .filter_map(|i| {
-                let par = (*stream(ps, i)).codecpar;
+                let st = stream(ps, i);
+                let par = if st.is_null() {
+                    ptr::null_mut()
+                } else {
+                    (*st).codecpar
+                };
                 (!par.is_null()
                     && matches!(
                         (*par).codec_type,
