@@ -284,6 +284,21 @@ fn generated_clips() {
         assert!(!v.vfr, "{v:?}");
         assert_eq!(v.frames, Some(90), "counted from packets");
     }
+    // B-frames (reordered timestamps, edit list) and fragmented MP4 (index built while reading).
+    let bf = ["-c:v", "libx264", "-preset", "medium", "-bf", "3"];
+    if let Some(p) = make(d, "bframes.mp4", src3, &bf) {
+        let v = probe(&p).video.unwrap();
+        assert_eq!((v.frames, v.vfr), (Some(90), false), "{v:?}");
+        assert!((v.fps_avg.unwrap() - 30.0).abs() < 0.01);
+    }
+    let frag = args(X264, &["-g", "15", "-movflags", "frag_keyframe+empty_moov"]);
+    if let Some(p) = make(d, "frag.mp4", src3, &frag) {
+        let f = probe(&p);
+        assert!((f.duration_s.unwrap() - 3.0).abs() < 0.05, "{f:?}");
+        let v = f.video.unwrap();
+        assert_eq!((v.frames, v.vfr), (Some(90), false), "{v:?}");
+    }
+
     // A timestamp jump in the middle (a pause in a screen recording).
     let jump = ["-vf", "setpts='PTS+gte(N\\,45)*2/TB'", "-vsync", "vfr"];
     if let Some(p) = make(d, "jump.mp4", src3, &args(X264, &jump)) {
