@@ -379,6 +379,21 @@ fn garbage_and_empty_files_are_unreadable() {
         Err(e) => panic!("unexpected {e}"),
     }
 
+    // libavformat opens it (ffmetadata) but there are no streams at all.
+    let meta = tmp.path().join("meta.txt");
+    std::fs::write(&meta, b";FFMETADATA1\ntitle=nothing here\n").unwrap();
+    match probe_video(&meta, 32) {
+        Err(ProbeError::Unreadable(msg)) => assert!(msg.contains("no streams"), "{msg}"),
+        other => panic!("{other:?}"),
+    }
+
+    // Subtitles only: readable, but neither video nor audio.
+    let srt = tmp.path().join("subs.srt");
+    std::fs::write(&srt, b"1\n00:00:00,000 --> 00:00:01,000\nhello\n\n").unwrap();
+    if let Ok(f) = probe_video(&srt, 40) {
+        assert!(f.video.is_none() && f.audio.is_none());
+    }
+
     let missing = tmp.path().join("missing.mp4");
     assert!(matches!(probe_video(&missing, 0), Err(ProbeError::Io(_))));
     assert!(matches!(probe_video(tmp.path(), 0), Err(ProbeError::Io(_))));
