@@ -140,7 +140,7 @@ fn json_follows_the_contract() {
     let s = &r["summary"];
     assert_eq!(s["files"], files.len());
     assert_eq!((s["pass"].as_u64(), s["warn"].as_u64(), s["fail"].as_u64()), (Some(pass), Some(warn), Some(fail)));
-    assert_eq!(s["skipped"], 1, "shot-list.txt is skipped");
+    assert_eq!(s["skipped"], 2, "README.md and shot-list.txt are skipped");
     assert!(s["fixable"].as_u64().unwrap() > 0);
 }
 
