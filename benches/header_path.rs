@@ -15,8 +15,14 @@ fn main() {
     let n = 1000;
     for i in 0..n {
         let (w, h) = (600 + (i % 7) as u32 * 100, 900 + (i % 5) as u32 * 100);
-        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x + i) as u8, y as u8, (x ^ y) as u8]));
-        let name = if i % 2 == 0 { format!("img_{i:04}.jpg") } else { format!("img_{i:04}.png") };
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x + i) as u8, y as u8, (x ^ y) as u8])
+        });
+        let name = if i % 2 == 0 {
+            format!("img_{i:04}.jpg")
+        } else {
+            format!("img_{i:04}.png")
+        };
         img.save(dir.path().join(name)).expect("write image");
     }
     let opts = CheckOptions {
@@ -33,7 +39,11 @@ fn main() {
         let t = Instant::now();
         let r = check_all(&inputs, &opts, None);
         best = best.min(t.elapsed().as_secs_f64());
-        assert_eq!(r.len(), n);
+        assert_eq!(r.len(), n as usize);
     }
-    println!("header path: {n} images in {:.1} ms (best of 5) = {:.0} images/s", best * 1e3, n as f64 / best);
+    println!(
+        "header path: {n} images in {:.1} ms (best of 5) = {:.0} images/s",
+        best * 1e3,
+        n as f64 / best
+    );
 }
