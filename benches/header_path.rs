@@ -12,11 +12,11 @@ use kling_preflight::rules::RuleSettings;
 
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let n = 1000;
+    let n: usize = 1000;
     for i in 0..n {
         let (w, h) = (600 + (i % 7) as u32 * 100, 900 + (i % 5) as u32 * 100);
         let img = image::RgbImage::from_fn(w, h, |x, y| {
-            image::Rgb([(x + i) as u8, y as u8, (x ^ y) as u8])
+            image::Rgb([(x as usize + i) as u8, y as u8, (x ^ y) as u8])
         });
         let name = if i % 2 == 0 {
             format!("img_{i:04}.jpg")
@@ -39,7 +39,7 @@ fn main() {
         let t = Instant::now();
         let r = check_all(&inputs, &opts, None);
         best = best.min(t.elapsed().as_secs_f64());
-        assert_eq!(r.len(), n as usize);
+        assert_eq!(r.len(), n);
     }
     println!(
         "header path: {n} images in {:.1} ms (best of 5) = {:.0} images/s",
