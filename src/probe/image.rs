@@ -25,6 +25,8 @@ mod icc;
 mod isobmff;
 mod jpeg;
 mod misc;
+#[cfg(test)]
+mod mutate_tests;
 mod png;
 mod tiff;
 mod webp;
@@ -192,11 +194,18 @@ impl<R: Read + Seek> Src<R> {
             )));
         };
         if n > MAX_METADATA_READ.saturating_mul(4) {
-            return Err(bad(format!("{}: refusing to read {n} bytes of header", self.name())));
+            return Err(bad(format!(
+                "{}: refusing to read {n} bytes of header",
+                self.name()
+            )));
         }
         let in_window = pos >= self.buf_pos && end <= self.buf_pos + self.buf.len() as u64;
         if !in_window {
-            let ahead = if self.buf.is_empty() && pos == 0 { HEAD_READ } else { self.readahead };
+            let ahead = if self.buf.is_empty() && pos == 0 {
+                HEAD_READ
+            } else {
+                self.readahead
+            };
             let want = (n.max(ahead) as u64).min(self.len - pos) as usize;
             self.fill(pos, want, n)?;
         }
@@ -294,18 +303,28 @@ mod tests {
     fn dimension_limits() {
         assert!(check_dimensions(ImageFormat::Png, 1, 1).is_ok());
         assert!(check_dimensions(ImageFormat::Png, MAX_EDGE, 3000).is_ok());
-        let e = check_dimensions(ImageFormat::Gif, 0, 32).unwrap_err().to_string();
+        let e = check_dimensions(ImageFormat::Gif, 0, 32)
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "GIF declares a 0 x 32 image");
-        let e = check_dimensions(ImageFormat::Png, 20_000, 20_000).unwrap_err().to_string();
+        let e = check_dimensions(ImageFormat::Png, 20_000, 20_000)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("200-megapixel"), "{e}");
-        let e = check_dimensions(ImageFormat::Png, 100_000, 10).unwrap_err().to_string();
+        let e = check_dimensions(ImageFormat::Png, 100_000, 10)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("decompression bomb"), "{e}");
     }
 
     #[test]
     fn src_reads_are_bounded() {
         let data: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
-        let mut s = Src::new(std::io::Cursor::new(&data), data.len() as u64, ImageFormat::Png);
+        let mut s = Src::new(
+            std::io::Cursor::new(&data),
+            data.len() as u64,
+            ImageFormat::Png,
+        );
         assert_eq!(s.get(0, 3).unwrap(), &[0, 1, 2]);
         assert_eq!(s.get(70_000, 2).unwrap(), &data[70_000..70_002]);
         assert_eq!(s.get(10, 1).unwrap(), &[10]);

@@ -13,7 +13,9 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
     let len = src.len;
     let mut f = blank(src.format, len);
     if len < 26 {
-        return Err(bad(format!("truncated BMP: {len} bytes is too short for a header")));
+        return Err(bad(format!(
+            "truncated BMP: {len} bytes is too short for a header"
+        )));
     }
     let h = src.get_upto(0, 14 + 124 + 16)?.to_vec();
     let at16 = |i| le16_at(&h, i).unwrap_or(0);
@@ -40,7 +42,11 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
         return Err(bad(format!("corrupt BMP: {bpp} bits per pixel")));
     }
     // Alpha mask: in V3+ headers (size >= 56), or after a 40-byte header with ALPHABITFIELDS (6).
-    let alpha_mask = if dib >= 56 || (dib == 40 && compression == 6) { at32(66) } else { 0 };
+    let alpha_mask = if dib >= 56 || (dib == 40 && compression == 6) {
+        at32(66)
+    } else {
+        0
+    };
     f.has_alpha = bpp == 32 && alpha_mask != 0;
     f.bit_depth = if bpp >= 16 { 8 } else { bpp as u8 };
     f.color_model = match bpp {
@@ -71,7 +77,6 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::model::ImageFormat;
     use crate::probe::image::probe_image_bytes;
 
@@ -101,14 +106,19 @@ mod tests {
     #[test]
     fn facts_and_truncation() {
         let f = probe_image_bytes(&bmp(10, -7, 24, false), ImageFormat::Bmp).unwrap();
-        assert_eq!((f.width, f.height, f.has_alpha, f.color_model.as_str()), (10, 7, false, "rgb"));
+        assert_eq!(
+            (f.width, f.height, f.has_alpha, f.color_model.as_str()),
+            (10, 7, false, "rgb")
+        );
         let f = probe_image_bytes(&bmp(4, 4, 32, true), ImageFormat::Bmp).unwrap();
         assert!(f.has_alpha);
         assert_eq!(f.color_model, "rgba");
         let f = probe_image_bytes(&bmp(4, 4, 8, false), ImageFormat::Bmp).unwrap();
         assert_eq!(f.color_model, "indexed");
         let b = bmp(10, 10, 24, false);
-        let e = probe_image_bytes(&b[..b.len() - 1], ImageFormat::Bmp).unwrap_err().to_string();
+        let e = probe_image_bytes(&b[..b.len() - 1], ImageFormat::Bmp)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("truncated BMP"), "{e}");
         assert!(probe_image_bytes(&bmp(-3, 3, 24, false), ImageFormat::Bmp).is_err());
         assert!(probe_image_bytes(&bmp(0, 3, 24, false), ImageFormat::Bmp).is_err());

@@ -21,7 +21,9 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
     let mut f = blank(src.format, len);
     f.color_model = "indexed".into();
     if len < 13 {
-        return Err(bad(format!("truncated GIF: {len} bytes is too short for a header")));
+        return Err(bad(format!(
+            "truncated GIF: {len} bytes is too short for a header"
+        )));
     }
     let h = src.get(0, 13)?;
     if !(h.starts_with(b"GIF87a") || h.starts_with(b"GIF89a")) {
@@ -77,7 +79,10 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
                     pos += 3 << ((lpacked & 7) + 1);
                 }
                 let _lzw_min = src.u8(pos).map_err(|_| {
-                    bad(format!("truncated GIF: the file ends after {len} bytes, inside frame {}", frames + 1))
+                    bad(format!(
+                        "truncated GIF: the file ends after {len} bytes, inside frame {}",
+                        frames + 1
+                    ))
                 })?;
                 pos = skip_sub_blocks(src, pos + 1)?;
                 frames = frames.saturating_add(1);
@@ -116,7 +121,6 @@ fn skip_sub_blocks<R: Read + Seek>(src: &mut Src<R>, mut pos: u64) -> Result<u64
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::*;
     use crate::model::ImageFormat;
     use crate::probe::image::probe_image_bytes;
 
@@ -143,7 +147,10 @@ pub(crate) mod tests {
     #[test]
     fn frames_and_transparency() {
         let f = probe_image_bytes(&gif(14, 25, 24, false), ImageFormat::Gif).unwrap();
-        assert_eq!((f.width, f.height, f.frames, f.animated), (14, 25, Some(24), true));
+        assert_eq!(
+            (f.width, f.height, f.frames, f.animated),
+            (14, 25, Some(24), true)
+        );
         assert!(!f.has_alpha);
         let f = probe_image_bytes(&gif(3, 3, 1, true), ImageFormat::Gif).unwrap();
         assert_eq!((f.frames, f.animated, f.has_alpha), (Some(1), false, true));
@@ -159,13 +166,18 @@ pub(crate) mod tests {
         let g = gif(3, 3, 2, false);
         // Each frame is 23 bytes; cutting anywhere before the end of frame 1 fails.
         for n in 0..g.len() - 1 - 23 {
-            assert!(probe_image_bytes(&g[..n], ImageFormat::Gif).is_err(), "prefix {n}");
+            assert!(
+                probe_image_bytes(&g[..n], ImageFormat::Gif).is_err(),
+                "prefix {n}"
+            );
         }
         let mut bomb = gif(32, 32, 1, false);
         let d = bomb.iter().position(|&b| b == 0x2C).unwrap();
         bomb[d + 3..d + 5].copy_from_slice(&0xFF00u16.to_le_bytes());
         bomb[d + 7..d + 9].copy_from_slice(&0x0529u16.to_le_bytes());
-        let e = probe_image_bytes(&bomb, ImageFormat::Gif).unwrap_err().to_string();
+        let e = probe_image_bytes(&bomb, ImageFormat::Gif)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("decompression bomb"), "{e}");
     }
 }

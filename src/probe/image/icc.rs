@@ -90,7 +90,10 @@ pub(crate) mod tests {
 
     #[test]
     fn names_v2_and_v4() {
-        assert_eq!(profile_name(&profile("sRGB IEC61966-2.1", false)), "sRGB IEC61966-2.1");
+        assert_eq!(
+            profile_name(&profile("sRGB IEC61966-2.1", false)),
+            "sRGB IEC61966-2.1"
+        );
         assert_eq!(profile_name(&profile("Display P3", true)), "Display P3");
         assert_eq!(profile_name(b"garbage"), UNNAMED);
         let p = profile("Display P3", true);

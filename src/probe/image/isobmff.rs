@@ -56,10 +56,14 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
     while pos < len {
         boxes += 1;
         if boxes > MAX_TOP_BOXES {
-            return Err(bad(format!("corrupt {name}: more than {MAX_TOP_BOXES} top-level boxes")));
+            return Err(bad(format!(
+                "corrupt {name}: more than {MAX_TOP_BOXES} top-level boxes"
+            )));
         }
         if src.remaining(pos) < 8 {
-            return Err(bad(format!("truncated {name}: a box header at offset {pos} is cut off")));
+            return Err(bad(format!(
+                "truncated {name}: a box header at offset {pos} is cut off"
+            )));
         }
         let h = src.get(pos, 8)?;
         let mut t = [0u8; 4];
@@ -74,7 +78,9 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
         };
         let tname = String::from_utf8_lossy(&t).into_owned();
         if size < hdr {
-            return Err(bad(format!("corrupt {name}: box '{tname}' at offset {pos} has size {size}")));
+            return Err(bad(format!(
+                "corrupt {name}: box '{tname}' at offset {pos} has size {size}"
+            )));
         }
         if size > src.remaining(pos) {
             return Err(bad(format!(
@@ -156,7 +162,9 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
         }
     }
     if best_area == 0 {
-        return Err(bad(format!("corrupt {name}: no image size ('ispe') for the primary image")));
+        return Err(bad(format!(
+            "corrupt {name}: no image size ('ispe') for the primary image"
+        )));
     }
     f.color_model = if f.has_alpha { "rgba" } else { "rgb" }.into();
     Ok(f)
@@ -202,7 +210,6 @@ fn primary_properties(ipma: &[u8], primary: u32) -> Option<Vec<usize>> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::*;
     use crate::model::ImageFormat;
     use crate::probe::image::probe_image_bytes;
 
@@ -224,18 +231,29 @@ pub(crate) mod tests {
         ipco.extend(full(b"pixi", &[3, 10, 10, 10]));
         ipco.extend(bx(b"irot", &[rot.unwrap_or(0)]));
         if alpha {
-            ipco.extend(full(b"auxC", b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha\0"));
+            ipco.extend(full(
+                b"auxC",
+                b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha\0",
+            ));
         }
         // item 1 → properties 2, 3, 4 (+5 alpha, in reality on an auxiliary item); item 2 → 1.
         let mut ipma = 2u32.to_be_bytes().to_vec();
         ipma.extend_from_slice(&[0, 1, 3, 0x82, 3, 4]);
         ipma.extend_from_slice(&[0, 2, 1, 1]);
-        let iprp = bx(b"iprp", &[bx(b"ipco", &ipco), full(b"ipma", &ipma)].concat());
+        let iprp = bx(
+            b"iprp",
+            &[bx(b"ipco", &ipco), full(b"ipma", &ipma)].concat(),
+        );
         let mut iinf_body = 1u16.to_be_bytes().to_vec();
         iinf_body.extend(bx(b"infe", b"\x02\0\0\0\0\x01\0\0Exif\0"));
         let meta = full(
             b"meta",
-            &[full(b"pitm", &1u16.to_be_bytes()), full(b"iinf", &iinf_body), iprp].concat(),
+            &[
+                full(b"pitm", &1u16.to_be_bytes()),
+                full(b"iinf", &iinf_body),
+                iprp,
+            ]
+            .concat(),
         );
         let mut ftyp = brand.to_vec();
         ftyp.extend_from_slice(&[0, 0, 0, 0]);
@@ -245,12 +263,19 @@ pub(crate) mod tests {
 
     #[test]
     fn primary_item_properties() {
-        let f = probe_image_bytes(&heif(b"heic", 4032, 3024, Some(3), false), ImageFormat::Heic).unwrap();
+        let f = probe_image_bytes(
+            &heif(b"heic", 4032, 3024, Some(3), false),
+            ImageFormat::Heic,
+        )
+        .unwrap();
         assert_eq!((f.width, f.height, f.bit_depth), (4032, 3024, 10));
         assert_eq!(f.exif_orientation, Some(6));
         assert!(f.has_exif && !f.has_alpha);
         let f = probe_image_bytes(&heif(b"avif", 800, 600, None, true), ImageFormat::Avif).unwrap();
-        assert_eq!((f.width, f.height, f.exif_orientation, f.has_alpha), (800, 600, None, true));
+        assert_eq!(
+            (f.width, f.height, f.exif_orientation, f.has_alpha),
+            (800, 600, None, true)
+        );
     }
 
     #[test]
@@ -258,9 +283,14 @@ pub(crate) mod tests {
         let h = heif(b"heic", 10, 10, None, false);
         // Cut anywhere but exactly before the 24-byte mdat box: an error.
         for n in (0..h.len()).filter(|&n| n != h.len() - 24) {
-            assert!(probe_image_bytes(&h[..n], ImageFormat::Heic).is_err(), "prefix {n}");
+            assert!(
+                probe_image_bytes(&h[..n], ImageFormat::Heic).is_err(),
+                "prefix {n}"
+            );
         }
-        let e = probe_image_bytes(&h[..h.len() - 3], ImageFormat::Heic).unwrap_err().to_string();
+        let e = probe_image_bytes(&h[..h.len() - 3], ImageFormat::Heic)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("box 'mdat' claims 24 bytes"), "{e}");
     }
 }

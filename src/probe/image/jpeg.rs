@@ -110,7 +110,9 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
         match m {
             0xDA => {
                 if !have_sof {
-                    return Err(bad("corrupt JPEG: image data (SOS) before any frame header (SOF)"));
+                    return Err(bad(
+                        "corrupt JPEG: image data (SOS) before any frame header (SOF)",
+                    ));
                 }
                 scan_start = pos + seg_len;
                 break;
@@ -118,7 +120,10 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
             0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF if !have_sof => {
                 let b = src.get(body, body_len.min(6))?;
                 if b.len() < 6 {
-                    return Err(bad(format!("corrupt JPEG: frame header {} is too short", marker_name(m))));
+                    return Err(bad(format!(
+                        "corrupt JPEG: frame header {} is too short",
+                        marker_name(m)
+                    )));
                 }
                 have_sof = true;
                 f.bit_depth = b[0];
@@ -150,7 +155,8 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
             }
             0xE2 => {
                 let b = src.get(body, body_len)?;
-                if b.len() > 14 && b.starts_with(b"ICC_PROFILE\0") && icc_total < MAX_METADATA_READ {
+                if b.len() > 14 && b.starts_with(b"ICC_PROFILE\0") && icc_total < MAX_METADATA_READ
+                {
                     let chunk = &b[14..b.len().min(14 + MAX_METADATA_READ - icc_total)];
                     icc_total += chunk.len();
                     icc_chunks.push((b[12], chunk.to_vec()));
@@ -251,7 +257,13 @@ pub(crate) mod tests {
     fn baseline_with_exif_and_icc() {
         let mut icc_body = b"ICC_PROFILE\0\x01\x01".to_vec();
         icc_body.extend(icc::tests::profile("Display P3", true));
-        let j = jpeg(0xC0, 640, 480, 3, &[app1_exif(6, true), seg(0xE2, &icc_body)]);
+        let j = jpeg(
+            0xC0,
+            640,
+            480,
+            3,
+            &[app1_exif(6, true), seg(0xE2, &icc_body)],
+        );
         let f = probe_image_bytes(&j, ImageFormat::Jpeg).unwrap();
         assert_eq!((f.width, f.height), (640, 480));
         assert_eq!(f.exif_orientation, Some(6));
@@ -264,7 +276,13 @@ pub(crate) mod tests {
 
     #[test]
     fn coding_and_colour() {
-        for (m, name) in [(0xC1, "extended"), (0xC2, "progressive"), (0xC3, "lossless"), (0xC9, "arithmetic"), (0xCA, "arithmetic")] {
+        for (m, name) in [
+            (0xC1, "extended"),
+            (0xC2, "progressive"),
+            (0xC3, "lossless"),
+            (0xC9, "arithmetic"),
+            (0xCA, "arithmetic"),
+        ] {
             let f = probe_image_bytes(&jpeg(m, 10, 10, 1, &[]), ImageFormat::Jpeg).unwrap();
             assert_eq!(f.jpeg_coding.as_deref(), Some(name));
             assert_eq!(f.color_model, "gray");
@@ -280,8 +298,16 @@ pub(crate) mod tests {
     fn truncation_and_padding() {
         let j = jpeg(0xC2, 100, 100, 3, &[]);
         let cut = &j[..j.len() - 2];
-        let e = probe_image_bytes(cut, ImageFormat::Jpeg).unwrap_err().to_string();
-        assert_eq!(e, format!("truncated JPEG: no end-of-image marker (file ends after {} bytes)", cut.len()));
+        let e = probe_image_bytes(cut, ImageFormat::Jpeg)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "truncated JPEG: no end-of-image marker (file ends after {} bytes)",
+                cut.len()
+            )
+        );
         let mut padded = j.clone();
         padded.extend(vec![0u8; 3000]);
         assert!(probe_image_bytes(&padded, ImageFormat::Jpeg).is_ok());
@@ -292,7 +318,9 @@ pub(crate) mod tests {
         seft.extend_from_slice(b"SEFT");
         assert!(probe_image_bytes(&seft, ImageFormat::Jpeg).is_ok());
         // Segment length running past the end.
-        let e = probe_image_bytes(&j[..12], ImageFormat::Jpeg).unwrap_err().to_string();
+        let e = probe_image_bytes(&j[..12], ImageFormat::Jpeg)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("claims 16 bytes but only"), "{e}");
         // Every prefix fails cleanly.
         for n in 0..j.len() - 1 {
@@ -303,7 +331,12 @@ pub(crate) mod tests {
     #[test]
     fn sos_without_sof_and_zero_size() {
         let j = [0xFF, 0xD8, 0xFF, 0xDA, 0, 2, 0xFF, 0xD9];
-        assert!(probe_image_bytes(&j, ImageFormat::Jpeg).unwrap_err().to_string().contains("SOF"));
+        assert!(
+            probe_image_bytes(&j, ImageFormat::Jpeg)
+                .unwrap_err()
+                .to_string()
+                .contains("SOF")
+        );
         let e = probe_image_bytes(&jpeg(0xC0, 0, 10, 3, &[]), ImageFormat::Jpeg).unwrap_err();
         assert_eq!(e.to_string(), "JPEG declares a 0 x 10 image");
     }

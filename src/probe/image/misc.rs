@@ -40,13 +40,18 @@ fn jxl_codestream(b: &[u8]) -> Option<(u32, u32, Option<u16>)> {
     }
     let mut r = Bits { b: &b[2..], pos: 0 };
     let small = r.u(1)? == 1;
-    let height = if small { (r.u(5)? + 1) * 8 } else { r.size_u32()? };
+    let height = if small {
+        (r.u(5)? + 1) * 8
+    } else {
+        r.size_u32()?
+    };
     let ratio = r.u(3)?;
     let width = match ratio {
         0 if small => (r.u(5)? + 1) * 8,
         0 => r.size_u32()?,
         _ => {
-            let (num, den) = [(1, 1), (12, 10), (4, 3), (3, 2), (16, 9), (5, 4), (2, 1)][ratio as usize - 1];
+            let (num, den) =
+                [(1, 1), (12, 10), (4, 3), (3, 2), (16, 9), (5, 4), (2, 1)][ratio as usize - 1];
             (u64::from(height) * num / den).min(u64::from(u32::MAX)) as u32
         }
     };
@@ -72,12 +77,18 @@ pub(crate) fn probe_jxl<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, 
         while pos + 8 <= len && boxes < 1000 {
             boxes += 1;
             let h = src.get(pos, 8)?;
-            let (size, t) = (u64::from(be32_at(h, 0).unwrap_or(0)), [h[4], h[5], h[6], h[7]]);
+            let (size, t) = (
+                u64::from(be32_at(h, 0).unwrap_or(0)),
+                [h[4], h[5], h[6], h[7]],
+            );
             let (hdr, size) = match size {
                 0 => (8, len - pos),
                 1 => {
                     let b = src.get(pos + 8, 8)?;
-                    (16, u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                    (
+                        16,
+                        u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+                    )
                 }
                 s => (8, s),
             };
@@ -116,7 +127,11 @@ pub(crate) fn probe_ico<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, 
     }
     let table = src
         .get(6, usize::from(count) * 16)
-        .map_err(|_| bad(format!("truncated ICO: the directory of {count} images runs past the end")))?
+        .map_err(|_| {
+            bad(format!(
+                "truncated ICO: the directory of {count} images runs past the end"
+            ))
+        })?
         .to_vec();
     let mut best: Option<(u64, u32, u32, u32, u64)> = None;
     for e in table.chunks_exact(16) {
@@ -154,7 +169,9 @@ pub(crate) fn probe_psd<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, 
     let len = src.len;
     let mut f = blank(src.format, len);
     if len < 26 {
-        return Err(bad(format!("truncated PSD: {len} bytes is too short for a header")));
+        return Err(bad(format!(
+            "truncated PSD: {len} bytes is too short for a header"
+        )));
     }
     let h = src.get(0, 26)?;
     let version = be16_at(h, 4).unwrap_or(0);
@@ -184,7 +201,6 @@ pub(crate) fn probe_psd<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, 
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::model::ImageFormat;
     use crate::probe::image::probe_image_bytes;
 
@@ -198,7 +214,17 @@ mod tests {
         assert_eq!((f.width, f.height, f.exif_orientation), (32, 32, None));
         // large: height via 2-bit selector 1 → 13 bits (value 599 → 600), ratio 0, width 13 bits (799),
         // then all_default 0, extra_fields 1, orientation 6-1 = 5.
-        let mut bits: Vec<(u32, usize)> = vec![(0, 1), (1, 2), (599, 13), (0, 3), (1, 2), (799, 13), (0, 1), (1, 1), (5, 3)];
+        let mut bits: Vec<(u32, usize)> = vec![
+            (0, 1),
+            (1, 2),
+            (599, 13),
+            (0, 3),
+            (1, 2),
+            (799, 13),
+            (0, 1),
+            (1, 1),
+            (5, 3),
+        ];
         let mut acc: u64 = 0;
         let mut n = 0;
         for (val, width) in bits.drain(..) {
@@ -235,7 +261,10 @@ mod tests {
         psd.extend_from_slice(&640u32.to_be_bytes());
         psd.extend_from_slice(&[0, 16, 0, 3]);
         let f = probe_image_bytes(&psd, ImageFormat::Psd).unwrap();
-        assert_eq!((f.width, f.height, f.bit_depth, f.has_alpha), (640, 480, 16, true));
+        assert_eq!(
+            (f.width, f.height, f.bit_depth, f.has_alpha),
+            (640, 480, 16, true)
+        );
         assert_eq!(f.color_model, "rgba");
         assert!(probe_image_bytes(&psd[..20], ImageFormat::Psd).is_err());
     }

@@ -21,7 +21,11 @@ const CRC_TABLE: [u32; 256] = {
         let mut c = n as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
             k += 1;
         }
         t[n] = c;
@@ -32,9 +36,9 @@ const CRC_TABLE: [u32; 256] = {
 
 /// CRC-32 as PNG uses it (over chunk type and data).
 pub(crate) fn crc32(data: &[u8]) -> u32 {
-    !data
-        .iter()
-        .fold(!0u32, |c, &b| CRC_TABLE[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8))
+    !data.iter().fold(!0u32, |c, &b| {
+        CRC_TABLE[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8)
+    })
 }
 
 fn type_name(t: &[u8]) -> String {
@@ -53,7 +57,9 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
     }
     // IHDR: length 13, type, 13 bytes, CRC.
     if len < 8 + 25 {
-        return Err(bad(format!("truncated PNG: {len} bytes is too short for a header")));
+        return Err(bad(format!(
+            "truncated PNG: {len} bytes is too short for a header"
+        )));
     }
     let ihdr = src.get(8, 25)?;
     if be32_at(ihdr, 0) != Some(13) || &ihdr[4..8] != b"IHDR" {
@@ -65,7 +71,8 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
     }
     f.width = be32_at(ihdr, 8).unwrap_or(0);
     f.height = be32_at(ihdr, 12).unwrap_or(0);
-    let (depth, ctype, compression, filter, interlace) = (ihdr[16], ihdr[17], ihdr[18], ihdr[19], ihdr[20]);
+    let (depth, ctype, compression, filter, interlace) =
+        (ihdr[16], ihdr[17], ihdr[18], ihdr[19], ihdr[20]);
     let depth_ok = match ctype {
         0 => matches!(depth, 1 | 2 | 4 | 8 | 16),
         3 => matches!(depth, 1 | 2 | 4 | 8),
@@ -94,7 +101,11 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
     let mut seen_idat = false;
     loop {
         if src.remaining(pos) < 12 {
-            let what = if seen_idat { "end chunk (IEND)" } else { "image data (IDAT)" };
+            let what = if seen_idat {
+                "end chunk (IEND)"
+            } else {
+                "image data (IDAT)"
+            };
             return Err(bad(format!(
                 "truncated PNG: the file ends after {len} bytes, before its {what}"
             )));
@@ -105,7 +116,9 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
         ctype.copy_from_slice(&h[4..8]);
         let name = type_name(&ctype);
         if !ctype.iter().all(u8::is_ascii_alphabetic) {
-            return Err(bad(format!("corrupt PNG: invalid chunk type {name} at offset {pos}")));
+            return Err(bad(format!(
+                "corrupt PNG: invalid chunk type {name} at offset {pos}"
+            )));
         }
         let room = src.remaining(pos + 8);
         if clen > MAX_CHUNK_LEN || u64::from(clen) + 4 > room {
@@ -129,7 +142,11 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
             b"iCCP" => {
                 let b = src.get(data, dlen.min(80))?;
                 let name = clean_text(b);
-                f.icc_profile = Some(if name.is_empty() { super::icc::UNNAMED.into() } else { name });
+                f.icc_profile = Some(if name.is_empty() {
+                    super::icc::UNNAMED.into()
+                } else {
+                    name
+                });
             }
             b"eXIf" => {
                 let b = src.get(data, dlen.min(MAX_METADATA_READ))?;
@@ -143,7 +160,9 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
         pos = data + u64::from(clen) + 4;
     }
     if !seen_idat {
-        return Err(bad("corrupt PNG: no image data (IDAT) before the end chunk"));
+        return Err(bad(
+            "corrupt PNG: no image data (IDAT) before the end chunk",
+        ));
     }
     Ok(f)
 }
@@ -187,7 +206,17 @@ pub(crate) mod tests {
         let mut actl = 3u32.to_be_bytes().to_vec();
         actl.extend_from_slice(&0u32.to_be_bytes());
         let exif = tiff::tests::exif_block(true, 8, false);
-        let p = png(300, 200, 16, 6, &[chunk(b"acTL", &actl), chunk(b"iCCP", b"Display P3\0\0xyz"), chunk(b"eXIf", &exif)]);
+        let p = png(
+            300,
+            200,
+            16,
+            6,
+            &[
+                chunk(b"acTL", &actl),
+                chunk(b"iCCP", b"Display P3\0\0xyz"),
+                chunk(b"eXIf", &exif),
+            ],
+        );
         let f = probe_image_bytes(&p, ImageFormat::Png).unwrap();
         assert_eq!((f.width, f.height, f.bit_depth), (300, 200, 16));
         assert!(f.has_alpha && f.animated);
@@ -195,7 +224,8 @@ pub(crate) mod tests {
         assert_eq!(f.color_model, "rgba");
         assert_eq!(f.icc_profile.as_deref(), Some("Display P3"));
         assert_eq!(f.exif_orientation, Some(8));
-        let f = probe_image_bytes(&png(1, 1, 1, 3, &[chunk(b"tRNS", &[0])]), ImageFormat::Png).unwrap();
+        let f =
+            probe_image_bytes(&png(1, 1, 1, 3, &[chunk(b"tRNS", &[0])]), ImageFormat::Png).unwrap();
         assert!(f.has_alpha);
         assert_eq!((f.color_model.as_str(), f.bit_depth), ("indexed", 1));
         let f = probe_image_bytes(&png(5, 5, 8, 0, &[]), ImageFormat::Png).unwrap();
@@ -208,16 +238,33 @@ pub(crate) mod tests {
         let p = png(10, 10, 8, 2, &[]);
         let mut bad_crc = p.clone();
         bad_crc[29] ^= 1;
-        assert!(probe_image_bytes(&bad_crc, ImageFormat::Png).unwrap_err().to_string().contains("checksum"));
+        assert!(
+            probe_image_bytes(&bad_crc, ImageFormat::Png)
+                .unwrap_err()
+                .to_string()
+                .contains("checksum")
+        );
         // IDAT claiming more than is there.
         let mut long = p.clone();
         long[33..37].copy_from_slice(&65536u32.to_be_bytes());
-        let e = probe_image_bytes(&long, ImageFormat::Png).unwrap_err().to_string();
-        assert!(e.starts_with("truncated PNG: chunk IDAT claims 65536 bytes but only"), "{e}");
-        let e = probe_image_bytes(&p[..p.len() - 12], ImageFormat::Png).unwrap_err().to_string();
+        let e = probe_image_bytes(&long, ImageFormat::Png)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("truncated PNG: chunk IDAT claims 65536 bytes but only"),
+            "{e}"
+        );
+        let e = probe_image_bytes(&p[..p.len() - 12], ImageFormat::Png)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("before its end chunk"), "{e}");
         let no_idat: Vec<u8> = [&p[..33], &chunk(b"IEND", &[])[..]].concat();
-        assert!(probe_image_bytes(&no_idat, ImageFormat::Png).unwrap_err().to_string().contains("IDAT"));
+        assert!(
+            probe_image_bytes(&no_idat, ImageFormat::Png)
+                .unwrap_err()
+                .to_string()
+                .contains("IDAT")
+        );
         let e = probe_image_bytes(&png(100_000, 100_000, 8, 2, &[]), ImageFormat::Png).unwrap_err();
         assert!(e.to_string().contains("decompression bomb"), "{e}");
         assert!(probe_image_bytes(&png(10, 10, 3, 2, &[]), ImageFormat::Png).is_err());

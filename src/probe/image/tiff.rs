@@ -41,8 +41,12 @@ pub(crate) struct Mem<'a>(pub &'a [u8]);
 
 impl TiffBytes for Mem<'_> {
     fn read_into(&mut self, off: u64, out: &mut [u8]) -> bool {
-        let Ok(start) = usize::try_from(off) else { return false };
-        let Some(end) = start.checked_add(out.len()) else { return false };
+        let Ok(start) = usize::try_from(off) else {
+            return false;
+        };
+        let Some(end) = start.checked_add(out.len()) else {
+            return false;
+        };
         match self.0.get(start..end) {
             Some(s) => {
                 out.copy_from_slice(s);
@@ -108,18 +112,30 @@ impl Layout {
 
     fn u16(&self, b: &[u8]) -> u16 {
         let a = [b[0], b[1]];
-        if self.le { u16::from_le_bytes(a) } else { u16::from_be_bytes(a) }
+        if self.le {
+            u16::from_le_bytes(a)
+        } else {
+            u16::from_be_bytes(a)
+        }
     }
 
     fn u32(&self, b: &[u8]) -> u32 {
         let a = [b[0], b[1], b[2], b[3]];
-        if self.le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) }
+        if self.le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
     }
 
     fn u64(&self, b: &[u8]) -> u64 {
         let mut a = [0u8; 8];
         a.copy_from_slice(&b[..8]);
-        if self.le { u64::from_le_bytes(a) } else { u64::from_be_bytes(a) }
+        if self.le {
+            u64::from_le_bytes(a)
+        } else {
+            u64::from_be_bytes(a)
+        }
     }
 
     fn entry_len(&self) -> usize {
@@ -180,19 +196,27 @@ impl Layout {
         if total <= inline {
             return Some(e.raw[..n].to_vec());
         }
-        let off = if self.big { self.u64(&e.raw) } else { u64::from(self.u32(&e.raw)) };
+        let off = if self.big {
+            self.u64(&e.raw)
+        } else {
+            u64::from(self.u32(&e.raw))
+        };
         let mut out = vec![0u8; n];
         d.read_into(off, &mut out).then_some(out)
     }
 
     /// Up to `max` unsigned integer values of an entry (BYTE, SHORT, LONG, LONG8, IFD types).
     pub fn uints(&self, d: &mut impl TiffBytes, e: &Entry, max: usize) -> Vec<u64> {
-        let Some(size) = Self::type_size(e.typ) else { return Vec::new() };
+        let Some(size) = Self::type_size(e.typ) else {
+            return Vec::new();
+        };
         if !matches!(e.typ, 1 | 3 | 4 | 13 | 16 | 18) {
             return Vec::new();
         }
         let size = size as usize;
-        let Some(b) = self.bytes(d, e, max.saturating_mul(size)) else { return Vec::new() };
+        let Some(b) = self.bytes(d, e, max.saturating_mul(size)) else {
+            return Vec::new();
+        };
         b.chunks_exact(size)
             .map(|c| match size {
                 1 => u64::from(c[0]),
@@ -219,9 +243,13 @@ pub(crate) struct ExifInfo {
 /// EXIF just says nothing.
 pub(crate) fn parse_exif(data: &[u8]) -> ExifInfo {
     let data = data.strip_prefix(b"Exif\0\0").unwrap_or(data);
-    let Some((l, ifd0)) = Layout::header(data) else { return ExifInfo::default() };
+    let Some((l, ifd0)) = Layout::header(data) else {
+        return ExifInfo::default();
+    };
     let mut d = Mem(data);
-    let Some(entries) = l.read_ifd(&mut d, ifd0) else { return ExifInfo::default() };
+    let Some(entries) = l.read_ifd(&mut d, ifd0) else {
+        return ExifInfo::default();
+    };
     exif_from_ifd0(&l, &mut d, &entries)
 }
 
@@ -296,11 +324,17 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
     facts.has_gps = exif.has_gps;
     facts.has_exif = find(TAG_EXIF_IFD).is_some() || find(TAG_GPS_IFD).is_some();
     // The first strip or tile must lie inside the file (a cheap truncation check).
-    for (offs, counts) in [(TAG_STRIP_OFFSETS, TAG_STRIP_COUNTS), (TAG_TILE_OFFSETS, TAG_TILE_COUNTS)] {
+    for (offs, counts) in [
+        (TAG_STRIP_OFFSETS, TAG_STRIP_COUNTS),
+        (TAG_TILE_OFFSETS, TAG_TILE_COUNTS),
+    ] {
         if let (Some(o), Some(c)) = (find(offs), find(counts)) {
             let last = |v: Vec<u64>| v.last().copied();
             // Checking the last of the first 4096 strips covers files of any size cheaply.
-            let (o, c) = (last(l.uints(&mut d, &o, 4096)), last(l.uints(&mut d, &c, 4096)));
+            let (o, c) = (
+                last(l.uints(&mut d, &o, 4096)),
+                last(l.uints(&mut d, &c, 4096)),
+            );
             if let (Some(o), Some(c)) = (o, c) {
                 let end = o.saturating_add(c);
                 if end > len {
@@ -352,11 +386,78 @@ pub(crate) mod tests {
         b
     }
 
+    /// A little RGBA TIFF file (big-endian): 3 x 2 px, 8 bits, orientation 6, one strip.
+    pub(crate) fn tiff_file() -> Vec<u8> {
+        let entries: [(u16, u16, u32, u32); 10] = [
+            (TAG_WIDTH, 3, 1, 3 << 16),
+            (TAG_HEIGHT, 3, 1, 2 << 16),
+            (TAG_BITS, 3, 4, 200),
+            (TAG_PHOTOMETRIC, 3, 1, 2 << 16),
+            (TAG_STRIP_OFFSETS, 4, 1, 208),
+            (TAG_ORIENTATION, 3, 1, 6 << 16),
+            (TAG_SAMPLES, 3, 1, 4 << 16),
+            (TAG_STRIP_COUNTS, 4, 1, 24),
+            (TAG_EXTRA_SAMPLES, 3, 1, 2 << 16),
+            (TAG_ICC, 7, 4, u32::from_be_bytes(*b"acsp")),
+        ];
+        let mut b = b"MM\0\x2a\0\0\0\x08".to_vec();
+        b.extend_from_slice(&(entries.len() as u16).to_be_bytes());
+        for (tag, typ, count, value) in entries {
+            b.extend_from_slice(&tag.to_be_bytes());
+            b.extend_from_slice(&typ.to_be_bytes());
+            b.extend_from_slice(&count.to_be_bytes());
+            b.extend_from_slice(&value.to_be_bytes());
+        }
+        b.extend_from_slice(&[0; 4]);
+        b.resize(200, 0);
+        for _ in 0..4 {
+            b.extend_from_slice(&8u16.to_be_bytes());
+        }
+        b.extend_from_slice(&[0x80; 24]);
+        b
+    }
+
+    #[test]
+    fn tiff_files() {
+        use crate::model::ImageFormat;
+        use crate::probe::image::probe_image_bytes;
+        let t = tiff_file();
+        let f = probe_image_bytes(&t, ImageFormat::Tiff).unwrap();
+        assert_eq!(
+            (f.width, f.height, f.bit_depth, f.has_alpha),
+            (3, 2, 8, true)
+        );
+        assert_eq!(
+            (f.color_model.as_str(), f.exif_orientation),
+            ("rgba", Some(6))
+        );
+        assert_eq!(f.icc_profile.as_deref(), Some(icc::UNNAMED));
+        let e = probe_image_bytes(&t[..t.len() - 1], ImageFormat::Tiff)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("truncated TIFF: image data runs to offset 232"),
+            "{e}"
+        );
+        for n in 0..t.len() {
+            assert!(
+                probe_image_bytes(&t[..n], ImageFormat::Tiff).is_err(),
+                "prefix {n}"
+            );
+        }
+    }
+
     #[test]
     fn exif_both_byte_orders() {
         for le in [true, false] {
             let e = parse_exif(&exif_block(le, 6, true));
-            assert_eq!(e, ExifInfo { orientation: Some(6), has_gps: true });
+            assert_eq!(
+                e,
+                ExifInfo {
+                    orientation: Some(6),
+                    has_gps: true
+                }
+            );
             let mut with_prefix = b"Exif\0\0".to_vec();
             with_prefix.extend(exif_block(le, 8, false));
             assert_eq!(parse_exif(&with_prefix).orientation, Some(8));

@@ -22,7 +22,13 @@ fn le24(b: &[u8], i: usize) -> u32 {
 
 fn fourcc(t: &[u8]) -> String {
     t.iter()
-        .map(|&c| if c.is_ascii_graphic() || c == b' ' { c as char } else { '?' })
+        .map(|&c| {
+            if c.is_ascii_graphic() || c == b' ' {
+                c as char
+            } else {
+                '?'
+            }
+        })
         .collect::<String>()
         .trim_end()
         .to_string()
@@ -32,7 +38,9 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
     let len = src.len;
     let mut f = blank(src.format, len);
     if len < 20 {
-        return Err(bad(format!("truncated WebP: {len} bytes is too short for a header")));
+        return Err(bad(format!(
+            "truncated WebP: {len} bytes is too short for a header"
+        )));
     }
     let h = src.get(0, 12)?;
     if &h[0..4] != b"RIFF" || &h[8..12] != b"WEBP" {
@@ -135,7 +143,9 @@ fn bitstream_size(tag: &[u8; 4], b: &[u8]) -> Result<(u32, u32, bool), ProbeErro
             return Err(bad("corrupt WebP: VP8 bitstream has no key-frame header"));
         }
         if b[0] & 1 != 0 {
-            return Err(bad("corrupt WebP: VP8 bitstream does not start with a key frame"));
+            return Err(bad(
+                "corrupt WebP: VP8 bitstream does not start with a key frame",
+            ));
         }
         let w = le16_at(b, 6).unwrap_or(0) & 0x3FFF;
         let h = le16_at(b, 8).unwrap_or(0) & 0x3FFF;
@@ -148,7 +158,11 @@ fn bitstream_size(tag: &[u8; 4], b: &[u8]) -> Result<(u32, u32, bool), ProbeErro
         if bits >> 29 != 0 {
             return Err(bad("corrupt WebP: unknown VP8L version"));
         }
-        Ok(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, (bits >> 28) & 1 != 0))
+        Ok((
+            (bits & 0x3FFF) + 1,
+            ((bits >> 14) & 0x3FFF) + 1,
+            (bits >> 28) & 1 != 0,
+        ))
     }
 }
 
@@ -228,9 +242,15 @@ pub(crate) mod tests {
             chunk(b"EXIF", &exif),
         ]);
         let f = probe_image_bytes(&w, ImageFormat::Webp).unwrap();
-        assert_eq!((f.width, f.height, f.frames, f.animated, f.has_alpha), (245, 245, Some(3), true, true));
+        assert_eq!(
+            (f.width, f.height, f.frames, f.animated, f.has_alpha),
+            (245, 245, Some(3), true, true)
+        );
         assert_eq!(f.icc_profile.as_deref(), Some("sRGB"));
-        assert_eq!((f.exif_orientation, f.has_gps, f.has_exif), (Some(6), true, true));
+        assert_eq!(
+            (f.exif_orientation, f.has_gps, f.has_exif),
+            (Some(6), true, true)
+        );
         let still = riff(&[vp8x(0, 300, 200), chunk(b"ALPH", &[0; 3]), vp8(300, 200)]);
         let f = probe_image_bytes(&still, ImageFormat::Webp).unwrap();
         assert_eq!((f.width, f.animated, f.has_alpha), (300, false, true));
@@ -239,13 +259,17 @@ pub(crate) mod tests {
     #[test]
     fn malformed() {
         let w = simple_webp();
-        let e = probe_image_bytes(&w[..w.len() - 4], ImageFormat::Webp).unwrap_err().to_string();
+        let e = probe_image_bytes(&w[..w.len() - 4], ImageFormat::Webp)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("RIFF header declares"), "{e}");
         for n in 0..w.len() {
             assert!(probe_image_bytes(&w[..n], ImageFormat::Webp).is_err());
         }
         assert!(probe_image_bytes(&riff(&[vp8x(0, 10, 10)]), ImageFormat::Webp).is_err());
-        assert!(probe_image_bytes(&riff(&[vp8x(FLAG_ANIMATION, 10, 10)]), ImageFormat::Webp).is_err());
+        assert!(
+            probe_image_bytes(&riff(&[vp8x(FLAG_ANIMATION, 10, 10)]), ImageFormat::Webp).is_err()
+        );
         assert!(probe_image_bytes(&riff(&[chunk(b"JUNK", &[1, 2])]), ImageFormat::Webp).is_err());
         let e = probe_image_bytes(&riff(&[vp8(0, 5)]), ImageFormat::Webp).unwrap_err();
         assert_eq!(e.to_string(), "WebP declares a 0 x 5 image");
