@@ -236,21 +236,14 @@ impl<R: Read + Seek> Src<R> {
     fn fill(&mut self, pos: u64, want: usize, need: usize) -> Result<(), ProbeError> {
         self.buf_pos = pos;
         self.buf.clear();
-        self.buf.resize(want, 0);
+        self.buf.reserve(want);
         self.r.seek(SeekFrom::Start(pos))?;
-        let mut got = 0;
-        while got < want {
-            match self.r.read(&mut self.buf[got..]) {
-                Ok(0) => break,
-                Ok(k) => got += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.buf.clear();
-                    return Err(e.into());
-                }
-            }
+        // `read_to_end` on a `take` neither zero-fills nor grows past `want`.
+        if let Err(e) = self.r.by_ref().take(want as u64).read_to_end(&mut self.buf) {
+            self.buf.clear();
+            return Err(e.into());
         }
-        self.buf.truncate(got);
+        let got = self.buf.len();
         if got < need {
             let real_end = pos + got as u64;
             self.buf.clear();

@@ -182,7 +182,10 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
     .into();
     if !icc_chunks.is_empty() {
         icc_chunks.sort_by_key(|c| c.0);
-        let profile: Vec<u8> = icc_chunks.into_iter().flat_map(|c| c.1).collect();
+        let mut profile = Vec::with_capacity(icc_total);
+        for (_, chunk) in &icc_chunks {
+            profile.extend_from_slice(chunk);
+        }
         f.icc_profile = Some(icc::profile_name(&profile));
     }
     check_eoi(src, scan_start, &xmp_segments)?;
@@ -198,7 +201,12 @@ fn check_eoi<R: Read + Seek>(
     let len = src.len;
     let from = scan_start.max(len.saturating_sub(TAIL_WINDOW));
     let tail = src.get(from, (len - from) as usize)?;
-    if tail.windows(2).any(|w| w == [0xFF, 0xD9]) || tail.ends_with(b"SEFT") {
+    let has_eoi = tail
+        .iter()
+        .enumerate()
+        .rev()
+        .any(|(i, &b)| b == 0xD9 && i > 0 && tail[i - 1] == 0xFF);
+    if has_eoi || tail.ends_with(b"SEFT") {
         return Ok(());
     }
     for &(pos, n) in xmp {
