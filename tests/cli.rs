@@ -33,7 +33,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("fixtures/rejects/images/konrad_transparent.png", &["I008"]),
     ("fixtures/rejects/images/notes_named.png", &["F001"]),
     ("fixtures/rejects/images/panorama_3000x1000.jpg", &["I005"]),
-    ("fixtures/rejects/images/phone_gps.jpg", &["I011"]),
+    ("fixtures/rejects/images/phone_gps.jpg", &["I015"]),
     ("fixtures/rejects/images/png_named.jpg", &["F002"]),
     (
         "fixtures/rejects/images/sample_cmyk_100.jpg",
@@ -183,7 +183,7 @@ fn json_follows_the_contract() {
         (s["pass"].as_u64(), s["warn"].as_u64(), s["fail"].as_u64()),
         (Some(pass), Some(warn), Some(fail))
     );
-    assert_eq!(s["skipped"], 1, "shot-list.txt is skipped");
+    assert_eq!(s["skipped"], 2, "README.md and shot-list.txt are skipped");
     assert!(s["fixable"].as_u64().unwrap() > 0);
 }
 
@@ -586,4 +586,17 @@ fn a_closed_pipe_is_not_an_error() {
         "{status:?} {err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn readme_rule_table_matches_the_catalogue() {
+    let out = run_in(&root(), &["explain", "--all", "--markdown"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for line in table.lines() {
+        assert!(
+            readme.contains(line),
+            "README.md's rule table is stale; regenerate it with `kling-preflight explain --all --markdown`: missing {line}"
+        );
+    }
 }

@@ -497,7 +497,7 @@ fn plan_image(mut b: Builder<'_>, f: &ImageFacts) -> FixPlan {
             b.act(
                 "strip-metadata",
                 Tier::Safe,
-                b.present(&["I011"]),
+                b.present(&["I015"]),
                 "the re-encoded file carries no EXIF, GPS, XMP or ICC metadata".into(),
             );
             let recipe = ImageRecipe::Reencode(Reencode {
@@ -524,16 +524,16 @@ fn plan_image(mut b: Builder<'_>, f: &ImageFacts) -> FixPlan {
             ),
         ));
     }
-    if (b.has("I011") || (f.has_exif && !lossless.is_empty())) && lossless_ok {
+    if (b.has("I015") || (f.has_exif && !lossless.is_empty())) && lossless_ok {
         lossless.push((
             "strip-metadata",
-            b.present(&["I011"]),
+            b.present(&["I015"]),
             "drop EXIF/GPS, XMP, IPTC and text metadata without re-encoding (orientation kept)"
                 .into(),
         ));
     }
     if !lossless_ok {
-        for c in ["F002", "I011"] {
+        for c in ["F002", "I015"] {
             b.unresolved(
                 c,
                 "only JPEG and PNG can be copied losslessly; needs --unsafe-fixes",
