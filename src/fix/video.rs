@@ -391,13 +391,12 @@ pub fn transcode(
     let mut opts = Dictionary::new();
     opts.set("preset", &x264.preset);
     opts.set("threads", "auto");
-    match t.video_bitrate {
-        Some(br) => {
-            enc.set_bit_rate(br as usize);
-            opts.set("maxrate", &(br * 3 / 2).to_string());
-            opts.set("bufsize", &(br * 2).to_string());
-        }
-        None => opts.set("crf", &x264.crf.to_string()),
+    // Capped CRF: quality-driven, with a VBV ceiling when the byte cap binds (never above it, and
+    // no bits wasted on easy footage the way a plain average bitrate would).
+    opts.set("crf", &x264.crf.to_string());
+    if let Some(br) = t.video_bitrate {
+        opts.set("maxrate", &br.to_string());
+        opts.set("bufsize", &(br * 2).to_string());
     }
     let mut enc = enc
         .open_with(opts)
