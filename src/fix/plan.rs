@@ -833,7 +833,10 @@ fn plan_video(mut b: Builder<'_>, f: &VideoFacts) -> FixPlan {
             steps.push((
                 "reencode",
                 vec!["V006".into()],
-                format!("re-encode at {:.2} Mbit/s to fit {cap} bytes", br / 1e6),
+                format!(
+                    "re-encode with the rate capped at {:.2} Mbit/s to fit {cap} bytes",
+                    br / 1e6
+                ),
             ));
         } else if window.is_some() {
             // The trim itself resolves it.
