@@ -463,20 +463,23 @@ fn plan_image(mut b: Builder<'_>, f: &ImageFacts) -> FixPlan {
         _ if alpha_kept => ImageOut::Png,
         _ => ImageOut::Jpeg,
     };
-    if out == ImageOut::Png && !alpha_kept {
-        if let (Some(cap), Some(g)) = (max_bytes, geo) {
-            let ratio = (g.size.0 as f64 * g.size.1 as f64) / (w.max(1) as f64 * h.max(1) as f64);
-            if b.has("I002") || f.bytes as f64 * ratio > cap as f64 * 0.8 {
-                out = ImageOut::Jpeg;
-                if let Some(s) = steps.iter_mut().find(|s| s.0 == "reencode") {
-                    s.2 = format!("re-encode PNG as JPEG to fit {cap} bytes (search the quality)");
-                } else {
-                    steps.push((
-                        "convert",
-                        vec![],
-                        "convert PNG to JPEG so it fits the byte cap".into(),
-                    ));
-                }
+    // Only when re-encoding anyway: a passing PNG is never converted just for being large.
+    if out == ImageOut::Png
+        && !alpha_kept
+        && !steps.is_empty()
+        && let (Some(cap), Some(g)) = (max_bytes, geo)
+    {
+        let ratio = (g.size.0 as f64 * g.size.1 as f64) / (w.max(1) as f64 * h.max(1) as f64);
+        if b.has("I002") || f.bytes as f64 * ratio > cap as f64 * 0.8 {
+            out = ImageOut::Jpeg;
+            if let Some(s) = steps.iter_mut().find(|s| s.0 == "reencode") {
+                s.2 = format!("re-encode PNG as JPEG to fit {cap} bytes (search the quality)");
+            } else {
+                steps.push((
+                    "convert",
+                    vec![],
+                    "convert PNG to JPEG so it fits the byte cap".into(),
+                ));
             }
         }
     }

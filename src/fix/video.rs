@@ -133,7 +133,7 @@ fn copy_display_matrix(ist: &format::stream::Stream, ost: &mut format::stream::S
             size as _,
         );
         if !dst.is_null() {
-            std::ptr::copy_nonoverlapping(data, dst, size as usize);
+            std::ptr::copy_nonoverlapping(data, dst, size);
         }
     }
 }
