@@ -363,7 +363,6 @@ fn plan_image(mut b: Builder<'_>, f: &ImageFacts) -> FixPlan {
     let accepted = p.accepts_image(f.format);
     let flatten = b.has("I008");
     let alpha_kept = f.has_alpha && !flatten;
-    let pixels_change = geo.is_some_and(|g| g.size != g.source || g.canvas != g.source);
     // Which unsafe steps are needed, each with the codes it resolves.
     let mut steps: Vec<(&str, Vec<String>, String)> = Vec::new();
     if b.has("I001") {
@@ -496,7 +495,6 @@ fn plan_image(mut b: Builder<'_>, f: &ImageFacts) -> FixPlan {
                 canvas: (w, h),
                 size: (w, h),
             });
-            let _ = pixels_change;
             b.act(
                 "strip-metadata",
                 Tier::Safe,
