@@ -34,7 +34,7 @@ race() {
     for side in a b; do
       rm -rf "$work/out" "$work/cli.mp4" "$work/im.jpg"
       local cmd; if [ $side = a ]; then cmd=$a; else cmd=$b; fi
-      read -r w c < <( { /usr/bin/time -f "%e %U %S" bash -c "$cmd" >/dev/null 2>/dev/null; } 2>&1 | tail -1 | awk '{print $1, $2 + $3}')
+      read -r w c < <(/usr/bin/time -f "%e %U %S" bash -c "$cmd >/dev/null 2>&1" 2>&1 | tail -1 | awk '{print $1, $2 + $3}')
       if [ $side = a ]; then
         if [ -z "$wa" ] || [ "$(echo "$w < $wa" | bc -l)" = 1 ]; then wa=$w; fi
         if [ -z "$ca" ] || [ "$(echo "$c < $ca" | bc -l)" = 1 ]; then ca=$c; fi
