@@ -96,6 +96,9 @@ pub struct FileOutcome {
     pub reason: Option<String>,
     /// The re-check of the output (or the input's findings when nothing was written).
     pub diagnostics_after: Vec<Diagnostic>,
+    /// The concrete parameters of the plan (sizes, trim window, formats), for `--dry-run`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<Recipe>,
 }
 
 impl FileOutcome {
@@ -150,6 +153,7 @@ pub fn fix_file(
         unresolved: plan.unresolved.clone(),
         reason: None,
         diagnostics_after: report.diagnostics.clone(),
+        recipe: (plan.recipe != Recipe::Nothing).then(|| plan.recipe.clone()),
     };
     if plan.is_empty() {
         (out.status, out.reason) = match report.verdict {
