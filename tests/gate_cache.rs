@@ -26,12 +26,23 @@ fn copy_dir(from: &Path, to: &Path) {
 /// A folder with the image fixtures and some of the video fixtures.
 fn assets() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&root().join("fixtures/rejects/images"), &dir.path().join("a/images"));
+    copy_dir(
+        &root().join("fixtures/rejects/images"),
+        &dir.path().join("a/images"),
+    );
     copy_dir(&root().join("fixtures/pairs"), &dir.path().join("a/pairs"));
     for v in ["anamorphic.mp4", "readme_named.mp4", "too_short_2s.mp4"] {
-        fs::copy(root().join("fixtures/rejects/videos").join(v), dir.path().join("a").join(v)).unwrap();
+        fs::copy(
+            root().join("fixtures/rejects/videos").join(v),
+            dir.path().join("a").join(v),
+        )
+        .unwrap();
     }
-    fs::write(dir.path().join("a/notes.txt"), b"skipped, and cached as skipped").unwrap();
+    fs::write(
+        dir.path().join("a/notes.txt"),
+        b"skipped, and cached as skipped",
+    )
+    .unwrap();
     dir
 }
 
@@ -60,7 +71,11 @@ fn rerun_is_byte_identical_and_reads_the_cache() {
     assert!(cache.join("CACHEDIR.TAG").is_file());
     assert_eq!(fs::read_to_string(cache.join(".gitignore")).unwrap(), "*\n");
     let n_files = 15 + 4 + 3 + 1; // images, pairs, videos, notes.txt
-    assert_eq!(entries(p).len(), n_files, "one entry per file, the skipped one included");
+    assert_eq!(
+        entries(p).len(),
+        n_files,
+        "one entry per file, the skipped one included"
+    );
     let second = check(p, &[]);
     assert_eq!(first, second, "cached re-run prints the same bytes");
     let uncached = check(p, &["--no-cache"]);
@@ -167,4 +182,28 @@ fn cache_lives_next_to_the_config_file() {
     let out = run_in(&p.join("a/pairs"), &["clean"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(!p.join(".kling-preflight-cache").exists());
+}
+
+#[test]
+fn concurrent_runs_share_the_cache_safely() {
+    let dir = assets();
+    let p = dir.path().to_path_buf();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let p = p.clone();
+            std::thread::spawn(move || check(&p, &[]))
+        })
+        .collect();
+    let outs: Vec<_> = runs.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(
+        outs.windows(2).all(|w| w[0] == w[1]),
+        "same report from every run"
+    );
+    assert_eq!(check(&p, &[]), outs[0], "and from the cache afterwards");
+    let leftovers: Vec<_> = fs::read_dir(p.join(".kling-preflight-cache"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -102,8 +102,12 @@ fn unknown_key_error_names_the_line() {
         "{err}"
     );
     write_config(dir.path(), "[rules]\nV012 = \"loud\"\n");
-    let err = String::from_utf8_lossy(&run_in(dir.path(), &["check", "assets"]).stderr).into_owned();
-    assert!(err.contains("kling-preflight.toml:2:") && err.contains("loud"), "{err}");
+    let err =
+        String::from_utf8_lossy(&run_in(dir.path(), &["check", "assets"]).stderr).into_owned();
+    assert!(
+        err.contains("kling-preflight.toml:2:") && err.contains("loud"),
+        "{err}"
+    );
     // --isolated is the way out of a broken config.
     let out = run_in(dir.path(), &["check", "--isolated", "-f", "json", "assets"]);
     assert_eq!(out.status.code(), Some(1));
@@ -129,7 +133,11 @@ fn ignore_globs_are_relative_to_the_config_folder() {
     };
     assert_eq!(
         paths(p, "assets"),
-        ["assets/camera.jpg", "assets/sub/broken.mp4", "assets/sub/character.jpg"]
+        [
+            "assets/camera.jpg",
+            "assets/sub/broken.mp4",
+            "assets/sub/character.jpg"
+        ]
     );
     // From a subfolder the globs still mean the same files.
     assert_eq!(
@@ -147,13 +155,21 @@ fn ignore_globs_are_relative_to_the_config_folder() {
 fn init_writes_a_starter_that_parses_and_show_names_origins() {
     let dir = tempfile::tempdir().unwrap();
     let out = run_in(dir.path(), &["init"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = fs::read_to_string(dir.path().join("kling-preflight.toml")).unwrap();
     assert!(text.starts_with("# kling-preflight.toml"));
     let out = run_in(dir.path(), &["init"]);
     assert_eq!(out.status.code(), Some(2), "refuses to overwrite");
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
-    assert_eq!(fs::read_to_string(dir.path().join("kling-preflight.toml")).unwrap(), text);
+    assert_eq!(
+        fs::read_to_string(dir.path().join("kling-preflight.toml")).unwrap(),
+        text
+    );
 
     let out = run_in(dir.path(), &["config", "--show", "--orientation", "image"]);
     assert_eq!(out.status.code(), Some(0));
@@ -164,8 +180,13 @@ fn init_writes_a_starter_that_parses_and_show_names_origins() {
             .unwrap_or_else(|| panic!("{key} missing in\n{show}"))
             .to_string()
     };
-    assert!(line("profile ").contains("# kling-preflight.toml:"), "{show}");
-    assert!(line("orientation ").contains("image") && line("orientation ").contains("--orientation"));
+    assert!(
+        line("profile ").contains("# kling-preflight.toml:"),
+        "{show}"
+    );
+    assert!(
+        line("orientation ").contains("image") && line("orientation ").contains("--orientation")
+    );
     assert!(line("analyze ").contains("# default"), "{show}");
     assert!(line("cache ").contains(".kling-preflight-cache"), "{show}");
 }

@@ -16,7 +16,11 @@ fn assets() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a");
     fs::create_dir_all(&a).unwrap();
-    fs::write(a.join("<&\"quote's\">, 50%: x.png"), b"<html>not an image</html>").unwrap();
+    fs::write(
+        a.join("<&\"quote's\">, 50%: x.png"),
+        b"<html>not an image</html>",
+    )
+    .unwrap();
     fs::write(a.join("empty.mp4"), b"").unwrap();
     for f in [
         "rejects/images/camera_6000x4000.jpg",
@@ -61,13 +65,20 @@ fn sarif_is_2_1_0_with_rules_and_relative_locations() {
     let driver = &run["tool"]["driver"];
     assert_eq!(driver["name"], "kling-preflight");
     let rules = driver["rules"].as_array().unwrap();
-    assert!(rules.iter().any(|r| r["id"] == "V010" && r["name"] == "video-has-shot-cuts"));
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["id"] == "V010" && r["name"] == "video-has-shot-cuts")
+    );
     for r in rules {
         let help = r["help"]["text"].as_str().unwrap();
         assert!(help.contains("## Why it matters"), "{help}");
     }
     let results = run["results"].as_array().unwrap();
-    assert_eq!(results.len(), count(&json, "error") + count(&json, "warning") + count(&json, "info"));
+    assert_eq!(
+        results.len(),
+        count(&json, "error") + count(&json, "warning") + count(&json, "info")
+    );
     let errors = results.iter().filter(|r| r["level"] == "error").count();
     assert_eq!(errors, count(&json, "error"));
     assert!(errors >= 3);
@@ -79,10 +90,15 @@ fn sarif_is_2_1_0_with_rules_and_relative_locations() {
         let uri = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
             .as_str()
             .unwrap();
-        assert!(uri.starts_with("a/") && !uri.contains(' ') && !uri.contains('<'), "{uri}");
+        assert!(
+            uri.starts_with("a/") && !uri.contains(' ') && !uri.contains('<'),
+            "{uri}"
+        );
     }
-    assert!(results.iter().any(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-        == "a/%3C%26%22quote%27s%22%3E%2C%2050%25%3A%20x.png"));
+    assert!(results.iter().any(
+        |r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            == "a/%3C%26%22quote%27s%22%3E%2C%2050%25%3A%20x.png"
+    ));
 }
 
 #[test]
@@ -94,7 +110,10 @@ fn junit_is_well_formed_with_one_case_per_file_and_a_failure_per_error() {
     let (mut cases, mut failures, mut depth, mut names) = (0, 0, 0i32, Vec::new());
     loop {
         match reader.read_event() {
-            Err(e) => panic!("not well-formed at {}: {e}\n{out}", reader.buffer_position()),
+            Err(e) => panic!(
+                "not well-formed at {}: {e}\n{out}",
+                reader.buffer_position()
+            ),
             Ok(quick_xml::events::Event::Eof) => break,
             Ok(quick_xml::events::Event::Start(e)) => {
                 depth += 1;
@@ -122,7 +141,10 @@ fn junit_is_well_formed_with_one_case_per_file_and_a_failure_per_error() {
     assert_eq!(depth, 0, "every element closed");
     assert_eq!(cases, json["files"].as_array().unwrap().len());
     assert_eq!(failures, count(&json, "error"));
-    assert!(names.contains(&"a/<&\"quote's\">, 50%: x.png".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"a/<&\"quote's\">, 50%: x.png".to_string()),
+        "{names:?}"
+    );
     if count(&json, "warning") > 0 {
         assert!(out.contains("<system-out>"));
     }
@@ -133,14 +155,25 @@ fn github_annotations_escape_properties_and_data() {
     let dir = assets();
     let (code, out, json) = run(dir.path(), "github");
     assert_eq!(code, 1);
-    let shape = regex::Regex::new(r"^::(error|warning|notice) file=[^,:\n]+,title=[A-Z]\d{3} [a-z-]+::[^\r\n]*$").unwrap();
+    let shape = regex::Regex::new(
+        r"^::(error|warning|notice) file=[^,:\n]+,title=[A-Z]\d{3} [a-z-]+::[^\r\n]*$",
+    )
+    .unwrap();
     for line in out.lines() {
         assert!(shape.is_match(line), "{line}");
     }
-    assert_eq!(out.lines().filter(|l| l.starts_with("::error ")).count(), count(&json, "error"));
-    assert_eq!(out.lines().filter(|l| l.starts_with("::warning ")).count(), count(&json, "warning"));
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("::error ")).count(),
+        count(&json, "error")
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("::warning ")).count(),
+        count(&json, "warning")
+    );
     assert!(
-        out.contains("::error file=a/<&\"quote's\">%2C 50%25%3A x.png,title=F001 file-unreadable::"),
+        out.contains(
+            "::error file=a/<&\"quote's\">%2C 50%25%3A x.png,title=F001 file-unreadable::"
+        ),
         "{out}"
     );
 }

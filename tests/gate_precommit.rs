@@ -40,8 +40,14 @@ fn run_hook(files: &[&str]) -> std::process::Output {
     let (entry, _) = hook("kling-preflight");
     let mut words = entry.split_whitespace();
     let program = words.next().unwrap();
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_kling-preflight")).parent().unwrap();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_kling-preflight"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     std::process::Command::new(program)
         .env("PATH", path)
         .current_dir(root())
@@ -60,10 +66,18 @@ fn files_regex_selects_media_case_insensitively() {
         let (entry, files) = hook(id);
         assert_eq!(entry, "kling-preflight check");
         let re = regex::Regex::new(&files).expect("Python-compatible regex");
-        for yes in ["a.jpg", "b/C.JPEG", "x.png", "clip.MP4", "take.mov", "x.webm", "d/e.m4v", "i.webp"] {
+        for yes in [
+            "a.jpg", "b/C.JPEG", "x.png", "clip.MP4", "take.mov", "x.webm", "d/e.m4v", "i.webp",
+        ] {
             assert!(re.is_match(yes), "{id}: {yes}");
         }
-        for no in ["README.md", "mp4.txt", "a.jpg.bak", "Makefile", "clip.mp4/notes"] {
+        for no in [
+            "README.md",
+            "mp4.txt",
+            "a.jpg.bak",
+            "Makefile",
+            "clip.mp4/notes",
+        ] {
             assert!(!re.is_match(no), "{id}: {no}");
         }
     }
@@ -82,12 +96,20 @@ fn entry_with_file_names_gates_like_check() {
     let selected: Vec<&str> = staged.iter().copied().filter(|f| re.is_match(f)).collect();
     assert_eq!(selected.len(), 2);
     let out = run_hook(&selected);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     let mut failing = selected.clone();
     failing.push("fixtures/rejects/images/truncated.jpg");
     let out = run_hook(&failing);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("fixtures/rejects/images/truncated.jpg: F001 file-unreadable"), "{stdout}");
+    assert!(
+        stdout.contains("fixtures/rejects/images/truncated.jpg: F001 file-unreadable"),
+        "{stdout}"
+    );
 }

@@ -11,7 +11,10 @@ use serde_json::Value;
 
 /// `--no-analyze`: sharding is about which files, not about what analysis finds (and stays fast).
 fn shard_report(shard: &str) -> (i32, Value) {
-    check_json(&root(), &["--no-analyze", "--isolated", "--shard", shard, "fixtures"])
+    check_json(
+        &root(),
+        &["--no-analyze", "--isolated", "--shard", shard, "fixtures"],
+    )
 }
 
 fn paths(r: &Value) -> Vec<String> {
@@ -44,7 +47,10 @@ fn shards_are_disjoint_cover_the_folder_and_merge_back() {
     let out = run_in(&root(), &["merge", "-f", "json", f2, f1]);
     assert_eq!(out.status.code(), Some(code), "merge exits as check did");
     let merged: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(merged["files"], whole["files"], "same files, same order, same facts");
+    assert_eq!(
+        merged["files"], whole["files"],
+        "same files, same order, same facts"
+    );
     assert_eq!(merged["summary"], whole["summary"]);
     assert_eq!(merged["profile"], whole["profile"]);
     assert!(merged.get("shard").is_none());
@@ -65,25 +71,47 @@ fn merge_refuses_reports_of_different_profiles() {
     let (_, one) = shard_report("1/2");
     let (_, two) = check_json(
         &root(),
-        &["--no-analyze", "--isolated", "--profile", "kling", "--shard", "2/2", "fixtures"],
+        &[
+            "--no-analyze",
+            "--isolated",
+            "--profile",
+            "kling",
+            "--shard",
+            "2/2",
+            "fixtures",
+        ],
     );
     fs::write(dir.path().join("1.json"), serde_json::to_vec(&one).unwrap()).unwrap();
     fs::write(dir.path().join("2.json"), serde_json::to_vec(&two).unwrap()).unwrap();
     let out = run_in(dir.path(), &["merge", "1.json", "2.json"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("2.json") && err.contains("profile 'kling'"), "{err}");
+    assert!(
+        err.contains("2.json") && err.contains("profile 'kling'"),
+        "{err}"
+    );
     fs::write(dir.path().join("junk.json"), b"{\"files\": 3}").unwrap();
     let out = run_in(dir.path(), &["merge", "junk.json"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.json: not a kling-preflight JSON report"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("junk.json: not a kling-preflight JSON report")
+    );
 }
 
 #[test]
 fn shard_auto_reads_the_scheduler_environment() {
     let run = |env: &[(&str, &str)]| {
         let mut cmd = bin();
-        cmd.current_dir(root())
-            .args(["check", "-f", "json", "--no-analyze", "--isolated", "--shard", "auto", "fixtures"]);
+        cmd.current_dir(root()).args([
+            "check",
+            "-f",
+            "json",
+            "--no-analyze",
+            "--isolated",
+            "--shard",
+            "auto",
+            "fixtures",
+        ]);
         for v in [
             "JOB_COMPLETION_INDEX",
             "JOB_COMPLETIONS",
@@ -101,11 +129,18 @@ fn shard_auto_reads_the_scheduler_environment() {
     for env in [
         &[("JOB_COMPLETION_INDEX", "1"), ("JOB_COMPLETIONS", "3")][..],
         &[("CI_NODE_INDEX", "2"), ("CI_NODE_TOTAL", "3")][..],
-        &[("SLURM_ARRAY_TASK_ID", "1"), ("SLURM_ARRAY_TASK_COUNT", "3")][..],
+        &[
+            ("SLURM_ARRAY_TASK_ID", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ][..],
     ] {
         let out = run(env);
         let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(r["shard"], serde_json::json!({"index": 2, "count": 3}), "{env:?}");
+        assert_eq!(
+            r["shard"],
+            serde_json::json!({"index": 2, "count": 3}),
+            "{env:?}"
+        );
         assert_eq!(paths(&r), paths(&expected), "{env:?}");
     }
     let out = run(&[]);
