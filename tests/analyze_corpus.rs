@@ -77,7 +77,11 @@ fn corpus_cut_precision_recall() {
     }
     let p = tp as f64 / (tp + fp).max(1) as f64;
     let r = tp as f64 / (tp + fneg).max(1) as f64;
-    let f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+    let f1 = if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    };
     eprintln!("corpus cuts: TP {tp} FP {fp} FN {fneg}  P {p:.3} R {r:.3} F1 {f1:.3}");
     assert!(f1 >= 0.9, "F1 {f1:.3}");
 }

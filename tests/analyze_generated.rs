@@ -23,7 +23,9 @@ fn make_clip(dir: &Path, name: &str, fc: &str, extra: &[&str]) -> PathBuf {
     let out = dir.join(name);
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-v", "error", "-y", "-filter_complex", fc, "-map", "[v]"])
-        .args(["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", "50"]);
+        .args([
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", "50",
+        ]);
     if extra.is_empty() {
         cmd.args(["-pix_fmt", "yuv420p"]);
     } else {
@@ -100,12 +102,20 @@ fn hard_cuts_exact_frames() {
         assert!(got.abs_diff(want) <= 1, "cut {got} vs {want}");
     }
     for (c, want) in a.cuts.iter().zip([2.0, 3.6, 5.6]) {
-        assert!((c.time_s - want).abs() < 0.05, "time {} vs {want}", c.time_s);
+        assert!(
+            (c.time_s - want).abs() < 0.05,
+            "time {} vs {want}",
+            c.time_s
+        );
         assert_eq!(c.kind, "hard");
     }
     assert_eq!(a.shots.len(), 4);
     assert_eq!(a.frames_decoded, 175);
-    assert!((a.longest_motion_s - 2.0).abs() <= 0.2, "{}", a.longest_motion_s);
+    assert!(
+        (a.longest_motion_s - 2.0).abs() <= 0.2,
+        "{}",
+        a.longest_motion_s
+    );
 }
 
 #[test]
@@ -206,8 +216,15 @@ fn frozen_stretch_and_longest_motion() {
     assert!(a.cuts[0].frame.abs_diff(100) <= 1);
     assert_eq!(a.frozen.len(), 1, "{:?}", a.frozen);
     let f = &a.frozen[0];
-    assert!(f.start_frame.abs_diff(37) <= 2 && f.end_frame.abs_diff(100) <= 1, "{f:?}");
-    assert!((a.longest_motion_s - 3.0).abs() <= 0.2, "{}", a.longest_motion_s);
+    assert!(
+        f.start_frame.abs_diff(37) <= 2 && f.end_frame.abs_diff(100) <= 1,
+        "{f:?}"
+    );
+    assert!(
+        (a.longest_motion_s - 3.0).abs() <= 0.2,
+        "{}",
+        a.longest_motion_s
+    );
 }
 
 #[test]
@@ -241,7 +258,9 @@ fn bad_inputs_error_or_partial_never_panic() {
     let out = dir.path().join("full.ts");
     let st = Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-filter_complex", &fc, "-map", "[v]"])
-        .args(["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"])
+        .args([
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+        ])
         .arg(&out)
         .status()
         .unwrap();
