@@ -71,6 +71,7 @@ life=$s:mold=10:ratio=0.3,trim=duration=2,setpts=PTS-STARTPTS,format=yuv420p[c];
 }
 
 echo "generating clips in $DIR ..." >&2
+# (clips are reused when present)
 gen_1080
 CLIPS=(clip1080)
 if [ "$DO_4K" = 1 ]; then gen_4k; CLIPS+=(clip4k); fi
@@ -87,7 +88,8 @@ fi
 
 # ---- timing --------------------------------------------------------------------------------------
 RES="$DIR/results.tsv"
-: > "$RES"
+# TABLE_ONLY=1 re-prints the table from the last run's results without timing anything.
+[ "${TABLE_ONLY:-0}" = 1 ] && RUNS=0 || : > "$RES"
 # run TOOL CLIP CMD... : time CMD, keep its stdout+stderr, extract cut times with the tool's parser.
 run() {
     local tool="$1" clip="$2"; shift 2
@@ -102,6 +104,7 @@ run() {
 }
 
 for r in $(seq 1 "$RUNS"); do
+    [ "$RUNS" = 0 ] && break
     for clip in "${CLIPS[@]}"; do
         f="$DIR/$clip.mp4"
         echo "run $r: $clip" >&2
@@ -146,7 +149,10 @@ def cuts_of(clip, tool, log):
             rows_ = list(csv.reader(open(f"{d}/{clip}.{kind}.csv")))
         except OSError:
             return None
-        # First row: "Timecode List:", then the cut timecodes.
+        if rows_ and rows_[0] and rows_[0][0] == "Scene Number":
+            # Scene table (list-scenes -s): cuts are the start times of scenes 2..N.
+            return [float(r[3]) for r in rows_[2:] if len(r) > 3]
+        # Otherwise the first row is "Timecode List:" followed by the cut timecodes.
         out = []
         for tc in rows_[0][1:]:
             h, m, s = tc.split(":")

@@ -224,7 +224,7 @@ fn fades(blanks: &[BlankRun], n: usize, hard: &[Boundary], look: usize) -> Vec<B
         })
         .filter_map(|b| {
             let c = b.ncc_across?;
-            (c < 0.5).then(|| Boundary {
+            (c < 0.5).then_some(Boundary {
                 frame: b.end,
                 gradual: true,
                 score: (1.0 - c as f64) * 50.0,

@@ -267,7 +267,7 @@ fn avg_u8(a: &[u8], b: &[u8], out: &mut Vec<u8>) {
         }
     }
     for j in i..n {
-        out[j] = ((a[j] as u16 + b[j] as u16 + 1) / 2) as u8;
+        out[j] = (a[j] as u16 + b[j] as u16).div_ceil(2) as u8;
     }
 }
 
@@ -635,14 +635,15 @@ impl Analyzer {
 
         // Motion-compensated difference, only where a cut is plausible.
         let mut mc = f32::NAN;
-        if prev.is_some() && (mafd >= 4.0 || cmafd >= 3.0) {
-            if let Some(p) = self.ring_get(1) {
-                let g = (
-                    (dx / f as f32).round() as isize,
-                    (dy / f as f32).round() as isize,
-                );
-                mc = mc_ratio(&small, p, sw, sh, g);
-            }
+        if let (true, Some(p)) = (
+            prev.is_some() && (mafd >= 4.0 || cmafd >= 3.0),
+            self.ring_get(1),
+        ) {
+            let g = (
+                (dx / f as f32).round() as isize,
+                (dy / f as f32).round() as isize,
+            );
+            mc = mc_ratio(&small, p, sw, sh, g);
         }
 
         let (mut ret, mut ret_back) = (f32::NAN, 0u32);
@@ -650,7 +651,7 @@ impl Analyzer {
             let mut k = 3;
             while let Some(p) = self.ring_get(k) {
                 let d = mad_pct(&small, p);
-                if !(d >= ret) {
+                if ret.is_nan() || d < ret {
                     ret = d;
                     ret_back = k as u32;
                 }
@@ -691,12 +692,10 @@ impl Analyzer {
         let look = self.wins[0].max(4);
         // Finish a pending after-run comparison.
         if let Some((start, end, before, best)) = self.pending_after.as_mut() {
-            if !blank {
-                if let Some(b) = before.as_ref() {
-                    if std >= clear || idx + 1 >= *end + look {
-                        *best = best.max(ncc(b, small));
-                    }
-                }
+            if let (false, Some(b)) = (blank, before.as_ref())
+                && (std >= clear || idx + 1 >= *end + look)
+            {
+                *best = best.max(ncc(b, small));
             }
             if blank || idx + 1 >= *end + look {
                 let run = BlankRun {
@@ -733,10 +732,8 @@ impl Analyzer {
                 self.blank_start = None;
                 let before = self.before_blank.take();
                 let mut best = -1.0f32;
-                if let Some(b) = before.as_ref() {
-                    if std >= clear {
-                        best = ncc(b, small);
-                    }
+                if let Some(b) = before.as_ref().filter(|_| std >= clear) {
+                    best = ncc(b, small);
                 }
                 self.pending_after = Some((start, idx, before, best));
             }
