@@ -58,7 +58,7 @@ ff -f lavfi -i "testsrc2=s=360x640:r=30:d=4" -c:v libx265 -preset ultrafast -pix
 ff -f lavfi -i "testsrc2=s=480x640:r=30:d=4" -vf setsar=4/3 "${x264[@]}" -crf 36 "$vid/anamorphic.mp4" # V013
 ff -f lavfi -i "testsrc2=s=360x640:r=30:d=5" -vf "select='not(eq(mod(n\,3)\,2))'" -fps_mode vfr \
    "${x264[@]}" -crf 36 "$vid/phone_vfr.mp4"                                                    # V009
-ff -f lavfi -i "color=c=0x336699:s=4096x2160:r=24:d=3.5,drawbox=x=200+t*600:y=700:w=500:h=800:c=white:t=fill" -c:v libx264 -preset veryfast -crf 30 -pix_fmt yuv420p \
+ff -f lavfi -i "testsrc2=s=1024x540:r=24:d=3.5,scale=4096:2160:flags=neighbor" -c:v libx264 -preset veryfast -crf 45 -pix_fmt yuv420p \
    -movflags +faststart "$vid/cinema_4096x2160.mp4"                                            # V007
 ff -f lavfi -i "testsrc2=s=320x180:r=30:d=4" "${x264[@]}" -crf 36 "$vid/tiny_320x180.mp4"     # V007
 ff -f lavfi -i "testsrc2=s=360x640:r=25:d=4" -c:v mpeg4 -q:v 12 "$vid/legacy_mpeg4.avi"      # V002 V003
