@@ -49,8 +49,10 @@ ff -f lavfi -i "testsrc2=s=360x640:r=30:d=3.5" -vf "tpad=stop_mode=clone:stop_du
    "${x264[@]}" -crf 36 "$vid/frozen_tail.mp4"                                                 # V012
 ff -f lavfi -i "testsrc2=s=360x640:r=30:d=4" -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 300k \
    "$vid/clip_vp9.webm"                                                                        # V002 V003
-ff -f lavfi -i "testsrc2=s=640x360:r=30:d=4" "${x264[@]}" -crf 36 -metadata:s:v:0 rotate=90 \
-   "$vid/phone_rot90.mp4"                                                                      # V008
+# FFmpeg 5.1's CLI writes the display matrix for `rotate` only when stream-copying.
+ff -f lavfi -i "testsrc2=s=640x360:r=30:d=4" "${x264[@]}" -crf 36 /tmp/kp_rot.mp4
+ff -i /tmp/kp_rot.mp4 -c copy -metadata:s:v:0 rotate=90 -movflags +faststart "$vid/phone_rot90.mp4" # V008
+rm -f /tmp/kp_rot.mp4
 ff -f lavfi -i "testsrc2=s=360x640:r=30:d=4" -c:v libx265 -preset ultrafast -pix_fmt yuv420p10le \
    -x265-params log-level=error -crf 34 -tag:v hvc1 -movflags +faststart "$vid/hevc_10bit.mp4"  # V003
 ff -f lavfi -i "testsrc2=s=480x640:r=30:d=4" -vf setsar=4/3 "${x264[@]}" -crf 36 "$vid/anamorphic.mp4" # V013

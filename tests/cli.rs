@@ -18,27 +18,42 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("fixtures/pairs/astronaut/reference.mp4", &[]),
     ("fixtures/pairs/hopper/character.jpg", &[]),
     ("fixtures/pairs/hopper/reference.mov", &[]),
-    ("fixtures/rejects/images/apng_16bit.png", &["I003", "I007", "I008", "I009"]),
+    (
+        "fixtures/rejects/images/apng_16bit.png",
+        &["I003", "I007", "I008", "I009"],
+    ),
     ("fixtures/rejects/images/camera_6000x4000.jpg", &["I004"]),
     ("fixtures/rejects/images/decompression_bomb.gif", &["F001"]),
     ("fixtures/rejects/images/grayscale.jpg", &["I009"]),
     ("fixtures/rejects/images/hopper.webp", &["I001", "I003"]),
-    ("fixtures/rejects/images/hopper_128_exif6.jpg", &["I003", "I006"]),
+    (
+        "fixtures/rejects/images/hopper_128_exif6.jpg",
+        &["I003", "I006"],
+    ),
     ("fixtures/rejects/images/konrad_transparent.png", &["I008"]),
     ("fixtures/rejects/images/notes_named.png", &["F001"]),
     ("fixtures/rejects/images/panorama_3000x1000.jpg", &["I005"]),
-    ("fixtures/rejects/images/phone_gps.jpg", &["I011"]),
+    ("fixtures/rejects/images/phone_gps.jpg", &["I015"]),
     ("fixtures/rejects/images/png_named.jpg", &["F002"]),
-    ("fixtures/rejects/images/sample_cmyk_100.jpg", &["I003", "I009"]),
+    (
+        "fixtures/rejects/images/sample_cmyk_100.jpg",
+        &["I003", "I009"],
+    ),
     ("fixtures/rejects/images/sideways_exif6.jpg", &["I006"]),
-    ("fixtures/rejects/images/toy_animated.gif", &["I001", "I003", "I007"]),
+    (
+        "fixtures/rejects/images/toy_animated.gif",
+        &["I001", "I003", "I007"],
+    ),
     ("fixtures/rejects/images/truncated.jpg", &["F001"]),
     ("fixtures/rejects/videos/anamorphic.mp4", &["V013"]),
     ("fixtures/rejects/videos/cinema_4096x2160.mp4", &["V007"]),
     ("fixtures/rejects/videos/clip_vp9.webm", &["V002", "V003"]),
     ("fixtures/rejects/videos/frozen_tail.mp4", &["V012"]),
     ("fixtures/rejects/videos/hevc_10bit.mp4", &["V003"]),
-    ("fixtures/rejects/videos/legacy_mpeg4.avi", &["V002", "V003"]),
+    (
+        "fixtures/rejects/videos/legacy_mpeg4.avi",
+        &["V002", "V003"],
+    ),
     ("fixtures/rejects/videos/phone_rot90.mp4", &["V008"]),
     ("fixtures/rejects/videos/phone_vfr.mp4", &["V009"]),
     ("fixtures/rejects/videos/readme_named.mp4", &["F001"]),
@@ -47,7 +62,10 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("fixtures/rejects/videos/too_short_2s.mp4", &["V004"]),
     ("fixtures/rejects/videos/two_shots.mp4", &["V010"]),
     ("fixtures/rejects/videos/upload_failed.mov", &["F001"]),
-    ("fixtures/rejects/videos/voiceover_audio_only.mp4", &["V001"]),
+    (
+        "fixtures/rejects/videos/voiceover_audio_only.mp4",
+        &["V001"],
+    ),
 ];
 
 /// One check of the whole fixtures folder, shared by the tests that read it.
@@ -78,11 +96,21 @@ fn every_fixture_gets_exactly_its_rules() {
         };
         let got = codes(f);
         if got != *want {
-            let msgs: Vec<_> = f["diagnostics"].as_array().unwrap().iter().map(|d| d["message"].clone()).collect();
+            let msgs: Vec<_> = f["diagnostics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["message"].clone())
+                .collect();
             wrong.push(format!("{path}: got {got:?}, want {want:?} ({msgs:?})"));
         }
     }
-    assert_eq!(files.len(), EXPECTED.len(), "unexpected files: {:?}", files.keys().collect::<Vec<_>>());
+    assert_eq!(
+        files.len(),
+        EXPECTED.len(),
+        "unexpected files: {:?}",
+        files.keys().collect::<Vec<_>>()
+    );
     assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
 }
 
@@ -109,10 +137,18 @@ fn json_follows_the_contract() {
     let files = r["files"].as_array().unwrap();
     let (mut pass, mut warn, mut fail) = (0, 0, 0);
     for f in files {
-        assert!(["image", "video", "unknown"].contains(&f["kind"].as_str().unwrap()), "{f}");
+        assert!(
+            ["image", "video", "unknown"].contains(&f["kind"].as_str().unwrap()),
+            "{f}"
+        );
         assert!(f["facts"].is_object());
         let verdict = f["verdict"].as_str().unwrap();
-        let sevs: Vec<&str> = f["diagnostics"].as_array().unwrap().iter().map(|d| d["severity"].as_str().unwrap()).collect();
+        let sevs: Vec<&str> = f["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["severity"].as_str().unwrap())
+            .collect();
         let want = if sevs.contains(&"error") {
             "fail"
         } else if sevs.contains(&"warning") {
@@ -133,14 +169,21 @@ fn json_follows_the_contract() {
             assert!(d["fix"].is_string() || d["fix"].is_null());
         }
         if f["kind"] == "video" && f["facts"]["video"].is_object() {
-            assert!(f["facts"]["cuts"].is_array(), "analysis facts in {}", f["path"]);
+            assert!(
+                f["facts"]["cuts"].is_array(),
+                "analysis facts in {}",
+                f["path"]
+            );
             assert!(f["facts"]["longest_motion_s"].is_number());
         }
     }
     let s = &r["summary"];
     assert_eq!(s["files"], files.len());
-    assert_eq!((s["pass"].as_u64(), s["warn"].as_u64(), s["fail"].as_u64()), (Some(pass), Some(warn), Some(fail)));
-    assert_eq!(s["skipped"], 1, "shot-list.txt is skipped");
+    assert_eq!(
+        (s["pass"].as_u64(), s["warn"].as_u64(), s["fail"].as_u64()),
+        (Some(pass), Some(warn), Some(fail))
+    );
+    assert_eq!(s["skipped"], 2, "README.md and shot-list.txt are skipped");
     assert!(s["fixable"].as_u64().unwrap() > 0);
 }
 
@@ -151,8 +194,14 @@ fn cut_facts_follow_the_frame_convention() {
     let cuts = &files["fixtures/rejects/videos/two_shots.mp4"]["facts"]["cuts"];
     let cuts = cuts.as_array().unwrap();
     assert_eq!(cuts.len(), 1, "{cuts:?}");
-    assert!((cuts[0]["time_s"].as_f64().unwrap() - 3.0).abs() < 0.05, "{cuts:?}");
-    assert!((cuts[0]["frame"].as_i64().unwrap() - 90).abs() <= 1, "{cuts:?}");
+    assert!(
+        (cuts[0]["time_s"].as_f64().unwrap() - 3.0).abs() < 0.05,
+        "{cuts:?}"
+    );
+    assert!(
+        (cuts[0]["frame"].as_i64().unwrap() - 90).abs() <= 1,
+        "{cuts:?}"
+    );
 }
 
 #[test]
@@ -163,7 +212,10 @@ fn messages_name_the_value_the_limit_and_the_profile() {
     assert_eq!(d["name"], "video-too-long");
     assert_eq!(d["message"], "35.0 s > 30.0 s (strict, orientation=video)");
     assert_eq!(d["fix"], "trim");
-    let out = run_in(&root(), &["check", "fixtures/rejects/videos/too_long_35s.mp4"]);
+    let out = run_in(
+        &root(),
+        &["check", "fixtures/rejects/videos/too_long_35s.mp4"],
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.starts_with(
@@ -171,16 +223,30 @@ fn messages_name_the_value_the_limit_and_the_profile() {
         ),
         "{text}"
     );
-    assert!(text.contains("Found 1 error and 0 warnings in 1 file"), "{text}");
+    assert!(
+        text.contains("Found 1 error and 0 warnings in 1 file"),
+        "{text}"
+    );
 }
 
 #[test]
 fn exit_codes() {
     let ok = run_in(&root(), &["check", "fixtures/pairs"]);
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
-    let warn_only = run_in(&root(), &["check", "fixtures/rejects/images/konrad_transparent.png"]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let warn_only = run_in(
+        &root(),
+        &["check", "fixtures/rejects/images/konrad_transparent.png"],
+    );
     assert_eq!(warn_only.status.code(), Some(0), "warnings alone exit 0");
-    let bad = run_in(&root(), &["check", "fixtures/rejects/videos/too_short_2s.mp4"]);
+    let bad = run_in(
+        &root(),
+        &["check", "fixtures/rejects/videos/too_short_2s.mp4"],
+    );
     assert_eq!(bad.status.code(), Some(1));
     let missing = run_in(&root(), &["check", "fixtures/no-such-file.mp4"]);
     assert_eq!(missing.status.code(), Some(2));
@@ -198,27 +264,65 @@ fn exit_codes() {
 
 #[test]
 fn severity_overrides_change_the_verdict() {
-    let args = ["--rule", "V004=warning", "fixtures/rejects/videos/too_short_2s.mp4"];
+    let args = [
+        "--rule",
+        "V004=warning",
+        "fixtures/rejects/videos/too_short_2s.mp4",
+    ];
     let (code, r) = check_json(&root(), &args);
     assert_eq!(code, 0);
     assert_eq!(r["files"][0]["verdict"], "warn");
-    let (code, r) = check_json(&root(), &["--rule", "I=off", "fixtures/rejects/images/hopper.webp"]);
+    let (code, r) = check_json(
+        &root(),
+        &["--rule", "I=off", "fixtures/rejects/images/hopper.webp"],
+    );
     assert_eq!(code, 0);
     assert_eq!(r["files"][0]["verdict"], "pass");
-    let (code, _) = check_json(&root(), &["--rule", "image-has-alpha=error", "fixtures/rejects/images/konrad_transparent.png"]);
+    let (code, _) = check_json(
+        &root(),
+        &[
+            "--rule",
+            "image-has-alpha=error",
+            "fixtures/rejects/images/konrad_transparent.png",
+        ],
+    );
     assert_eq!(code, 1);
 }
 
 #[test]
 fn profiles_change_the_limits() {
     // Freepik takes WEBM and WEBP; Kling takes 300 px images; strict takes neither.
-    let (_, r) = check_json(&root(), &["--profile", "freepik", "fixtures/rejects/videos/clip_vp9.webm"]);
+    let (_, r) = check_json(
+        &root(),
+        &[
+            "--profile",
+            "freepik",
+            "fixtures/rejects/videos/clip_vp9.webm",
+        ],
+    );
     assert_eq!(codes(&r["files"][0]), ["V003"]);
     assert_eq!(r["profile"], "freepik");
-    let (_, r) = check_json(&root(), &["-p", "freepik", "fixtures/rejects/images/hopper.webp"]);
-    assert_eq!(codes(&r["files"][0]), ["I003"], "128 px is still under Freepik's 300");
-    let (_, r) = check_json(&root(), &["-p", "kling", "fixtures/rejects/images/camera_6000x4000.jpg"]);
-    assert!(codes(&r["files"][0]).is_empty(), "Kling allows edges to 65536");
+    let (_, r) = check_json(
+        &root(),
+        &["-p", "freepik", "fixtures/rejects/images/hopper.webp"],
+    );
+    assert_eq!(
+        codes(&r["files"][0]),
+        ["I003"],
+        "128 px is still under Freepik's 300"
+    );
+    let (_, r) = check_json(
+        &root(),
+        &[
+            "-p",
+            "kling",
+            "fixtures/rejects/images/camera_6000x4000.jpg",
+        ],
+    );
+    assert!(
+        codes(&r["files"][0]).is_empty(),
+        "Kling allows edges to 65536"
+    );
 }
 
 #[test]
@@ -226,12 +330,29 @@ fn orientation_picks_the_duration_cap() {
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("twelve.mp4");
     let clip_s = clip.to_str().unwrap();
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=360x640:r=10:d=12", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", clip_s]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=360x640:r=10:d=12",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        clip_s,
+    ]);
     let (code, r) = check_json(dir.path(), &["--orientation", "video", "twelve.mp4"]);
     assert_eq!((code, codes(&r["files"][0])), (0, vec![]));
     let (code, r) = check_json(dir.path(), &["--orientation", "image", "twelve.mp4"]);
     assert_eq!((code, codes(&r["files"][0])), (1, vec!["V005".to_string()]));
-    assert!(r["files"][0]["diagnostics"][0]["message"].as_str().unwrap().contains("orientation=image"));
+    assert!(
+        r["files"][0]["diagnostics"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("orientation=image")
+    );
 }
 
 /// PNG chunk with a correct CRC.
@@ -240,7 +361,11 @@ fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     for (n, slot) in crc_table.iter_mut().enumerate() {
         let mut c = n as u32;
         for _ in 0..8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
         *slot = c;
     }
@@ -259,9 +384,12 @@ fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
 fn image_over_the_byte_cap() {
     // A valid 800x800 PNG carrying 10 MB of ancillary text: I002 and nothing else.
     let dir = tempfile::tempdir().unwrap();
-    let img = image::RgbImage::from_fn(800, 800, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+    let img = image::RgbImage::from_fn(800, 800, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
     let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
     let iend = png.len() - 12;
     let mut text = b"Comment\0".to_vec();
     text.resize(10_000_100, b'x');
@@ -271,7 +399,12 @@ fn image_over_the_byte_cap() {
     std::fs::write(dir.path().join("poster.png"), &big).unwrap();
     let (code, r) = check_json(dir.path(), &["poster.png"]);
     assert_eq!((code, codes(&r["files"][0])), (1, vec!["I002".to_string()]));
-    assert!(r["files"][0]["diagnostics"][0]["message"].as_str().unwrap().contains("> 10.0 MB (10,000,000 bytes)"));
+    assert!(
+        r["files"][0]["diagnostics"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("> 10.0 MB (10,000,000 bytes)")
+    );
 }
 
 #[test]
@@ -279,8 +412,23 @@ fn video_over_the_byte_cap() {
     // A valid MP4 followed by a 100 MB `free` box (sparse on disk): V006 and nothing else.
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("master.mp4");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=360x640:r=30:d=4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", clip.to_str().unwrap()]);
-    let mut f = std::fs::OpenOptions::new().append(true).open(&clip).unwrap();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=360x640:r=30:d=4",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        clip.to_str().unwrap(),
+    ]);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&clip)
+        .unwrap();
     let pad: u64 = 100_000_000;
     f.write_all(&((pad + 8) as u32).to_be_bytes()).unwrap();
     f.write_all(b"free").unwrap();
@@ -294,15 +442,25 @@ fn video_over_the_byte_cap() {
 #[test]
 fn folders_skip_non_media_but_named_files_are_judged() {
     let (_, r) = check_json(&root(), &["fixtures/shot-list.txt"]);
-    assert_eq!(codes(&r["files"][0]), ["F001"], "a file named explicitly is always judged");
+    assert_eq!(
+        codes(&r["files"][0]),
+        ["F001"],
+        "a file named explicitly is always judged"
+    );
     assert_eq!(r["summary"]["skipped"], 0);
 }
 
 #[test]
 fn json_lines_has_one_file_per_line_then_the_summary() {
-    let out = run_in(&root(), &["check", "--format", "json-lines", "fixtures/pairs"]);
+    let out = run_in(
+        &root(),
+        &["check", "--format", "json-lines", "fixtures/pairs"],
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 5);
     assert_eq!(lines[0]["path"], "fixtures/pairs/astronaut/character.png");
     assert_eq!(lines[4]["summary"]["files"], 4);
@@ -310,8 +468,21 @@ fn json_lines_has_one_file_per_line_then_the_summary() {
 
 #[test]
 fn reports_are_stable_across_runs() {
-    let a = run_in(&root(), &["check", "--format", "json", "fixtures/rejects/images"]);
-    let b = run_in(&root(), &["check", "--format", "json", "-j", "1", "fixtures/rejects/images"]);
+    let a = run_in(
+        &root(),
+        &["check", "--format", "json", "fixtures/rejects/images"],
+    );
+    let b = run_in(
+        &root(),
+        &[
+            "check",
+            "--format",
+            "json",
+            "-j",
+            "1",
+            "fixtures/rejects/images",
+        ],
+    );
     assert_eq!(a.stdout, b.stdout);
 }
 
@@ -319,32 +490,77 @@ fn reports_are_stable_across_runs() {
 fn explain_profiles_and_probe() {
     let out = run_in(&root(), &["explain", "V005"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    for part in ["V005 video-too-long", "## What it checks", "## Why it matters", "## How to fix"] {
+    for part in [
+        "V005 video-too-long",
+        "## What it checks",
+        "## Why it matters",
+        "## How to fix",
+    ] {
         assert!(text.contains(part), "{text}");
     }
-    assert_eq!(run_in(&root(), &["explain", "video-has-shot-cuts"]).status.code(), Some(0));
+    assert_eq!(
+        run_in(&root(), &["explain", "video-has-shot-cuts"])
+            .status
+            .code(),
+        Some(0)
+    );
     assert_eq!(run_in(&root(), &["explain", "X123"]).status.code(), Some(2));
 
     let out = run_in(&root(), &["profiles"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    for name in ["strict", "kling", "freepik", "gptproto", "fal", "replicate", "wavespeed", "kie"] {
-        assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing: {text}");
+    for name in [
+        "strict",
+        "kling",
+        "freepik",
+        "gptproto",
+        "fal",
+        "replicate",
+        "wavespeed",
+        "kie",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "{name} missing: {text}"
+        );
     }
     let out = run_in(&root(), &["profiles", "show", "freepik"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("image.formats") && text.contains("https://docs.freepik.com"), "{text}");
-    assert_eq!(run_in(&root(), &["profiles", "show", "nope"]).status.code(), Some(2));
+    assert!(
+        text.contains("image.formats") && text.contains("https://docs.freepik.com"),
+        "{text}"
+    );
+    assert_eq!(
+        run_in(&root(), &["profiles", "show", "nope"]).status.code(),
+        Some(2)
+    );
 
-    let out = run_in(&root(), &["probe", "fixtures/pairs/hopper/reference.mov", "fixtures/pairs/hopper/character.jpg"]);
+    let out = run_in(
+        &root(),
+        &[
+            "probe",
+            "fixtures/pairs/hopper/reference.mov",
+            "fixtures/pairs/hopper/character.jpg",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let f = &v["files"][0]["facts"];
     assert_eq!(f["container"], "mov");
     assert_eq!(f["video"]["codec"], "h264");
-    assert_eq!((f["video"]["width"].as_u64(), f["video"]["height"].as_u64()), (Some(720), Some(1280)));
+    assert_eq!(
+        (f["video"]["width"].as_u64(), f["video"]["height"].as_u64()),
+        (Some(720), Some(1280))
+    );
     assert_eq!(f["audio"]["codec"], "aac");
     let g = &v["files"][1]["facts"];
-    assert_eq!((g["format"].as_str(), g["width"].as_u64(), g["height"].as_u64()), (Some("jpeg"), Some(512), Some(600)));
+    assert_eq!(
+        (
+            g["format"].as_str(),
+            g["width"].as_u64(),
+            g["height"].as_u64()
+        ),
+        (Some("jpeg"), Some(512), Some(600))
+    );
 }
 
 #[test]
@@ -359,7 +575,15 @@ fn a_closed_pipe_is_not_an_error() {
     drop(child.stdout.take()); // the reader goes away before the report is written
     let status = child.wait().unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert!(status.code() == Some(1) || status.code() == Some(0), "{status:?} {err}");
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        status.code() == Some(1) || status.code() == Some(0),
+        "{status:?} {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }

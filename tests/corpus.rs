@@ -12,7 +12,9 @@ use serde_json::Value;
 #[test]
 fn corpus_verdicts_and_rule_names() {
     let Some(corpus) = corpus() else { return };
-    let expect: Value = serde_json::from_str(&std::fs::read_to_string(corpus.join("expect.json")).unwrap()).unwrap();
+    let expect: Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus.join("expect.json")).unwrap())
+            .unwrap();
     let cases = expect["cases"].as_array().unwrap();
     let paths: Vec<&str> = cases.iter().map(|c| c["path"].as_str().unwrap()).collect();
     let mut args = vec!["--profile", "strict", "--orientation", "video"];
@@ -23,18 +25,30 @@ fn corpus_verdicts_and_rule_names() {
     let mut bad = Vec::new();
     for c in cases {
         let path = c["path"].as_str().unwrap();
-        let f = files.iter().find(|f| f["path"] == path).unwrap_or_else(|| panic!("{path} missing"));
-        let names: BTreeSet<&str> = f["diagnostics"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+        let f = files
+            .iter()
+            .find(|f| f["path"] == path)
+            .unwrap_or_else(|| panic!("{path} missing"));
+        let names: BTreeSet<&str> = f["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap())
+            .collect();
         let verdict = f["verdict"].as_str().unwrap();
         if let Some(v) = c["verdict"].as_str()
             && v != verdict
         {
-            bad.push(format!("{path}: verdict {verdict}, expected {v} ({names:?})"));
+            bad.push(format!(
+                "{path}: verdict {verdict}, expected {v} ({names:?})"
+            ));
         }
         if let Some(vs) = c["verdict_in"].as_array()
             && !vs.iter().any(|v| v == verdict)
         {
-            bad.push(format!("{path}: verdict {verdict}, expected one of {vs:?} ({names:?})"));
+            bad.push(format!(
+                "{path}: verdict {verdict}, expected one of {vs:?} ({names:?})"
+            ));
         }
         for n in c["names"].as_array().into_iter().flatten() {
             if !names.contains(n.as_str().unwrap()) {
@@ -50,7 +64,13 @@ fn corpus_verdicts_and_rule_names() {
             assert!(names.contains("file-unreadable"), "{path}: {names:?}");
         }
     }
-    assert!(bad.is_empty(), "{} of {} corpus files off:\n{}", bad.len(), cases.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {} corpus files off:\n{}",
+        bad.len(),
+        cases.len(),
+        bad.join("\n")
+    );
 }
 
 #[test]

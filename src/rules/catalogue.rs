@@ -6,6 +6,9 @@ use super::FixSafety::{Safe, Unsafe};
 use super::RuleInfo;
 use crate::model::Severity::{Error, Warning};
 
+/// I010–I013 and V014–V016 are reserved for the subject/face/blur/exposure/camera warnings planned in
+/// the issue tracker (image-face-too-small, image-no-face-found, image-blurry, image-badly-exposed,
+/// video-camera-moves, video-several-people, video-blurry); P001 and R001–R003 for submit.
 pub static CATALOGUE: &[RuleInfo] = &[
     RuleInfo {
         code: "F001",
@@ -118,7 +121,7 @@ pub static CATALOGUE: &[RuleInfo] = &[
         fix: Some(("convert-color", Unsafe)),
     },
     RuleInfo {
-        code: "I010",
+        code: "I014",
         name: "image-jpeg-uncommon-coding",
         severity: Warning,
         summary: "The JPEG uses arithmetic, lossless or 12-bit coding that most decoders cannot read.",
@@ -128,7 +131,7 @@ pub static CATALOGUE: &[RuleInfo] = &[
         fix: None,
     },
     RuleInfo {
-        code: "I011",
+        code: "I015",
         name: "image-gps-metadata",
         severity: Warning,
         summary: "The image carries EXIF GPS coordinates, which would be sent to the provider.",

@@ -1,4 +1,4 @@
-//! Image rules I001–I011: format, bytes, edges, aspect, EXIF orientation, animation, alpha, colour,
+//! Image rules I001–I009, I014, I015: format, bytes, edges, aspect, EXIF orientation, animation, alpha, colour,
 //! JPEG coding and GPS metadata, judged from header facts against the profile.
 
 use super::{Context, Sink, bytes};
@@ -140,13 +140,13 @@ pub fn check(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &ImageFacts) {
         && (matches!(coding.as_str(), "arithmetic" | "lossless") || f.bit_depth > 8)
     {
         sink.emit(
-            "I010",
+            "I014",
             format!("{coding}-coded JPEG with {}-bit samples: most decoders, FFmpeg included, cannot read it", f.bit_depth),
         );
     }
     if f.has_gps {
         sink.emit(
-            "I011",
+            "I015",
             "EXIF GPS position present; it would be uploaded with the image",
         );
     }
@@ -246,7 +246,7 @@ mod tests {
         f.jpeg_coding = Some("arithmetic".into());
         assert_eq!(
             codes("strict", &f),
-            ["I002", "I007", "I008", "I009", "I010", "I011"]
+            ["I002", "I007", "I008", "I009", "I014", "I015"]
         );
     }
 

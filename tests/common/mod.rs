@@ -29,7 +29,11 @@ pub fn corpus() -> Option<PathBuf> {
 
 /// Run the binary with `args` in `cwd`.
 pub fn run_in(cwd: &Path, args: &[&str]) -> Output {
-    bin().current_dir(cwd).args(args).output().expect("run kling-preflight")
+    bin()
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("run kling-preflight")
 }
 
 /// Run `check --format json` and parse stdout; panics with stderr on a usage error.
@@ -43,9 +47,8 @@ pub fn check_json(cwd: &Path, args: &[&str]) -> (i32, Value) {
         "exit {code}; stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
-    });
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
     (code, v)
 }
 
@@ -69,5 +72,9 @@ pub fn ffmpeg(args: &[&str]) {
         .args(args)
         .output()
         .expect("ffmpeg is installed by `make setup`");
-    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
