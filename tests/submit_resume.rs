@@ -320,12 +320,17 @@ fn a_manifest_sends_passing_pairs_and_refuses_the_rest() {
 #[test]
 fn plain_http_to_a_remote_host_is_refused() {
     let w = workdir();
-    let mock = Mock::start(|_, _| Reply::Drop);
-    let mut c = submit_cmd(w.path(), &mock, "freepik", &PAIR);
-    c.args(["--api-base", "http://api.example.com"]);
+    let mut c = std::process::Command::new(bin());
+    c.current_dir(w.path())
+        .args(["submit", "--provider", "freepik", "--api-base", "http://api.example.com"])
+        .args(["--image-url", "https://c/a.jpg", "--video-url", "https://c/b.mov"])
+        .args(["--out-dir", "out", "--ledger", "ledger.jsonl", "--no-analyze"])
+        .args(PAIR)
+        .env("FREEPIK_API_KEY", FREEPIK_KEY);
     let r = run(c);
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("refusing plain http://"), "{}", r.stderr);
+    assert!(!w.path().join("ledger.jsonl").exists(), "nothing recorded");
 }
 
 #[test]

@@ -711,6 +711,8 @@ pub fn submit_cmd(
             "--retry-base",
             "0.01",
         ])
+        // Header facts decide these tests (V004 is a header rule); decoding would only add time.
+        .arg("--no-analyze")
         .args(extra)
         .env_remove("FREEPIK_API_KEY")
         .env_remove("GPTPROTO_API_KEY")
