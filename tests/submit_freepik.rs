@@ -34,8 +34,7 @@ fn freepik_end_to_end_retry_poll_download_and_idempotent_rerun() {
     let create = mock
         .requests()
         .into_iter()
-        .filter(|q| q.method == "POST")
-        .last()
+        .rfind(|q| q.method == "POST")
         .unwrap();
     let body = create.json();
     assert_eq!(body["image_url"], "https://cdn.example.com/assets/hero.jpg");

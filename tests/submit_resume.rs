@@ -322,9 +322,26 @@ fn plain_http_to_a_remote_host_is_refused() {
     let w = workdir();
     let mut c = std::process::Command::new(bin());
     c.current_dir(w.path())
-        .args(["submit", "--provider", "freepik", "--api-base", "http://api.example.com"])
-        .args(["--image-url", "https://c/a.jpg", "--video-url", "https://c/b.mov"])
-        .args(["--out-dir", "out", "--ledger", "ledger.jsonl", "--no-analyze"])
+        .args([
+            "submit",
+            "--provider",
+            "freepik",
+            "--api-base",
+            "http://api.example.com",
+        ])
+        .args([
+            "--image-url",
+            "https://c/a.jpg",
+            "--video-url",
+            "https://c/b.mov",
+        ])
+        .args([
+            "--out-dir",
+            "out",
+            "--ledger",
+            "ledger.jsonl",
+            "--no-analyze",
+        ])
         .args(PAIR)
         .env("FREEPIK_API_KEY", FREEPIK_KEY);
     let r = run(c);

@@ -172,10 +172,12 @@ pub fn framing_mismatch(image: (u32, u32), video: (u32, u32)) -> Option<String> 
 pub fn check_request(sink: &mut Sink, ctx: &Context, prompt: Option<&str>, cfg_scale: Option<f64>) {
     let req = &ctx.profile.request;
     if let Some(p) = prompt {
-        if let Some(max) = &req.prompt_max_chars {
-            if let Some(m) = prompt_too_long(p, max.value) {
-                sink.emit("R001", format!("{m} {}", ctx.tag()));
-            }
+        if let Some(m) = req
+            .prompt_max_chars
+            .as_ref()
+            .and_then(|max| prompt_too_long(p, max.value))
+        {
+            sink.emit("R001", format!("{m} {}", ctx.tag()));
         }
         let words = motion_words(p);
         if !words.is_empty() {
@@ -199,10 +201,11 @@ pub fn check_request(sink: &mut Sink, ctx: &Context, prompt: Option<&str>, cfg_s
 
 /// P001 for one pair of probed files.
 pub fn check_pair(sink: &mut Sink, image: &ImageFacts, video: &VideoFacts) {
-    if let Some(v) = video.display_size() {
-        if let Some(m) = framing_mismatch(image.display_size(), v) {
-            sink.emit("P001", m);
-        }
+    if let Some(m) = video
+        .display_size()
+        .and_then(|v| framing_mismatch(image.display_size(), v))
+    {
+        sink.emit("P001", m);
     }
 }
 

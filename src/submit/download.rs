@@ -101,12 +101,10 @@ fn once(http: &Http, url: &str, dir: &Path, name: &str) -> Result<(PathBuf, u64)
                 .map_err(|e| Failure::Permanent(format!("{}: cannot write: {e}", tmp.display())))?;
             total += n as u64;
         }
-        if let Some(want) = len {
-            if total != want {
-                return Err(Failure::Transient(format!(
-                    "got {total} bytes, Content-Length said {want}"
-                )));
-            }
+        if let Some(want) = len.filter(|w| *w != total) {
+            return Err(Failure::Transient(format!(
+                "got {total} bytes, Content-Length said {want}"
+            )));
         }
         if total == 0 {
             return Err(Failure::Transient("empty body".into()));

@@ -235,10 +235,13 @@ pub(crate) fn match_listed(items: &[Value], job: &Job, id_key: &str, who: &str) 
             .image_url
             .as_ref()
             .is_none_or(|u| text.contains(&json!(u).to_string()));
-        if has_urls && image_ok && text.contains(&json!(job.video_url).to_string()) {
-            if let Some(id) = item.get(id_key).and_then(|i| i.as_str()) {
-                return Reconciled::Found(id.to_string());
-            }
+        let video_ok = text.contains(&json!(job.video_url).to_string());
+        if let Some(id) = item
+            .get(id_key)
+            .and_then(|i| i.as_str())
+            .filter(|_| has_urls && image_ok && video_ok)
+        {
+            return Reconciled::Found(id.to_string());
         }
     }
     if echoes {

@@ -82,6 +82,9 @@ fn jitter() -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// A download in progress: status, Content-Length, body reader.
+pub type Stream = (u16, Option<u64>, Box<dyn std::io::Read + Send>);
+
 /// A reply, any status. The body is scrubbed of secrets.
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -275,10 +278,7 @@ impl Http {
     }
 
     /// Start a download: the status, the Content-Length if any, and the body reader.
-    pub fn get_stream(
-        &self,
-        url: &str,
-    ) -> Result<(u16, Option<u64>, Box<dyn std::io::Read + Send>), String> {
+    pub fn get_stream(&self, url: &str) -> Result<Stream, String> {
         let resp =
             self.agent
                 .get(url)
@@ -303,7 +303,7 @@ fn classify(e: ureq::Error, scrub: impl Fn(&str) -> String) -> NetError {
         ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
             NetError::NotSent(format!("cannot connect: {text}"))
         }
-        ureq::Error::Timeout(t) if matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect) => {
+        ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => {
             NetError::NotSent(format!("cannot connect: {text}"))
         }
         _ => NetError::Lost(format!("network error: {text}")),

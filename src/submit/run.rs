@@ -557,7 +557,7 @@ pub fn run(
     let start = Instant::now();
     let mut errors: BTreeMap<usize, u32> = BTreeMap::new();
     while !poll.is_empty() {
-        if !s.webhook_url.is_none() {
+        if s.webhook_url.is_some() {
             ledger.refresh()?;
         }
         let mut still = Vec::new();

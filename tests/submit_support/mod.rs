@@ -383,12 +383,11 @@ pub fn freepik(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
                         invalid.push(json!({"name": field, "reason": "required"}));
                     }
                 }
-                if let Some(c) = b.get("cfg_scale").and_then(|c| c.as_f64()) {
-                    if !(0.0..=1.0).contains(&c) {
-                        invalid.push(
-                            json!({"name": "cfg_scale", "reason": "must be between 0 and 1"}),
-                        );
-                    }
+                if b.get("cfg_scale")
+                    .and_then(|c| c.as_f64())
+                    .is_some_and(|c| !(0.0..=1.0).contains(&c))
+                {
+                    invalid.push(json!({"name": "cfg_scale", "reason": "must be between 0 and 1"}));
                 }
                 if !invalid.is_empty() {
                     return Reply::Json(
@@ -553,8 +552,10 @@ pub fn kling(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
             let reply = Reply::Json(200, task_obj(&id, &ext, "submitted", json!({})));
             return f.hold(reply);
         }
-        if req.method == "GET" {
-            if let Some(id) = req.path.strip_prefix(&format!("{path}/")) {
+        if req.method == "GET"
+            && let Some(id) = req.path.strip_prefix(&format!("{path}/"))
+        {
+            {
                 if let Some(r) = f.poll_fault() {
                     return r;
                 }
@@ -628,11 +629,12 @@ pub fn gptproto(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
                 json!({"code": 200, "data": {"id": id, "status": "created", "outputs": []}}),
             ));
         }
-        if req.method == "GET" {
-            if let Some(id) = req
+        if req.method == "GET"
+            && let Some(id) = req
                 .path
                 .strip_prefix("/api/v3/predictions/")
                 .and_then(|p| p.strip_suffix("/result"))
+        {
             {
                 if let Some(r) = f.poll_fault() {
                     return r;
