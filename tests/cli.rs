@@ -587,3 +587,16 @@ fn a_closed_pipe_is_not_an_error() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn readme_rule_table_matches_the_catalogue() {
+    let out = run_in(&root(), &["explain", "--all", "--markdown"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for line in table.lines() {
+        assert!(
+            readme.contains(line),
+            "README.md's rule table is stale; regenerate it with `kling-preflight explain --all --markdown`: missing {line}"
+        );
+    }
+}

@@ -206,6 +206,10 @@ fn corpus_facts_match_the_manifest() {
             245,
             |f| {
                 assert!(f.animated);
+                assert!(
+                    !f.has_alpha,
+                    "later frames' transparency composites deltas; the first frame is opaque"
+                );
                 assert_eq!(f.frames, Some(42));
             },
         ),

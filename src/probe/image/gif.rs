@@ -53,7 +53,9 @@ pub(crate) fn probe<R: Read + Seek>(src: &mut Src<R>) -> Result<ImageFacts, Prob
             0x21 => {
                 let label = src.u8(pos + 1)?;
                 pos += 2;
-                if label == 0xF9 {
+                // Only the first frame's transparency is visible in the still a provider takes; later
+                // frames use the flag to composite deltas over the previous frame.
+                if label == 0xF9 && frames == 0 {
                     let b = src.get(pos, 2)?;
                     if b[0] >= 4 && b[1] & 1 != 0 {
                         f.has_alpha = true;

@@ -1,0 +1,232 @@
+//! Shot-boundary decisions from the per-frame signals: hard cuts, flashes, dissolves and fades.
+//!
+//! Kling truncates its output at any cut, so this is the decision that costs users money when wrong.
+//! It runs after the decode pass on the small `FrameRec` vectors (so it can look ahead), following
+//! the measured recommendations in `notes/cut-detection.md`:
+//! - hard cut: scdet's score min(mafd, |Δmafd|) on full-resolution luma, either high on its own or
+//!   moderate and confirmed by an adaptive ratio against the ±2 neighbours; a chroma-only path for
+//!   cuts that keep the luma; flashes (a frame or two that differ while the frames around them
+//!   match) are suppressed; cuts closer than `min_shot_s` are merged;
+//! - gradual cut (dissolve): over a window of L frames the middle frame is the average of the ends
+//!   (linear blend), the change is coherent (end-to-end difference ≈ sum of steps), the structure
+//!   changes (low correlation of the ends, so a fade or a lighting change within a shot does not
+//!   count), no camera motion and no hard cut inside;
+//! - fade through black/white: a run of near-uniform frames whose surrounding pictures do not
+//!   correlate is a gradual cut at the first frame after the run; a fade to black and back to the
+//!   same picture is not.
+
+use super::AnalyzeOptions;
+use super::signals::{BlankRun, FrameRec};
+
+/// One boundary before it becomes a `model::Cut`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Boundary {
+    pub frame: usize,
+    pub gradual: bool,
+    pub score: f64,
+}
+
+/// Is the frame at `i` camera-moving (global shift with a confident match)?
+pub(crate) fn camera_moving(r: &FrameRec, width: usize, height: usize) -> bool {
+    let min_x = (0.002 * width as f32).max(1.0);
+    let min_y = (0.002 * height as f32).max(1.0);
+    (r.dx.abs() >= min_x && r.conf_x <= 0.6) || (r.dy.abs() >= min_y && r.conf_y <= 0.6)
+}
+
+fn flash_at(recs: &[FrameRec], i: usize) -> bool {
+    let n = recs.len();
+    let d1 = |j: usize| recs.get(j).map(|r| r.d1).unwrap_or(0.0);
+    let low = |x: f32, ref_: f32| x.is_finite() && x < 0.35 * ref_ && ref_ > 0.5;
+    // Frame i starts a one- or two-frame excursion that returns to frame i-1.
+    if i + 1 < n && low(recs[i + 1].d2, d1(i).min(d1(i + 1))) {
+        return true;
+    }
+    if i + 2 < n && low(recs[i + 2].d3, d1(i).min(d1(i + 2))) {
+        return true;
+    }
+    // Frame i ends such an excursion (it matches the frame before the flash).
+    if i >= 2 && low(recs[i].d2, d1(i).min(d1(i - 1))) {
+        return true;
+    }
+    if i >= 3 && low(recs[i].d3, d1(i).min(d1(i - 2))) {
+        return true;
+    }
+    false
+}
+
+fn hard_cuts(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> {
+    let n = recs.len();
+    let m = |j: usize| recs[j].mafd;
+    let c = |j: usize| recs[j].cmafd;
+    let neigh = |i: usize, f: &dyn Fn(usize) -> f32| -> Option<f32> {
+        let js = [i.wrapping_sub(2), i.wrapping_sub(1), i + 1, i + 2];
+        let v: Vec<f32> = js
+            .iter()
+            .filter(|&&j| j >= 1 && j < n)
+            .map(|&j| f(j))
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f32>() / v.len() as f32)
+    };
+    let mut out = Vec::new();
+    for i in 1..n {
+        let sc = m(i).min((m(i) - m(i - 1)).abs()) as f64;
+        let ratio = neigh(i, &m).map_or(f64::INFINITY, |a| m(i) as f64 / a.max(1.0) as f64);
+        let luma =
+            sc >= o.cut_threshold || (sc >= o.cut_threshold_low && ratio >= o.adaptive_ratio);
+        let csc = c(i).min((c(i) - c(i - 1)).abs()) as f64;
+        let cratio = neigh(i, &c).map_or(f64::INFINITY, |a| c(i) as f64 / a.max(0.5) as f64);
+        let chroma = csc >= o.chroma_threshold && cratio >= 4.0 && ratio >= 2.0 && m(i) >= 3.0;
+        if (luma || chroma) && !flash_at(recs, i) {
+            out.push(Boundary {
+                frame: i,
+                gradual: false,
+                score: sc.max(csc),
+            });
+        }
+    }
+    out
+}
+
+fn dissolves(
+    recs: &[FrameRec],
+    wins: [usize; 3],
+    hard: &[Boundary],
+    dims: (usize, usize),
+) -> Vec<Boundary> {
+    let n = recs.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    // Prefix sums of the small-frame step differences, camera motion and blank frames.
+    let mut step = vec![0f64; n + 1];
+    let mut cam = vec![0usize; n + 1];
+    let mut dim = vec![0usize; n + 1];
+    let mut cut = vec![0usize; n + 1];
+    let mut is_cut = vec![false; n];
+    for b in hard {
+        is_cut[b.frame] = true;
+    }
+    for i in 0..n {
+        step[i + 1] = step[i] + recs[i].d1 as f64;
+        cam[i + 1] = cam[i] + camera_moving(&recs[i], dims.0, dims.1) as usize;
+        dim[i + 1] = dim[i] + (recs[i].std < 10.0) as usize;
+        cut[i + 1] = cut[i] + is_cut[i] as usize;
+    }
+    // Candidate windows (start, end, score).
+    let mut cands: Vec<(usize, usize, f64)> = Vec::new();
+    for i in 0..n {
+        for (k, &l) in wins.iter().enumerate() {
+            let r = recs[i].dis[k];
+            if !r.d.is_finite() || i < l {
+                continue;
+            }
+            let a = i - l;
+            let (d, rr) = (r.d as f64, r.r as f64);
+            if d < 6.0 || rr > 0.3 * d || r.ncc > 0.6 {
+                continue;
+            }
+            let steps = step[i + 1] - step[a + 1];
+            if d < 0.5 * steps {
+                continue;
+            }
+            if cut[i + 1] - cut[a + 1] > 0 || dim[i + 1] - dim[a] > 0 {
+                continue;
+            }
+            if (cam[i + 1] - cam[a + 1]) * 4 > l {
+                continue;
+            }
+            cands.push((a, i, d - 2.0 * rr));
+        }
+    }
+    cands.sort_by_key(|c| c.0);
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < cands.len() {
+        let (mut end, mut best) = (cands[k].1, cands[k]);
+        let mut j = k + 1;
+        while j < cands.len() && cands[j].0 <= end {
+            end = end.max(cands[j].1);
+            if cands[j].2 > best.2 {
+                best = cands[j];
+            }
+            j += 1;
+        }
+        out.push(Boundary {
+            frame: (best.0 + best.1).div_ceil(2),
+            gradual: true,
+            score: best.2,
+        });
+        k = j;
+    }
+    out
+}
+
+fn fades(blanks: &[BlankRun], n: usize, hard: &[Boundary], look: usize) -> Vec<Boundary> {
+    blanks
+        .iter()
+        .filter(|b| b.start > 0 && b.end < n)
+        // A hard cut into or out of the run already marks this transition.
+        .filter(|b| {
+            !hard
+                .iter()
+                .any(|h| h.frame + look >= b.start && h.frame <= b.end + look)
+        })
+        .filter_map(|b| {
+            let c = b.ncc_across?;
+            (c < 0.5).then(|| Boundary {
+                frame: b.end,
+                gradual: true,
+                score: (1.0 - c as f64) * 50.0,
+            })
+        })
+        .collect()
+}
+
+/// All boundaries, sorted, with cuts closer than `min_shot_s` merged (hard beats gradual, then score).
+pub(crate) fn detect(
+    recs: &[FrameRec],
+    blanks: &[BlankRun],
+    wins: [usize; 3],
+    dims: (usize, usize),
+    o: &AnalyzeOptions,
+) -> Vec<Boundary> {
+    let hard = hard_cuts(recs, o);
+    let mut all = hard.clone();
+    if o.gradual {
+        all.extend(dissolves(recs, wins, &hard, dims));
+        all.extend(fades(blanks, recs.len(), &hard, wins[1]));
+    }
+    // A sliver at either end shorter than a shot (≤ 2 frames, or blank) is not a shot of its own.
+    let n = recs.len();
+    let blank = |r: &FrameRec| r.std < 4.0 || (r.mean < 24.0 && r.std < 10.0);
+    all.retain(|b| {
+        let head = recs[b.frame].t - recs[0].t;
+        let tail = recs[n - 1].t - recs[b.frame].t;
+        let head_short = head.is_finite() && head < o.min_shot_s;
+        let tail_short = tail.is_finite() && tail < o.min_shot_s;
+        let drop_head = b.frame <= 2 || (head_short && recs[..b.frame].iter().all(blank));
+        let drop_tail = n - b.frame <= 2 || (tail_short && recs[b.frame..].iter().all(blank));
+        !(drop_head || drop_tail)
+    });
+    all.sort_by_key(|b| b.frame);
+    let mut out: Vec<Boundary> = Vec::new();
+    for b in all {
+        if let Some(last) = out.last_mut() {
+            let dt = recs[b.frame].t - recs[last.frame].t;
+            let too_close = if dt.is_finite() {
+                dt < o.min_shot_s
+            } else {
+                b.frame - last.frame < 15
+            };
+            if too_close {
+                let rank = |x: &Boundary| (!x.gradual, x.score);
+                if rank(&b).partial_cmp(&rank(last)) == Some(std::cmp::Ordering::Greater) {
+                    *last = b;
+                }
+                continue;
+            }
+        }
+        out.push(b);
+    }
+    out
+}

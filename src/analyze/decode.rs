@@ -1,0 +1,342 @@
+//! Streaming decode of one video stream into borrowed 8-bit planar pictures.
+//!
+//! This is the only part of the analysis that talks to FFmpeg. It opens the file, picks the real video
+//! stream (never attached-pic cover art), configures the decoder for analysis-only speed (frame
+//! threading, `skip_loop_filter`), and hands every decoded frame to a callback as plain `&[u8]` planes
+//! with their strides, without copying. Formats the signal code does not read directly (10-bit, RGB,
+//! paletted, negative strides, size changes mid-stream) go through one swscale conversion to 8-bit
+//! YUV 4:2:0 at a reduced size. Nothing here panics on bad input: corrupt packets are skipped and
+//! counted, and the caller keeps whatever was decoded.
+
+use std::path::Path;
+use std::sync::Once;
+
+use ff::format::Pixel;
+use ff::frame::Video as VFrame;
+use ff::media::Type as MediaType;
+use ffmpeg_next as ff;
+
+use super::AnalyzeError;
+
+static INIT: Once = Once::new();
+
+/// Initialise FFmpeg once per process and keep its log quiet (private to `analyze` on purpose).
+fn init_ffmpeg() {
+    INIT.call_once(|| {
+        let _ = ff::init();
+        ff::util::log::set_level(ff::util::log::Level::Quiet);
+    });
+}
+
+/// One image plane: `height` rows of `width` bytes, `stride` bytes apart.
+#[derive(Clone, Copy)]
+pub(crate) struct Plane<'a> {
+    pub data: &'a [u8],
+    pub stride: usize,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl<'a> Plane<'a> {
+    #[inline]
+    pub fn row(&self, y: usize) -> &'a [u8] {
+        let s = y * self.stride;
+        &self.data[s..s + self.width]
+    }
+}
+
+/// An 8-bit picture: luma plus (optionally) planar chroma.
+#[derive(Clone, Copy)]
+pub(crate) struct Picture<'a> {
+    pub y: Plane<'a>,
+    pub u: Option<Plane<'a>>,
+    pub v: Option<Plane<'a>>,
+}
+
+/// Pixel formats whose plane 0 is 8-bit luma and (if present) planes 1/2 are 8-bit planar chroma.
+fn direct_layout(fmt: Pixel) -> Option<bool> {
+    use Pixel as P;
+    match fmt {
+        P::YUV420P
+        | P::YUVJ420P
+        | P::YUV422P
+        | P::YUVJ422P
+        | P::YUV444P
+        | P::YUVJ444P
+        | P::YUV440P
+        | P::YUVJ440P
+        | P::YUV411P
+        | P::YUVJ411P
+        | P::YUV410P
+        | P::YUVA420P
+        | P::YUVA422P
+        | P::YUVA444P => Some(true),
+        P::GRAY8 | P::NV12 | P::NV21 => Some(false),
+        _ => Option::None,
+    }
+}
+
+/// Borrow plane `i` of a frame, or None when it is absent or has an unusable (negative) stride.
+fn plane_of(frame: &VFrame, i: usize) -> Option<Plane<'_>> {
+    // SAFETY: reading plain fields of a valid AVFrame owned by `frame`.
+    let (ptr, linesize) = unsafe {
+        let f = &*frame.as_ptr();
+        (f.data[i], f.linesize[i])
+    };
+    if ptr.is_null() || linesize <= 0 {
+        return None;
+    }
+    let desc = frame.format().descriptor()?;
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    let (pw, ph) = if i == 1 || i == 2 {
+        let (sw, sh) = (desc.log2_chroma_w() as usize, desc.log2_chroma_h() as usize);
+        ((w + (1 << sw) - 1) >> sw, (h + (1 << sh) - 1) >> sh)
+    } else {
+        (w, h)
+    };
+    let stride = linesize as usize;
+    if pw == 0 || ph == 0 || stride < pw {
+        return None;
+    }
+    let len = stride * (ph - 1) + pw;
+    // SAFETY: FFmpeg guarantees `ph` rows of `linesize` bytes (the last one at least `pw` long) for
+    // an allocated 8-bit plane; the slice lives as long as the borrow of `frame`.
+    let data = unsafe { std::slice::from_raw_parts(ptr, len) };
+    Some(Plane {
+        data,
+        stride,
+        width: pw,
+        height: ph,
+    })
+}
+
+/// Build a `Picture` view of a frame that has a direct layout.
+pub(crate) fn picture_of(frame: &VFrame) -> Option<Picture<'_>> {
+    let planar_chroma = direct_layout(frame.format())?;
+    let y = plane_of(frame, 0)?;
+    let (u, v) = if planar_chroma {
+        (plane_of(frame, 1), plane_of(frame, 2))
+    } else {
+        (None, None)
+    };
+    Some(Picture { y, u, v })
+}
+
+/// An opened input with its chosen video stream and decoder.
+pub(crate) struct Source {
+    ictx: ff::format::context::Input,
+    stream_index: usize,
+    decoder: ff::decoder::Video,
+    /// Seconds per timestamp tick.
+    pub time_base: f64,
+    /// Stream start, in ticks, when the container states it.
+    pub start_ts: Option<i64>,
+    /// Nominal frame rate (avg, else r_frame_rate, else 30).
+    pub fps: f64,
+}
+
+fn rational(r: ff::Rational) -> Option<f64> {
+    (r.numerator() > 0 && r.denominator() > 0)
+        .then(|| r.numerator() as f64 / r.denominator() as f64)
+}
+
+/// Open `path`, choose the video stream and open its decoder.
+pub(crate) fn open(
+    path: &Path,
+    skip_loop_filter: bool,
+    skip_nonref: bool,
+) -> Result<Source, AnalyzeError> {
+    init_ffmpeg();
+    let ictx = ff::format::input(path).map_err(|e| AnalyzeError::Open(e.to_string()))?;
+
+    // Best real video stream: not cover art; prefer default disposition, then the largest frame.
+    let mut best: Option<(bool, u64, usize)> = None;
+    for st in ictx.streams() {
+        let par = st.parameters();
+        if par.medium() != MediaType::Video {
+            continue;
+        }
+        let disp = st.disposition();
+        if disp.contains(ff::format::stream::Disposition::ATTACHED_PIC) {
+            continue;
+        }
+        // SAFETY: plain field reads of valid AVCodecParameters.
+        let (w, h) = unsafe {
+            let p = &*par.as_ptr();
+            (p.width.max(0) as u64, p.height.max(0) as u64)
+        };
+        let key = (
+            disp.contains(ff::format::stream::Disposition::DEFAULT),
+            w * h,
+            st.index(),
+        );
+        let better = match best {
+            None => true,
+            Some((d, a, _)) => (key.0, key.1) > (d, a),
+        };
+        if better {
+            best = Some(key);
+        }
+    }
+    let stream_index = best.ok_or(AnalyzeError::NoVideoStream)?.2;
+    let st = ictx
+        .stream(stream_index)
+        .ok_or(AnalyzeError::NoVideoStream)?;
+    let time_base = rational(st.time_base()).unwrap_or(1.0 / 90_000.0);
+    let start_ts = Some(st.start_time()).filter(|&t| t != ff::ffi::AV_NOPTS_VALUE);
+    let fps = rational(st.avg_frame_rate())
+        .filter(|f| (1.0..=1000.0).contains(f))
+        .or_else(|| rational(st.rate()).filter(|f| (1.0..=1000.0).contains(f)))
+        .unwrap_or(30.0);
+
+    let mut ctx = ff::codec::context::Context::from_parameters(st.parameters())
+        .map_err(|e| AnalyzeError::Decoder(e.to_string()))?;
+    ctx.set_threading(ff::codec::threading::Config {
+        kind: ff::codec::threading::Type::Frame,
+        count: 0,
+        ..Default::default()
+    });
+    let mut dec = ctx.decoder();
+    if skip_loop_filter {
+        dec.skip_loop_filter(ff::Discard::All);
+    }
+    if skip_nonref {
+        dec.skip_frame(ff::Discard::NonReference);
+    }
+    let decoder = dec
+        .video()
+        .map_err(|e| AnalyzeError::Decoder(e.to_string()))?;
+    Ok(Source {
+        ictx,
+        stream_index,
+        decoder,
+        time_base,
+        start_ts,
+        fps,
+    })
+}
+
+/// Converts odd formats (and frames whose size changed) to 8-bit YUV 4:2:0 at a fixed size.
+struct Converter {
+    key: (Pixel, u32, u32),
+    ctx: ff::software::scaling::Context,
+}
+
+/// Size used when converting: the first frame's size, reduced to at most 1280 wide, even.
+fn target_size(w: u32, h: u32) -> (u32, u32) {
+    let (mut tw, mut th) = (w.max(2), h.max(2));
+    if tw > 1280 {
+        th = ((th as u64 * 1280) / tw as u64) as u32;
+        tw = 1280;
+    }
+    (tw.max(2) & !1, th.max(2) & !1)
+}
+
+/// Statistics of the decode loop.
+pub(crate) struct DecodeStats {
+    pub packet_errors: u64,
+    pub frames: u64,
+    /// A decoder error ended the stream early.
+    pub fatal: Option<String>,
+}
+
+impl Source {
+    /// Decode every frame in presentation order and call `f(current, previous, best_effort_ts)`.
+    /// `previous` is the previous usable frame at the same size and layout (None for the first).
+    pub(crate) fn run(
+        &mut self,
+        mut f: impl FnMut(&Picture<'_>, Option<&Picture<'_>>, Option<i64>),
+    ) -> DecodeStats {
+        let mut stats = DecodeStats {
+            packet_errors: 0,
+            frames: 0,
+            fatal: None,
+        };
+        let mut prev: Option<VFrame> = None;
+        let mut size: Option<(u32, u32)> = None;
+        let mut conv: Option<Converter> = None;
+        let mut decoded = VFrame::empty();
+        let idx = self.stream_index;
+
+        let mut handle = |decoded: &mut VFrame, stats: &mut DecodeStats| {
+            let ts = decoded.timestamp();
+            let (w, h) = (decoded.width(), decoded.height());
+            if w == 0 || h == 0 {
+                return;
+            }
+            let first = *size.get_or_insert((w, h));
+            let direct = (w, h) == first && picture_of(decoded).is_some();
+            let usable: VFrame = if direct {
+                std::mem::replace(decoded, VFrame::empty())
+            } else {
+                let key = (decoded.format(), w, h);
+                let (tw, th) = if direct_layout(decoded.format()).is_some() {
+                    (first.0, first.1)
+                } else {
+                    target_size(first.0, first.1)
+                };
+                if conv.as_ref().map(|c| c.key) != Some(key) {
+                    conv = ff::software::scaling::Context::get(
+                        key.0,
+                        w,
+                        h,
+                        Pixel::YUV420P,
+                        tw,
+                        th,
+                        ff::software::scaling::Flags::FAST_BILINEAR,
+                    )
+                    .ok()
+                    .map(|ctx| Converter { key, ctx });
+                }
+                let Some(c) = conv.as_mut() else {
+                    stats.packet_errors += 1;
+                    return;
+                };
+                let mut out = VFrame::empty();
+                if c.ctx.run(decoded, &mut out).is_err() {
+                    stats.packet_errors += 1;
+                    return;
+                }
+                out
+            };
+            let Some(cur) = picture_of(&usable) else {
+                stats.packet_errors += 1;
+                return;
+            };
+            let prev_pic = prev.as_ref().and_then(picture_of).filter(|p| {
+                p.y.width == cur.y.width
+                    && p.y.height == cur.y.height
+                    && p.u.map(|q| (q.width, q.height)) == cur.u.map(|q| (q.width, q.height))
+            });
+            f(&cur, prev_pic.as_ref(), ts);
+            stats.frames += 1;
+            prev = Some(usable);
+        };
+
+        let mut drain = |dec: &mut ff::decoder::Video, stats: &mut DecodeStats| loop {
+            match dec.receive_frame(&mut decoded) {
+                Ok(()) => handle(&mut decoded, stats),
+                Err(ff::Error::Other { errno }) if errno == ff::ffi::EAGAIN => break,
+                Err(ff::Error::Eof) => break,
+                Err(_) => {
+                    stats.packet_errors += 1;
+                    break;
+                }
+            }
+        };
+
+        for (st, packet) in self.ictx.packets() {
+            if st.index() != idx {
+                continue;
+            }
+            if self.decoder.send_packet(&packet).is_err() {
+                stats.packet_errors += 1;
+            }
+            drain(&mut self.decoder, &mut stats);
+        }
+        if self.decoder.send_eof().is_ok() {
+            drain(&mut self.decoder, &mut stats);
+        }
+        stats
+    }
+}

@@ -1,0 +1,158 @@
+//! Time spans derived from the per-frame signals: shots, frozen stretches, continuous motion and
+//! camera motion.
+//!
+//! Kling needs at least 3 s of continuous, moving footage; these spans are what rules V011/V012 and the
+//! trim fix read. A frozen stretch follows freezedetect's rule (every frame within a small noise of the
+//! stretch's first frame, for at least `freeze_min_s`); motion segments are the cut-free parts of each
+//! shot with the frozen stretches removed; camera motion is a run of frames whose global shift (from
+//! row/column projection matching) is confident.
+
+use super::cuts::{Boundary, camera_moving};
+use super::signals::FrameRec;
+use crate::model::Span;
+
+/// Frame times: `t(i)` for i < n, and the end of the last frame for i == n.
+pub(crate) struct Times<'a> {
+    recs: &'a [FrameRec],
+    pub frame_dur: f64,
+}
+
+impl<'a> Times<'a> {
+    pub fn new(recs: &'a [FrameRec], fps: f64) -> Self {
+        let mut gaps: Vec<f64> = recs
+            .windows(2)
+            .map(|w| w[1].t - w[0].t)
+            .filter(|d| d.is_finite() && *d > 0.0)
+            .collect();
+        gaps.sort_by(|a, b| a.total_cmp(b));
+        let frame_dur = gaps.get(gaps.len() / 2).copied().unwrap_or(1.0 / fps);
+        Times { recs, frame_dur }
+    }
+
+    pub fn at(&self, i: usize) -> f64 {
+        match self.recs.get(i) {
+            Some(r) => r.t,
+            None => self.recs.last().map_or(0.0, |r| r.t + self.frame_dur),
+        }
+    }
+
+    pub fn span(&self, a: usize, b: usize) -> Span {
+        Span {
+            start_s: self.at(a),
+            end_s: self.at(b),
+            start_frame: a as u64,
+            end_frame: b as u64,
+        }
+    }
+}
+
+pub(crate) fn shots(cuts: &[Boundary], n: usize, t: &Times<'_>) -> Vec<Span> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut edges = vec![0];
+    edges.extend(cuts.iter().map(|c| c.frame).filter(|&f| f > 0 && f < n));
+    edges.push(n);
+    edges.dedup();
+    edges.windows(2).map(|w| t.span(w[0], w[1])).collect()
+}
+
+pub(crate) fn frozen(recs: &[FrameRec], t: &Times<'_>, min_s: f64) -> Vec<Span> {
+    let n = recs.len();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let r = recs[i].freeze_ref as usize;
+        let mut j = i + 1;
+        while j < n && recs[j].freeze_ref as usize == r {
+            j += 1;
+        }
+        let start = r.min(i);
+        if t.at(j) - t.at(start) >= min_s - 1e-6 {
+            out.push(t.span(start, j));
+        }
+        i = j;
+    }
+    out
+}
+
+/// Shots minus frozen stretches.
+pub(crate) fn motion_segments(shots: &[Span], frozen: &[Span], t: &Times<'_>) -> Vec<Span> {
+    let mut out = Vec::new();
+    for s in shots {
+        let (a, b) = (s.start_frame as usize, s.end_frame as usize);
+        let mut cur = a;
+        for f in frozen {
+            let (fa, fb) = (f.start_frame as usize, f.end_frame as usize);
+            if fb <= cur || fa >= b {
+                continue;
+            }
+            // Keep the first frozen frame with the motion before it (it ends that motion).
+            let stop = (fa + 1).min(b);
+            if stop > cur + 1 {
+                out.push(t.span(cur, stop));
+            }
+            cur = cur.max(fb);
+        }
+        if b > cur + 1 {
+            out.push(t.span(cur, b));
+        }
+    }
+    out
+}
+
+/// Runs of camera-moving frames of at least `min_s`, bridging gaps of up to 2 frames, split at cuts.
+pub(crate) fn camera_spans(
+    recs: &[FrameRec],
+    cuts: &[Boundary],
+    dims: (usize, usize),
+    t: &Times<'_>,
+    min_s: f64,
+) -> Vec<Span> {
+    let n = recs.len();
+    let mut moving: Vec<bool> = recs
+        .iter()
+        .map(|r| camera_moving(r, dims.0, dims.1))
+        .collect();
+    for c in cuts {
+        if c.frame < n {
+            moving[c.frame] = false;
+        }
+    }
+    // Bridge short gaps.
+    let mut i = 0;
+    while i < n {
+        if !moving[i] {
+            let mut j = i;
+            while j < n && !moving[j] {
+                j += 1;
+            }
+            let is_cut = cuts.iter().any(|c| c.frame >= i && c.frame < j);
+            if i > 0 && j < n && j - i <= 2 && !is_cut {
+                moving[i..j].iter_mut().for_each(|m| *m = true);
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < n {
+        if moving[i] {
+            let mut j = i;
+            while j < n && moving[j] {
+                j += 1;
+            }
+            // The shift at frame i is measured against i-1: the motion spans [i-1, j).
+            let a = i.saturating_sub(1);
+            if t.at(j) - t.at(a) >= min_s {
+                out.push(t.span(a, j));
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}

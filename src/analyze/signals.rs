@@ -1,0 +1,571 @@
+//! Per-frame signals computed while decoding, in one streaming pass with bounded memory.
+//!
+//! Cut, motion and freeze decisions need a few numbers per frame, not the frames themselves. This
+//! module reads each decoded luma plane once at full resolution (SAD against the previous frame, a
+//! box-averaged 1/f "small" copy, row/column projections) and then works on the small copies: chroma
+//! difference, a 64-bin histogram, differences to frames 2 and 3 back (flash test), the dissolve
+//! linearity test over a few window lengths, the freeze reference comparison and the global-shift
+//! estimate. Only a short ring of small grey frames is kept (about 1.2 s); everything else is a
+//! `FrameRec` of a few dozen bytes per frame.
+
+use super::decode::{Picture, Plane};
+
+/// Window lengths (frames) of the dissolve detector, from the frame rate.
+pub(crate) fn dissolve_windows(fps: f64) -> [usize; 3] {
+    let even = |x: f64, min: usize| ((x.round() as usize).max(min) + 1) & !1;
+    [even(0.3 * fps, 4), even(0.6 * fps, 8), even(1.2 * fps, 12)]
+}
+
+/// Dissolve-test numbers for one window ending at this frame (NaN when not available).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct DissolveRec {
+    /// Mean |f[i] - f[i-L]| in % of full scale.
+    pub d: f32,
+    /// Mean |f[i-L/2] - (f[i] + f[i-L])/2| in %: near 0 for a linear blend.
+    pub r: f32,
+    /// Normalised cross-correlation of f[i] and f[i-L] (1 = same structure).
+    pub ncc: f32,
+}
+
+const NA: DissolveRec = DissolveRec {
+    d: f32::NAN,
+    r: f32::NAN,
+    ncc: f32::NAN,
+};
+
+/// Everything kept about one decoded frame. Differences refer to the previous decoded frame.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FrameRec {
+    /// Best-effort timestamp in seconds from the stream start (filled in by `mod.rs`).
+    pub t: f64,
+    /// Full-resolution luma mean absolute frame difference, % of full scale (scdet's mafd).
+    pub mafd: f32,
+    /// Small-frame chroma (U and V averaged) mean absolute difference, %.
+    pub cmafd: f32,
+    /// Histogram distance to the previous frame (0..1, half the L1 distance of 64-bin histograms).
+    pub hist_d: f32,
+    /// Small-frame luma difference to frames 1, 2 and 3 back, %.
+    pub d1: f32,
+    pub d2: f32,
+    pub d3: f32,
+    /// Mean and standard deviation of the small luma frame (0..255).
+    pub mean: f32,
+    pub std: f32,
+    /// Index of the first frame of the still stretch this frame belongs to (itself if it moved).
+    pub freeze_ref: u32,
+    /// Global shift to the previous frame (full-resolution pixels) and its confidence
+    /// (residual at the best shift / residual at zero shift; lower is more confident).
+    pub dx: f32,
+    pub dy: f32,
+    pub conf_x: f32,
+    pub conf_y: f32,
+    pub dis: [DissolveRec; 3],
+}
+
+/// A stretch of near-uniform frames, compared before/after (for fades through black or white).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BlankRun {
+    pub start: usize,
+    /// First frame after the run (== frame count when the clip ends blank).
+    pub end: usize,
+    /// Best normalised correlation between the picture before the run and those after it
+    /// (None when there is no picture on one side).
+    pub ncc_across: Option<f32>,
+}
+
+pub(crate) struct Analyzer {
+    pub recs: Vec<FrameRec>,
+    pub blanks: Vec<BlankRun>,
+    /// Box factor and small-frame size.
+    f: usize,
+    sw: usize,
+    sh: usize,
+    wins: [usize; 3],
+    ring: Vec<Vec<u8>>,
+    chroma_prev: Option<(Vec<u8>, Vec<u8>)>,
+    hist_prev: [u32; 64],
+    colacc: Vec<u16>,
+    colproj: Vec<u32>,
+    rowproj: Vec<u32>,
+    proj_prev: Option<(Vec<f32>, Vec<f32>)>,
+    freeze_ref: Option<(usize, Vec<u8>)>,
+    freeze_noise: f32,
+    // blank-run state
+    blank_std: f32,
+    blank_start: Option<usize>,
+    before_blank: Option<Vec<u8>>,
+    pending_after: Option<(usize, usize, Option<Vec<u8>>, f32)>,
+    geom: Option<(usize, usize)>,
+}
+
+/// Sum of |a - b| over two equal-length byte rows.
+#[inline]
+fn sad_row(a: &[u8], b: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        let n = a.len().min(b.len());
+        let mut i = 0;
+        // SAFETY: SSE2 is part of the x86_64 baseline; loads are unaligned and in bounds.
+        let mut total = unsafe {
+            let mut acc = _mm_setzero_si128();
+            while i + 16 <= n {
+                let va = _mm_loadu_si128(a.as_ptr().add(i) as *const __m128i);
+                let vb = _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i);
+                acc = _mm_add_epi64(acc, _mm_sad_epu8(va, vb));
+                i += 16;
+            }
+            let lo = _mm_cvtsi128_si64(acc) as u64;
+            let hi = _mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc)) as u64;
+            lo + hi
+        };
+        for j in i..n {
+            total += a[j].abs_diff(b[j]) as u64;
+        }
+        total
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        a.iter().zip(b).map(|(&x, &y)| x.abs_diff(y) as u64).sum()
+    }
+}
+
+/// Sum of a byte row.
+#[inline]
+fn sum_row(a: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        let n = a.len();
+        let mut i = 0;
+        // SAFETY: as in `sad_row`.
+        let mut total = unsafe {
+            let zero = _mm_setzero_si128();
+            let mut acc = _mm_setzero_si128();
+            while i + 16 <= n {
+                let va = _mm_loadu_si128(a.as_ptr().add(i) as *const __m128i);
+                acc = _mm_add_epi64(acc, _mm_sad_epu8(va, zero));
+                i += 16;
+            }
+            let lo = _mm_cvtsi128_si64(acc) as u64;
+            let hi = _mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc)) as u64;
+            lo + hi
+        };
+        for &x in &a[i..] {
+            total += x as u64;
+        }
+        total
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        a.iter().map(|&x| x as u64).sum()
+    }
+}
+
+#[inline]
+fn add_row(acc: &mut [u16], row: &[u8]) {
+    for (a, &p) in acc.iter_mut().zip(row) {
+        *a += p as u16;
+    }
+}
+
+/// Box-average a plane by (fx, fy) into `out` (ow × oh).
+fn box_reduce(p: &Plane<'_>, fx: usize, fy: usize, ow: usize, oh: usize, out: &mut Vec<u8>) {
+    out.clear();
+    out.resize(ow * oh, 0);
+    let mut acc = vec![0u16; ow * fx];
+    let div = (fx * fy) as u32;
+    for by in 0..oh {
+        acc.fill(0);
+        for y in by * fy..(by * fy + fy).min(p.height) {
+            add_row(&mut acc, &p.row(y)[..ow * fx]);
+        }
+        for bx in 0..ow {
+            let s: u32 = acc[bx * fx..bx * fx + fx].iter().map(|&v| v as u32).sum();
+            out[by * ow + bx] = ((s + div / 2) / div) as u8;
+        }
+    }
+}
+
+/// Mean absolute difference of two small frames, in % of full scale.
+fn mad_pct(a: &[u8], b: &[u8]) -> f32 {
+    if a.is_empty() || a.len() != b.len() {
+        return 0.0;
+    }
+    (sad_row(a, b) as f64 * 100.0 / (a.len() as f64 * 255.0)) as f32
+}
+
+fn mean_std(a: &[u8]) -> (f32, f32) {
+    if a.is_empty() {
+        return (0.0, 0.0);
+    }
+    let n = a.len() as f64;
+    let s = sum_row(a) as f64;
+    let s2: u64 = a.iter().map(|&x| (x as u64) * (x as u64)).sum();
+    let m = s / n;
+    let var = (s2 as f64 / n - m * m).max(0.0);
+    (m as f32, var.sqrt() as f32)
+}
+
+/// Normalised cross-correlation of two equal-size small frames (0 when either is flat).
+pub(crate) fn ncc(a: &[u8], b: &[u8]) -> f32 {
+    if a.is_empty() || a.len() != b.len() {
+        return 0.0;
+    }
+    let n = a.len() as f64;
+    let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (x as u64, y as u64);
+        sa += x;
+        sb += y;
+        saa += x * x;
+        sbb += y * y;
+        sab += x * y;
+    }
+    let (ma, mb) = (sa as f64 / n, sb as f64 / n);
+    let va = saa as f64 / n - ma * ma;
+    let vb = sbb as f64 / n - mb * mb;
+    if va < 1.0 || vb < 1.0 {
+        return 0.0;
+    }
+    ((sab as f64 / n - ma * mb) / (va * vb).sqrt()) as f32
+}
+
+fn histogram(a: &[u8]) -> [u32; 64] {
+    let mut h = [0u32; 64];
+    for &x in a {
+        h[(x >> 2) as usize] += 1;
+    }
+    h
+}
+
+/// Decimate a projection by `k`, convert to mean values and remove its mean.
+fn prepare_proj(raw: &[u32], k: usize, per: f32) -> Vec<f32> {
+    let mut v: Vec<f32> = raw
+        .chunks(k)
+        .map(|c| c.iter().map(|&x| x as f32).sum::<f32>() / (c.len() as f32 * per))
+        .collect();
+    let m = v.iter().sum::<f32>() / v.len().max(1) as f32;
+    v.iter_mut().for_each(|x| *x -= m);
+    v
+}
+
+/// Best shift of `cur` against `prev` within ±max_s: (shift, residual(best)/residual(0)).
+fn best_shift(cur: &[f32], prev: &[f32], max_s: usize) -> (f32, f32) {
+    let n = cur.len().min(prev.len());
+    if n < 8 {
+        return (0.0, 1.0);
+    }
+    let max_s = max_s.min(n / 3) as isize;
+    let err = |s: isize| -> f32 {
+        let (lo, hi) = ((s.max(0)) as usize, (n as isize + s.min(0)) as usize);
+        let mut e = 0.0f32;
+        for x in lo..hi {
+            e += (cur[x] - prev[(x as isize - s) as usize]).abs();
+        }
+        e / (hi - lo).max(1) as f32
+    };
+    let errs: Vec<f32> = (-max_s..=max_s).map(err).collect();
+    let e0 = errs[max_s as usize];
+    if e0 < 0.05 {
+        return (0.0, 1.0);
+    }
+    let (bi, &be) = errs
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap_or((max_s as usize, &e0));
+    let mut shift = bi as f32 - max_s as f32;
+    if bi > 0 && bi + 1 < errs.len() {
+        let (l, c, r) = (errs[bi - 1], be, errs[bi + 1]);
+        let den = l - 2.0 * c + r;
+        if den > 1e-6 {
+            shift += (0.5 * (l - r) / den).clamp(-0.5, 0.5);
+        }
+    }
+    (shift, be / e0)
+}
+
+impl Analyzer {
+    pub fn new(fps: f64, freeze_noise: f64) -> Self {
+        let wins = dissolve_windows(fps);
+        Analyzer {
+            recs: Vec::new(),
+            blanks: Vec::new(),
+            f: 1,
+            sw: 0,
+            sh: 0,
+            wins,
+            ring: Vec::new(),
+            chroma_prev: None,
+            hist_prev: [0; 64],
+            colacc: Vec::new(),
+            colproj: Vec::new(),
+            rowproj: Vec::new(),
+            proj_prev: None,
+            freeze_ref: None,
+            freeze_noise: (freeze_noise * 100.0) as f32,
+            blank_std: 4.0,
+            blank_start: None,
+            before_blank: None,
+            pending_after: None,
+            geom: None,
+        }
+    }
+
+    fn ring_get(&self, back: usize) -> Option<&Vec<u8>> {
+        let i = self.recs.len();
+        if back > i || back >= self.ring.len() {
+            return None;
+        }
+        let slot = (i - back) % self.ring.len();
+        let v = &self.ring[slot];
+        (v.len() == self.sw * self.sh && !v.is_empty()).then_some(v)
+    }
+
+    /// Feed one decoded frame (`prev` is the previous decoded frame at the same size, if any).
+    pub fn push(&mut self, cur: &Picture<'_>, prev: Option<&Picture<'_>>) {
+        let (w, h) = (cur.y.width, cur.y.height);
+        if self.geom != Some((w, h)) {
+            // First frame (sizes never change afterwards: decode.rs converts to the first size).
+            self.geom = Some((w, h));
+            self.f = (w / 240).max(1);
+            self.sw = (w / self.f).max(1);
+            self.sh = (h / self.f).max(1);
+            let cap = self.wins[2] + 2;
+            self.ring = vec![Vec::new(); cap];
+            self.colacc = vec![0; w];
+            self.colproj = vec![0; w];
+            self.rowproj = vec![0; h];
+        }
+        let (f, sw, sh) = (self.f, self.sw, self.sh);
+        let idx = self.recs.len();
+        let slot = idx % self.ring.len();
+        let mut small = std::mem::take(&mut self.ring[slot]);
+        small.clear();
+        small.resize(sw * sh, 0);
+
+        // Full-resolution pass: SAD, box sums, projections.
+        let mut sad = 0u64;
+        self.colacc.fill(0);
+        self.colproj.fill(0);
+        let div = (f * f) as u32;
+        let usable_h = (sh * f).min(h);
+        for y in 0..h {
+            let row = cur.y.row(y);
+            if let Some(p) = prev {
+                sad += sad_row(row, p.y.row(y));
+            }
+            self.rowproj[y] = sum_row(row) as u32;
+            if y < usable_h {
+                add_row(&mut self.colacc, row);
+                if (y + 1) % f == 0 {
+                    let by = y / f;
+                    for bx in 0..sw {
+                        let s: u32 = self.colacc[bx * f..bx * f + f]
+                            .iter()
+                            .map(|&v| v as u32)
+                            .sum();
+                        small[by * sw + bx] = ((s + div / 2) / div) as u8;
+                    }
+                    for (c, &a) in self.colproj.iter_mut().zip(&self.colacc) {
+                        *c += a as u32;
+                    }
+                    self.colacc.fill(0);
+                }
+            }
+        }
+        let mafd = if prev.is_some() {
+            (sad as f64 * 100.0 / ((w * h) as f64 * 255.0)) as f32
+        } else {
+            0.0
+        };
+
+        // Chroma, small.
+        let mut cmafd = 0.0;
+        if let (Some(u), Some(v)) = (cur.u, cur.v) {
+            let fx = (f * u.width / w).max(1);
+            let fy = (f * u.height / h).max(1);
+            let (ow, oh) = ((u.width / fx).max(1), (u.height / fy).max(1));
+            let (mut us, mut vs) = match self.chroma_prev.take() {
+                Some((a, b)) => (a, b),
+                None => (Vec::new(), Vec::new()),
+            };
+            let (pu, pv) = (us.clone(), vs.clone());
+            box_reduce(&u, fx, fy, ow, oh, &mut us);
+            box_reduce(&v, fx, fy, ow, oh, &mut vs);
+            if prev.is_some() && pu.len() == us.len() {
+                cmafd = 0.5 * (mad_pct(&us, &pu) + mad_pct(&vs, &pv));
+            }
+            self.chroma_prev = Some((us, vs));
+        }
+
+        let hist = histogram(&small);
+        let hist_d = if idx > 0 && prev.is_some() {
+            let l1: u32 = hist
+                .iter()
+                .zip(&self.hist_prev)
+                .map(|(a, b)| a.abs_diff(*b))
+                .sum();
+            l1 as f32 / (2.0 * small.len() as f32)
+        } else {
+            0.0
+        };
+        self.hist_prev = hist;
+
+        let back = |k: usize| self.ring_get(k).map(|p| mad_pct(&small, p));
+        let d1 = back(1).unwrap_or(0.0);
+        let d2 = back(2).unwrap_or(f32::NAN);
+        let d3 = back(3).unwrap_or(f32::NAN);
+        let (mean, std) = mean_std(&small);
+
+        // Dissolve linearity over the windows.
+        let mut dis = [NA; 3];
+        for (k, &l) in self.wins.iter().enumerate() {
+            if let (Some(a), Some(m)) = (self.ring_get(l), self.ring_get(l / 2)) {
+                let n = small.len() as f32;
+                let d = mad_pct(&small, a);
+                let mut r = 0u64;
+                for ((&x, &y), &z) in small.iter().zip(a).zip(m) {
+                    let avg2 = x as i32 + y as i32;
+                    r += (2 * z as i32 - avg2).unsigned_abs() as u64;
+                }
+                let r = r as f32 * 100.0 / (2.0 * n * 255.0);
+                dis[k] = DissolveRec {
+                    d,
+                    r,
+                    ncc: ncc(&small, a),
+                };
+            }
+        }
+
+        // Freeze: compare with the first frame of the current still stretch.
+        let freeze_ref = match &mut self.freeze_ref {
+            Some((r, refimg)) if mad_pct(&small, refimg) <= self.freeze_noise => *r,
+            slot => {
+                let mut img = slot.take().map(|(_, v)| v).unwrap_or_default();
+                img.clear();
+                img.extend_from_slice(&small);
+                *slot = Some((idx, img));
+                idx
+            }
+        } as u32;
+
+        // Global shift from projections.
+        let kx = w.div_ceil(480).max(1);
+        let ky = h.div_ceil(480).max(1);
+        let px = prepare_proj(&self.colproj, kx, usable_h.max(1) as f32);
+        let py = prepare_proj(&self.rowproj, ky, w as f32);
+        let (mut dx, mut dy, mut conf_x, mut conf_y) = (0.0, 0.0, 1.0, 1.0);
+        if let (Some((ppx, ppy)), true) = (&self.proj_prev, prev.is_some()) {
+            let (sx, cx) = best_shift(&px, ppx, (px.len() / 12).max(4));
+            let (sy, cy) = best_shift(&py, ppy, (py.len() / 12).max(4));
+            dx = sx * kx as f32;
+            dy = sy * ky as f32;
+            conf_x = cx;
+            conf_y = cy;
+        }
+        self.proj_prev = Some((px, py));
+
+        // Blank runs (near-uniform frames) and what surrounds them.
+        // Near-uniform, or near video black (a dark card with a little text still separates shots).
+        let blank = std < self.blank_std || (mean < 24.0 && std < 2.5 * self.blank_std);
+        self.track_blank(idx, blank, std, &small);
+
+        self.ring[slot] = small;
+        self.recs.push(FrameRec {
+            t: f64::NAN,
+            mafd,
+            cmafd,
+            hist_d,
+            d1,
+            d2,
+            d3,
+            mean,
+            std,
+            freeze_ref,
+            dx,
+            dy,
+            conf_x,
+            conf_y,
+            dis,
+        });
+    }
+
+    fn track_blank(&mut self, idx: usize, blank: bool, std: f32, small: &[u8]) {
+        let clear = 3.0 * self.blank_std;
+        let look = self.wins[0].max(4);
+        // Finish a pending after-run comparison.
+        if let Some((start, end, before, best)) = self.pending_after.as_mut() {
+            if !blank {
+                if let Some(b) = before.as_ref() {
+                    if std >= clear || idx + 1 >= *end + look {
+                        *best = best.max(ncc(b, small));
+                    }
+                }
+            }
+            if blank || idx + 1 >= *end + look {
+                let run = BlankRun {
+                    start: *start,
+                    end: *end,
+                    ncc_across: before.as_ref().filter(|_| *best > -0.99).map(|_| *best),
+                };
+                self.blanks.push(run);
+                self.pending_after = None;
+            }
+        }
+        match (blank, self.blank_start) {
+            (true, None) => {
+                // Entering a blank run: remember the clearest recent picture before it.
+                self.blank_start = Some(idx);
+                let mut before = None;
+                for k in 1..=look.min(self.ring.len() - 1) {
+                    let Some(r) = self
+                        .recs
+                        .len()
+                        .checked_sub(k)
+                        .and_then(|j| self.recs.get(j))
+                    else {
+                        break;
+                    };
+                    if r.std >= clear {
+                        before = self.ring_get(k).cloned();
+                        break;
+                    }
+                }
+                self.before_blank = before;
+            }
+            (false, Some(start)) => {
+                self.blank_start = None;
+                let before = self.before_blank.take();
+                let mut best = -1.0f32;
+                if let Some(b) = before.as_ref() {
+                    if std >= clear {
+                        best = ncc(b, small);
+                    }
+                }
+                self.pending_after = Some((start, idx, before, best));
+            }
+            _ => {}
+        }
+    }
+
+    /// Flush state at the end of the stream.
+    pub fn finish(&mut self) {
+        let n = self.recs.len();
+        if let Some((start, end, before, best)) = self.pending_after.take() {
+            self.blanks.push(BlankRun {
+                start,
+                end,
+                ncc_across: before.filter(|_| best > -0.99).map(|_| best),
+            });
+        }
+        if let Some(start) = self.blank_start.take() {
+            self.blanks.push(BlankRun {
+                start,
+                end: n,
+                ncc_across: None,
+            });
+        }
+    }
+}

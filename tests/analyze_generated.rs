@@ -1,0 +1,288 @@
+//! Accuracy tests of `analyze_video` on clips generated at test time with the ffmpeg CLI (lavfi
+//! sources), where the true cut frames, dissolves, flashes, pans, freezes and fades are known exactly.
+//! Skipped with a message when the `ffmpeg` binary is not installed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kling_preflight::analyze::{AnalyzeError, AnalyzeOptions, analyze_video};
+use kling_preflight::model::VideoAnalysis;
+
+const S: &str = "s=320x240:r=25";
+
+fn have_ffmpeg() -> bool {
+    Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Encode the filter graph `fc` (its output pad is `[v]`) into `dir/name` with libx264.
+fn make_clip(dir: &Path, name: &str, fc: &str, extra: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-y", "-filter_complex", fc, "-map", "[v]"])
+        .args([
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", "50",
+        ]);
+    if extra.is_empty() {
+        cmd.args(["-pix_fmt", "yuv420p"]);
+    } else {
+        cmd.args(extra);
+    }
+    let st = cmd.arg(&out).status().expect("run ffmpeg");
+    assert!(st.success(), "ffmpeg failed for {name}: {fc}");
+    out
+}
+
+fn analyze(p: &Path) -> VideoAnalysis {
+    let a = analyze_video(p, &AnalyzeOptions::default()).expect("analysis");
+    eprintln!(
+        "{}: cuts {:?} frozen {:?} motion {:?} longest {:.2} cam {:?}",
+        p.file_name().unwrap().to_string_lossy(),
+        a.cuts
+            .iter()
+            .map(|c| (c.frame, c.time_s, c.kind.as_str(), c.score))
+            .collect::<Vec<_>>(),
+        a.frozen
+            .iter()
+            .map(|s| (s.start_frame, s.end_frame))
+            .collect::<Vec<_>>(),
+        a.motion_segments
+            .iter()
+            .map(|s| (s.start_frame, s.end_frame))
+            .collect::<Vec<_>>(),
+        a.longest_motion_s,
+        a.camera_motion
+            .iter()
+            .map(|s| (s.start_frame, s.end_frame))
+            .collect::<Vec<_>>(),
+    );
+    a
+}
+
+macro_rules! need_ffmpeg {
+    () => {
+        if !have_ffmpeg() {
+            eprintln!("ffmpeg CLI not found: skipping");
+            return;
+        }
+    };
+}
+
+fn src(kind: &str, secs: f64, label: &str) -> String {
+    match kind {
+        "testsrc2" => format!("testsrc2={S}:d={secs}[{label}]"),
+        "mandelbrot" | "life" | "cellauto" => {
+            format!("{kind}={S},trim=duration={secs},setpts=PTS-STARTPTS,format=yuv420p[{label}]")
+        }
+        "rgbtestsrc" => format!("rgbtestsrc={S}:d={secs},format=yuv420p[{label}]"),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn hard_cuts_exact_frames() {
+    need_ffmpeg!();
+    let dir = tempfile::tempdir().unwrap();
+    // 2 s + 1.6 s + 2 s + 1.4 s at 25 fps: cuts at frames 50, 90, 140.
+    let fc = format!(
+        "{};{};{};{};[a][b][c][d]concat=n=4:v=1:a=0[v]",
+        src("testsrc2", 2.0, "a"),
+        src("mandelbrot", 1.6, "b"),
+        src("life", 2.0, "c"),
+        src("cellauto", 1.4, "d")
+    );
+    let p = make_clip(dir.path(), "cuts.mp4", &fc, &[]);
+    let a = analyze(&p);
+    let frames: Vec<u64> = a.cuts.iter().map(|c| c.frame).collect();
+    assert_eq!(frames.len(), 3, "cuts {frames:?}");
+    for (got, want) in frames.iter().zip([50u64, 90, 140]) {
+        assert!(got.abs_diff(want) <= 1, "cut {got} vs {want}");
+    }
+    for (c, want) in a.cuts.iter().zip([2.0, 3.6, 5.6]) {
+        assert!(
+            (c.time_s - want).abs() < 0.05,
+            "time {} vs {want}",
+            c.time_s
+        );
+        assert_eq!(c.kind, "hard");
+    }
+    assert_eq!(a.shots.len(), 4);
+    assert_eq!(a.frames_decoded, 175);
+    assert!(
+        (a.longest_motion_s - 2.0).abs() <= 0.2,
+        "{}",
+        a.longest_motion_s
+    );
+}
+
+#[test]
+fn dissolve_is_one_gradual_cut_inside_it() {
+    need_ffmpeg!();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, tr) in [("dissolve.mp4", "dissolve"), ("xfade.mp4", "fade")] {
+        // testsrc2 3 s, then a 1 s transition (frames 50..75) into mandelbrot.
+        let fc = format!(
+            "{};{};[a][b]xfade=transition={tr}:duration=1:offset=2[v]",
+            src("testsrc2", 3.0, "a"),
+            src("mandelbrot", 3.0, "b")
+        );
+        let p = make_clip(dir.path(), name, &fc, &[]);
+        let a = analyze(&p);
+        assert_eq!(a.cuts.len(), 1, "{name}: {:?}", a.cuts);
+        let c = &a.cuts[0];
+        assert!(
+            (49..=76).contains(&c.frame),
+            "{name}: cut at {} not inside the transition",
+            c.frame
+        );
+    }
+}
+
+#[test]
+fn fade_through_black_between_different_shots_is_a_cut() {
+    need_ffmpeg!();
+    let dir = tempfile::tempdir().unwrap();
+    let fc = format!(
+        "{};{};[a][b]xfade=transition=fadeblack:duration=1:offset=2[v]",
+        src("testsrc2", 3.0, "a"),
+        src("mandelbrot", 3.0, "b")
+    );
+    let p = make_clip(dir.path(), "fadeblack.mp4", &fc, &[]);
+    let a = analyze(&p);
+    assert_eq!(a.cuts.len(), 1, "{:?}", a.cuts);
+    assert!((48..=78).contains(&a.cuts[0].frame), "{:?}", a.cuts);
+}
+
+#[test]
+fn fade_to_black_within_one_shot_is_not_a_cut() {
+    need_ffmpeg!();
+    let dir = tempfile::tempdir().unwrap();
+    // Same scene fades out, stays black 0.4 s, fades back in; and a final fade to black.
+    let fc = format!(
+        "testsrc2={S}:d=2,fade=t=out:st=1.4:d=0.6[a];color=black:{S}:d=0.4,format=yuv420p[b];\
+         testsrc2={S}:d=3,fade=t=in:st=0:d=0.6,fade=t=out:st=2:d=1[c];[a][b][c]concat=n=3:v=1:a=0[v]"
+    );
+    let p = make_clip(dir.path(), "fadeout.mp4", &fc, &[]);
+    let a = analyze(&p);
+    assert!(a.cuts.is_empty(), "{:?}", a.cuts);
+}
+
+#[test]
+fn one_frame_flash_is_not_a_cut() {
+    need_ffmpeg!();
+    let dir = tempfile::tempdir().unwrap();
+    let fc = format!(
+        "testsrc2={S}:d=4,drawbox=enable='eq(n\\,50)':color=white:t=fill,\
+         drawbox=enable='between(n\\,70\\,71)':color=black:t=fill[v]"
+    );
+    let p = make_clip(dir.path(), "flash.mp4", &fc, &[]);
+    let a = analyze(&p);
+    assert!(a.cuts.is_empty(), "{:?}", a.cuts);
+}
+
+#[test]
+fn fast_pan_is_not_a_cut_and_is_camera_motion() {
+    need_ffmpeg!();
+    let dir = tempfile::tempdir().unwrap();
+    // A 2000-wide scene panned at 12 px/frame for 3 s, then 1 s still camera.
+    let fc = "testsrc2=s=2000x240:r=25:d=4,crop=320:240:x='min(n*12\\,1500)':y=0[v]";
+    let p = make_clip(dir.path(), "pan.mp4", fc, &[]);
+    let a = analyze(&p);
+    assert!(a.cuts.is_empty(), "{:?}", a.cuts);
+    assert!(
+        a.camera_motion
+            .iter()
+            .any(|s| s.start_frame <= 10 && s.end_frame >= 110),
+        "camera motion {:?}",
+        a.camera_motion
+    );
+}
+
+#[test]
+fn frozen_stretch_and_longest_motion() {
+    need_ffmpeg!();
+    let dir = tempfile::tempdir().unwrap();
+    // 1.5 s moving, frozen 2.5 s (frames 37..100), hard cut at 100 into 3 s of motion.
+    let fc = format!(
+        "testsrc2={S}:d=1.5,tpad=stop_mode=clone:stop_duration=2.5[a];{};[a][b]concat=n=2:v=1:a=0[v]",
+        src("mandelbrot", 3.0, "b")
+    );
+    let p = make_clip(dir.path(), "freeze.mp4", &fc, &[]);
+    let a = analyze(&p);
+    assert_eq!(a.cuts.len(), 1, "{:?}", a.cuts);
+    assert!(a.cuts[0].frame.abs_diff(100) <= 1);
+    assert_eq!(a.frozen.len(), 1, "{:?}", a.frozen);
+    let f = &a.frozen[0];
+    assert!(
+        f.start_frame.abs_diff(37) <= 2 && f.end_frame.abs_diff(100) <= 1,
+        "{f:?}"
+    );
+    assert!(
+        (a.longest_motion_s - 3.0).abs() <= 0.2,
+        "{}",
+        a.longest_motion_s
+    );
+}
+
+#[test]
+fn ten_bit_444_goes_through_conversion() {
+    need_ffmpeg!();
+    let dir = tempfile::tempdir().unwrap();
+    let fc = format!(
+        "{};{};[a][b]concat=n=2:v=1:a=0[v]",
+        src("testsrc2", 2.0, "a"),
+        src("life", 2.0, "b")
+    );
+    let p = make_clip(dir.path(), "hi10.mp4", &fc, &["-pix_fmt", "yuv444p10le"]);
+    let a = analyze(&p);
+    assert_eq!(a.cuts.len(), 1, "{:?}", a.cuts);
+    assert!(a.cuts[0].frame.abs_diff(50) <= 1);
+}
+
+#[test]
+fn bad_inputs_error_or_partial_never_panic() {
+    need_ffmpeg!();
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.mp4");
+    std::fs::write(&empty, b"").unwrap();
+    assert!(analyze_video(&empty, &AnalyzeOptions::default()).is_err());
+    let junk = dir.path().join("junk.mp4");
+    std::fs::write(&junk, vec![0x5a; 10_000]).unwrap();
+    assert!(analyze_video(&junk, &AnalyzeOptions::default()).is_err());
+
+    // A truncated transport stream decodes what it can.
+    let fc = format!("{}[v]", src("testsrc2", 3.0, "x").trim_end_matches("[x]"));
+    let out = dir.path().join("full.ts");
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-filter_complex", &fc, "-map", "[v]"])
+        .args([
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = std::fs::read(&out).unwrap();
+    let cut = dir.path().join("cut.ts");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    match analyze_video(&cut, &AnalyzeOptions::default()) {
+        Ok(a) => assert!(a.frames_decoded > 0 && a.frames_decoded < 75),
+        Err(e) => eprintln!("truncated: {e}"),
+    }
+
+    // Audio only: no video stream.
+    let audio = dir.path().join("a.m4a");
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=1"])
+        .arg(&audio)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(matches!(
+        analyze_video(&audio, &AnalyzeOptions::default()),
+        Err(AnalyzeError::NoVideoStream)
+    ));
+}
