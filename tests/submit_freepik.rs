@@ -24,7 +24,8 @@ fn freepik_end_to_end_retry_poll_download_and_idempotent_rerun() {
         "--prompt",
         "warm studio light, static camera",
     ];
-    let r = run(submit_cmd(w.path(), &mock, "freepik", &args));
+    // The full preflight, decoded-frame analysis included: the hopper pair passes it.
+    let r = run(submit_cmd_analyzed(w.path(), &mock, "freepik", &args));
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(
         mock.count("POST", "motion-control-std"),
@@ -85,7 +86,7 @@ fn freepik_end_to_end_retry_poll_download_and_idempotent_rerun() {
 fn a_too_short_video_is_refused_without_any_request() {
     let (mock, _) = freepik(Faults::default());
     let w = workdir();
-    let r = run(submit_cmd(
+    let r = run(submit_cmd_analyzed(
         w.path(),
         &mock,
         "freepik",

@@ -158,8 +158,9 @@ fn preflight(
         };
         if r.verdict != Verdict::Fail && r.kind != want {
             lines.push(format!(
-                "  error {}: is a {:?}, not the {role} of the pair (swapped columns?)",
-                r.path, r.kind
+                "  error {}: is a {} file, not the {role} of the pair (swapped columns?)",
+                r.path,
+                format!("{:?}", r.kind).to_lowercase()
             ));
             ok = false;
         }

@@ -689,8 +689,21 @@ pub fn bin() -> std::path::PathBuf {
     assert_cmd::cargo::cargo_bin("kling-preflight")
 }
 
-/// `submit` with the test plumbing: loopback base, asset base, fast polls and retries.
+/// `submit` with the test plumbing: loopback base, asset base, fast polls and retries, header-only
+/// preflight (`--no-analyze`: the rules these tests need are header rules, decoding only adds time).
 pub fn submit_cmd(
+    dir: &std::path::Path,
+    mock: &Mock,
+    provider: &str,
+    extra: &[&str],
+) -> std::process::Command {
+    let mut c = submit_cmd_analyzed(dir, mock, provider, extra);
+    c.arg("--no-analyze");
+    c
+}
+
+/// `submit` with the full preflight, video decoding included.
+pub fn submit_cmd_analyzed(
     dir: &std::path::Path,
     mock: &Mock,
     provider: &str,
@@ -713,8 +726,6 @@ pub fn submit_cmd(
             "--retry-base",
             "0.01",
         ])
-        // Header facts decide these tests (V004 is a header rule); decoding would only add time.
-        .arg("--no-analyze")
         .args(extra)
         .env_remove("FREEPIK_API_KEY")
         .env_remove("GPTPROTO_API_KEY")
