@@ -314,3 +314,45 @@ fn downloads_are_atomic_size_checked_and_survive_slow_and_cut_transfers() {
     assert!(e.to_string().contains("HTTP 404"), "{e}");
     assert!(!dir.path().join("x.mp4").exists());
 }
+
+#[test]
+fn kling_rate_limit_burst_1302_with_retry_after_is_retried() {
+    let (mock, _) = kling(Faults::default());
+    let mut left = 3;
+    let base = mock.base.clone();
+    // A front that answers the first creates with 429/1302 and passes the rest to the fake.
+    let front = Mock::start(move |req, _| {
+        if req.method == "POST" && left > 0 {
+            left -= 1;
+            return Reply::Raw(
+                429,
+                vec![("Retry-After".into(), "0".into())],
+                br#"{"code":1302,"message":"rate limit"}"#.to_vec(),
+            );
+        }
+        let url = format!("{base}{}", req.path);
+        let mut r = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+            .post(&url)
+            .header("authorization", req.header("authorization").unwrap_or(""))
+            .header("content-type", "application/json")
+            .send(req.body.as_bytes())
+            .unwrap();
+        Reply::Raw(
+            r.status().as_u16(),
+            vec![],
+            r.body_mut().read_to_vec().unwrap(),
+        )
+    });
+    let p = client(ProviderName::Kling, &front);
+    let id = p.create(&job()).unwrap();
+    assert_eq!(id, "kl-task-1");
+    assert_eq!(
+        front.count("POST", "motion-control"),
+        4,
+        "three 429s, then the create"
+    );
+    assert_eq!(mock.count("POST", "motion-control"), 1);
+}

@@ -24,6 +24,9 @@ pub struct Kling {
     access: Secret,
     secret: Secret,
     http: Http,
+    /// The current token and when it was made: reused for 25 of its 30 minutes, so a long poll does
+    /// not mint (and register for scrubbing) a token per request.
+    token: std::sync::Mutex<Option<(u64, String)>>,
 }
 
 /// A JWT (HS256) `{iss: AK, exp: now+1800, nbf: now-5}` signed with SK, as Kling's docs specify.
@@ -56,6 +59,7 @@ impl Kling {
             access,
             secret,
             http,
+            token: std::sync::Mutex::new(None),
         }
     }
 
@@ -64,9 +68,18 @@ impl Kling {
     }
 
     fn headers(&self) -> Vec<(String, String)> {
-        let token = jwt(self.access.expose(), self.secret.expose(), now());
-        // The token is derived from the keys: never let it into a message either.
-        self.http.add_secret(&Secret::new(&token));
+        let t = now();
+        let mut cached = self.token.lock().unwrap_or_else(|e| e.into_inner());
+        let token = match cached.as_ref() {
+            Some((made, tok)) if t.saturating_sub(*made) < 25 * 60 => tok.clone(),
+            _ => {
+                let tok = jwt(self.access.expose(), self.secret.expose(), t);
+                // The token is derived from the keys: never let it into a message either.
+                self.http.add_secret(&Secret::new(&tok));
+                *cached = Some((t, tok.clone()));
+                tok
+            }
+        };
         vec![("authorization".into(), format!("Bearer {token}"))]
     }
 
