@@ -57,6 +57,10 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("fixtures/rejects/videos/phone_rot90.mp4", &["V008"]),
     ("fixtures/rejects/videos/phone_vfr.mp4", &["V009"]),
     ("fixtures/rejects/videos/readme_named.mp4", &["F001"]),
+    (
+        "fixtures/rejects/videos/recorder_no_duration.webm",
+        &["V002", "V003", "V004"],
+    ),
     ("fixtures/rejects/videos/tiny_320x180.mp4", &["V007"]),
     ("fixtures/rejects/videos/too_long_35s.mp4", &["V005"]),
     ("fixtures/rejects/videos/too_short_2s.mp4", &["V004"]),
