@@ -92,6 +92,9 @@ pub(crate) fn rejection(provider: &str, what: &str, r: &Response) -> SubmitError
             " — the request was refused as invalid; fix the parameters or assets (not retried)"
         }
         404 => " — wrong endpoint or task id; check --api-base",
+        300..=399 => {
+            " — the API answered with a redirect, which is not followed with a key; check --api-base"
+        }
         _ => "",
     };
     SubmitError::Rejected(format!("{provider} {what}: HTTP {}: {msg}{hint}", r.status))

@@ -125,6 +125,7 @@ enum NetError {
 #[derive(Clone)]
 pub struct Http {
     agent: ureq::Agent,
+    download_agent: ureq::Agent,
     pub policy: RetryPolicy,
     secrets: Arc<Mutex<Vec<String>>>,
     /// Print retry notes on stderr.
@@ -133,16 +134,22 @@ pub struct Http {
 
 impl Http {
     pub fn new(policy: RetryPolicy) -> Http {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(15)))
-            .timeout_recv_response(Some(Duration::from_secs(60)))
-            // A slow download is fine; a silent one is not.
-            .timeout_per_read(Some(Duration::from_secs(60)))
-            .user_agent(concat!("kling-preflight/", env!("CARGO_PKG_VERSION")))
-            .build();
+        let config = |redirects: u32| {
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(redirects)
+                .timeout_connect(Some(Duration::from_secs(15)))
+                .timeout_recv_response(Some(Duration::from_secs(60)))
+                // A slow download is fine; a silent one is not.
+                .timeout_per_read(Some(Duration::from_secs(60)))
+                .user_agent(concat!("kling-preflight/", env!("CARGO_PKG_VERSION")))
+                .build()
+        };
         Http {
-            agent: config.into(),
+            // API calls carry the key: never follow a redirect with it to another host.
+            agent: config(0).into(),
+            // Result URLs are CDN links that often redirect; they carry no key.
+            download_agent: config(10).into(),
             policy,
             secrets: Arc::new(Mutex::new(Vec::new())),
             verbose: true,
