@@ -356,3 +356,31 @@ fn kling_rate_limit_burst_1302_with_retry_after_is_retried() {
     );
     assert_eq!(mock.count("POST", "motion-control"), 1);
 }
+
+#[test]
+fn api_redirects_are_not_followed_with_the_key_but_downloads_are() {
+    let (target, _) = freepik(Faults::default());
+    let to = target.base.clone();
+    let redirector = Mock::start(move |req, _| {
+        Reply::Raw(
+            302,
+            vec![("Location".into(), format!("{to}{}", req.path))],
+            Vec::new(),
+        )
+    });
+    let p = client(ProviderName::Freepik, &redirector);
+    match p.create(&job()) {
+        Err(SubmitError::Rejected(m)) => {
+            assert!(m.contains("302") && m.contains("redirect"), "{m}")
+        }
+        r => panic!("{r:?}"),
+    }
+    assert!(
+        target.requests().is_empty(),
+        "the key never reached the redirect target"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}/files/out.mp4", redirector.base);
+    let (path, _) = download::download(&Http::new(policy()), &url, dir.path(), "o.mp4").unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), output_bytes());
+}

@@ -286,13 +286,11 @@ impl Http {
 
     /// Start a download: the status, the Content-Length if any, and the body reader.
     pub fn get_stream(&self, url: &str) -> Result<Stream, String> {
-        let resp =
-            self.agent
-                .get(url)
-                .call()
-                .map_err(|e| match classify(e, |s| self.scrub(s)) {
-                    NetError::NotSent(s) | NetError::Lost(s) => s,
-                })?;
+        let resp = self.download_agent.get(url).call().map_err(|e| {
+            match classify(e, |s| self.scrub(s)) {
+                NetError::NotSent(s) | NetError::Lost(s) => s,
+            }
+        })?;
         let status = resp.status().as_u16();
         let len = resp
             .headers()
