@@ -15,5 +15,6 @@ pub mod profile;
 pub mod report;
 pub mod rules;
 pub mod sniff;
+pub mod submit;
 
 pub use model::*;

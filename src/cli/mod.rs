@@ -2,6 +2,8 @@
 //! exit status; `main` only maps errors to exit code 2. Diagnostics go to stdout, progress and errors
 //! to stderr.
 
+pub mod submit;
+
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -46,6 +48,10 @@ pub enum Command {
     Profiles(ProfilesArgs),
     /// Print a rule's documentation (by code or name), or all of them.
     Explain(ExplainArgs),
+    /// Preflight pairs, then submit those that pass to Freepik, GPTProto or Kling (once each).
+    Submit(Box<submit::SubmitArgs>),
+    /// Receive provider callbacks and record completions in the ledger.
+    ServeWebhook(submit::ServeWebhookArgs),
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +135,8 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Probe(a) => probe(a),
         Command::Profiles(a) => profiles(a),
         Command::Explain(a) => explain(a),
+        Command::Submit(a) => submit::run(*a),
+        Command::ServeWebhook(a) => submit::serve_webhook(a),
     }
 }
 
