@@ -58,11 +58,14 @@ ff -f lavfi -i "testsrc2=s=360x640:r=30:d=4" -c:v libx265 -preset ultrafast -pix
 ff -f lavfi -i "testsrc2=s=480x640:r=30:d=4" -vf setsar=4/3 "${x264[@]}" -crf 36 "$vid/anamorphic.mp4" # V013
 ff -f lavfi -i "testsrc2=s=360x640:r=30:d=5" -vf "select='not(eq(mod(n\,3)\,2))'" -fps_mode vfr \
    "${x264[@]}" -crf 36 "$vid/phone_vfr.mp4"                                                    # V009
-ff -f lavfi -i "color=c=0x336699:s=4096x2160:r=24:d=3.5,drawbox=x=200+t*600:y=700:w=500:h=800:c=white:t=fill" -c:v libx264 -preset veryfast -crf 30 -pix_fmt yuv420p \
+ff -f lavfi -i "testsrc2=s=1024x540:r=24:d=3.5,scale=4096:2160:flags=neighbor" -c:v libx264 -preset veryfast -crf 45 -pix_fmt yuv420p \
    -movflags +faststart "$vid/cinema_4096x2160.mp4"                                            # V007
 ff -f lavfi -i "testsrc2=s=320x180:r=30:d=4" "${x264[@]}" -crf 36 "$vid/tiny_320x180.mp4"     # V007
 ff -f lavfi -i "testsrc2=s=360x640:r=25:d=4" -c:v mpeg4 -q:v 12 "$vid/legacy_mpeg4.avi"      # V002 V003
 ff -f lavfi -i "sine=f=220:d=4" -c:a aac -b:a 32k "$vid/voiceover_audio_only.mp4"             # V001
+# Written to a pipe, so the muxer cannot seek back to store the duration (like browser MediaRecorder).
+ffmpeg -hide_banner -loglevel error -nostdin -f lavfi -i "testsrc2=s=360x640:r=30:d=4" -c:v libvpx-vp9 \
+   -deadline realtime -cpu-used 8 -b:v 300k -f webm pipe:1 > "$vid/recorder_no_duration.webm"    # V002 V003 V004
 : > "$vid/upload_failed.mov"                                                                   # F001
 printf 'plain text named like a video\n' > "$vid/readme_named.mp4"                            # F001
 

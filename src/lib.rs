@@ -21,5 +21,6 @@ pub mod rules;
 pub mod shard;
 pub mod sniff;
 pub mod stable_hash;
+pub mod submit;
 
 pub use model::*;

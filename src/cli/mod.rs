@@ -9,6 +9,8 @@ mod config;
 mod merge;
 mod settings;
 
+pub mod submit;
+
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -61,6 +63,10 @@ pub enum Command {
     Clean(config::CleanArgs),
     /// Combine the JSON reports of `check --shard K/N` runs into one report.
     Merge(merge::MergeArgs),
+    /// Preflight pairs, then submit those that pass to Freepik, GPTProto or Kling (once each).
+    Submit(Box<submit::SubmitArgs>),
+    /// Receive provider callbacks and record completions in the ledger.
+    ServeWebhook(submit::ServeWebhookArgs),
 }
 
 /// The flags that decide how files are judged, shared by every command that judges (check, fix,
@@ -164,6 +170,8 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Config(a) => config::show(a),
         Command::Clean(a) => config::clean(a),
         Command::Merge(a) => merge::run(a),
+        Command::Submit(a) => submit::run(*a),
+        Command::ServeWebhook(a) => submit::serve_webhook(a),
     }
 }
 

@@ -8,6 +8,7 @@
 mod catalogue;
 pub mod file;
 pub mod image;
+pub mod request;
 pub mod video;
 
 use std::path::Path;

@@ -90,8 +90,23 @@ pub fn check(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &VideoFacts, path: &Path
         .duration_s
         .or_else(|| f.analysis.as_ref().and_then(|a| a.decoded_duration_s));
     let mut too_short = false;
+    if f.duration_source.as_deref() == Some("packets")
+        && let Some(d) = f.duration_s
+    {
+        // MediaRecorder WEBMs and raw Matroska dumps: a validator that reads the header sees 0 s.
+        too_short = true;
+        sink.emit_with_fix(
+            "V004",
+            format!(
+                "the container declares no duration: 0 s to a provider that reads the header ({} measured from packets) {tag}",
+                secs(d)
+            ),
+            Some(Some(("remux", FixSafety::Safe))),
+        );
+    }
     if let Some(d) = duration {
         if let Some(min) = &p.video.min_duration_s
+            && !too_short
             && d < min.value - DURATION_EPS_S
         {
             too_short = true;
@@ -306,6 +321,15 @@ mod tests {
         assert_eq!(codes(&facts(1080, 1920, 31.0)), ["V005"]);
         assert_eq!(codes(&facts(1080, 1920, 2.9)), ["V004"]);
         assert!(codes(&facts(1080, 1920, 30.0)).is_empty());
+    }
+
+    #[test]
+    fn a_container_without_duration_reads_as_zero_seconds() {
+        let mut f = facts(1080, 1920, 4.9);
+        f.duration_source = Some("packets".into());
+        assert_eq!(codes(&f), ["V004"]);
+        f.duration_s = Some(35.2);
+        assert_eq!(codes(&f), ["V004", "V005"]);
     }
 
     #[test]
