@@ -24,10 +24,12 @@ pub const FILE_NAME: &str = "kling-preflight.toml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error(
-        "{path}: cannot read the config file: {source} (fix its permissions, or pass --isolated to ignore it)"
-    )]
-    Read { path: String, source: io::Error },
+    #[error("{path}: cannot read the config file: {reason} ({hint})")]
+    Read {
+        path: String,
+        reason: io::Error,
+        hint: &'static str,
+    },
     #[error("{path}:{line}: {message}")]
     Invalid {
         path: String,
@@ -112,9 +114,14 @@ impl Config {
             Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
             _ => path.display().to_string(),
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(&path).map_err(|reason| ConfigError::Read {
             path: display.clone(),
-            source,
+            hint: if reason.kind() == io::ErrorKind::NotFound {
+                "check the --config path"
+            } else {
+                "fix its permissions, or pass --isolated to ignore it"
+            },
+            reason,
         })?;
         let root = path.parent().unwrap_or(cwd).to_path_buf();
         let mut cfg = Config::parse(&text, &display, &root)?;
