@@ -150,3 +150,35 @@ fn shard_auto_reads_the_scheduler_environment() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("JOB_COMPLETIONS is not"));
 }
+
+/// Video facts with analysis (cuts, shots, flattened into `facts`) survive the JSON round trip
+/// through shard reports unchanged.
+#[test]
+fn merge_keeps_analysis_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("v");
+    fs::create_dir_all(&v).unwrap();
+    for f in ["two_shots.mp4", "frozen_tail.mp4", "too_short_2s.mp4"] {
+        fs::copy(root().join("fixtures/rejects/videos").join(f), v.join(f)).unwrap();
+    }
+    let (code, whole) = check_json(dir.path(), &["--isolated", "v"]);
+    let mut names = Vec::new();
+    for k in 1..=2 {
+        let (_, r) = check_json(
+            dir.path(),
+            &["--isolated", "--shard", &format!("{k}/2"), "v"],
+        );
+        let name = format!("{k}.json");
+        fs::write(
+            dir.path().join(&name),
+            serde_json::to_vec_pretty(&r).unwrap(),
+        )
+        .unwrap();
+        names.push(name);
+    }
+    let out = run_in(dir.path(), &["merge", "-f", "json", &names[0], &names[1]]);
+    assert_eq!(out.status.code(), Some(code));
+    let merged: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(merged["files"], whole["files"]);
+    assert_eq!(merged["summary"], whole["summary"]);
+}
