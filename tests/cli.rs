@@ -22,6 +22,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "fixtures/rejects/images/apng_16bit.png",
         &["I003", "I007", "I008", "I009"],
     ),
+    ("fixtures/rejects/images/arithmetic_coded.jpg", &["I014"]),
     ("fixtures/rejects/images/camera_6000x4000.jpg", &["I004"]),
     ("fixtures/rejects/images/decompression_bomb.gif", &["F001"]),
     ("fixtures/rejects/images/grayscale.jpg", &["I009"]),
@@ -56,6 +57,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     ("fixtures/rejects/videos/phone_rot90.mp4", &["V008"]),
     ("fixtures/rejects/videos/phone_vfr.mp4", &["V009"]),
+    ("fixtures/rejects/videos/quick_cuts.mp4", &["V010", "V011"]),
     ("fixtures/rejects/videos/readme_named.mp4", &["F001"]),
     (
         "fixtures/rejects/videos/recorder_no_duration.webm",
