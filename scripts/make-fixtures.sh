@@ -37,6 +37,8 @@ python3 scripts/exif_splice.py /tmp/kp_base.jpg "$img/phone_gps.jpg" --orientati
 ff -f lavfi -i "testsrc2=s=1200x800" -frames:v 1 -q:v 6 /tmp/kp_land.jpg
 python3 scripts/exif_splice.py /tmp/kp_land.jpg "$img/sideways_exif6.jpg" --orientation 6    # I006
 convert /tmp/kp_base.jpg -colorspace Gray -type Grayscale -quality 85 "$img/grayscale.jpg"     # I009
+ff -f lavfi -i "testsrc2=s=600x800" -frames:v 1 /tmp/kp.ppm
+cjpeg -arithmetic -quality 80 /tmp/kp.ppm > "$img/arithmetic_coded.jpg" && rm /tmp/kp.ppm          # I014 (libjpeg-turbo-progs)
 printf 'not an image\n' > "$img/notes_named.png"                                              # F001
 
 # --- videos that fail or warn --------------------------------------------------------------------
@@ -45,6 +47,8 @@ ff -f lavfi -i "testsrc2=s=360x640:r=15:d=35" "${x264[@]}" -crf 40 "$vid/too_lon
 ff -f lavfi -i "testsrc2=s=360x640:r=30:d=2" "${x264[@]}" -crf 36 "$vid/too_short_2s.mp4"     # V004
 ff -f lavfi -i "testsrc2=s=360x640:r=30:d=3" -f lavfi -i "life=s=360x640:r=30:mold=10:ratio=0.1:death_color=#C83232:life_color=#00ff00,trim=duration=3" \
    -filter_complex "[0:v][1:v]concat=n=2:v=1[v]" -map "[v]" "${x264[@]}" -crf 36 "$vid/two_shots.mp4"  # V010
+ff -f lavfi -i "testsrc2=s=360x640:r=30:d=2" -f lavfi -i "life=s=360x640:r=30:mold=10:ratio=0.1:death_color=#C83232:life_color=#00ff00,trim=duration=2" \
+   -filter_complex "[0:v][1:v]concat=n=2:v=1[v]" -map "[v]" "${x264[@]}" -crf 36 "$vid/quick_cuts.mp4"  # V010 V011
 ff -f lavfi -i "testsrc2=s=360x640:r=30:d=3.5" -vf "tpad=stop_mode=clone:stop_duration=3" \
    "${x264[@]}" -crf 36 "$vid/frozen_tail.mp4"                                                 # V012
 ff -f lavfi -i "testsrc2=s=360x640:r=30:d=4" -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 300k \
@@ -58,7 +62,7 @@ ff -f lavfi -i "testsrc2=s=360x640:r=30:d=4" -c:v libx265 -preset ultrafast -pix
 ff -f lavfi -i "testsrc2=s=480x640:r=30:d=4" -vf setsar=4/3 "${x264[@]}" -crf 36 "$vid/anamorphic.mp4" # V013
 ff -f lavfi -i "testsrc2=s=360x640:r=30:d=5" -vf "select='not(eq(mod(n\,3)\,2))'" -fps_mode vfr \
    "${x264[@]}" -crf 36 "$vid/phone_vfr.mp4"                                                    # V009
-ff -f lavfi -i "color=c=0x336699:s=4096x2160:r=24:d=3.5,drawbox=x=200+t*600:y=700:w=500:h=800:c=white:t=fill" -c:v libx264 -preset veryfast -crf 30 -pix_fmt yuv420p \
+ff -f lavfi -i "testsrc2=s=1024x540:r=24:d=3.5,scale=4096:2160:flags=neighbor" -c:v libx264 -preset veryfast -crf 45 -pix_fmt yuv420p \
    -movflags +faststart "$vid/cinema_4096x2160.mp4"                                            # V007
 ff -f lavfi -i "testsrc2=s=320x180:r=30:d=4" "${x264[@]}" -crf 36 "$vid/tiny_320x180.mp4"     # V007
 ff -f lavfi -i "testsrc2=s=360x640:r=25:d=4" -c:v mpeg4 -q:v 12 "$vid/legacy_mpeg4.avi"      # V002 V003

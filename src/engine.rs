@@ -2,17 +2,24 @@
 //!
 //! A broken file is a diagnostic (`file-unreadable`), never an abort: every file gets a `FileReport`
 //! and the run goes on. The engine is what `check`, `fix` and `submit` share; it never prints.
+//!
+//! Between "stat the file" and "sniff/probe/analyse" sits the result cache (`cache`): an unchanged file
+//! gets its facts back from disk and skips the expensive steps. Rules always run fresh.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::analyze::{AnalyzeOptions, analyze_video};
-use crate::model::{Diagnostic, Facts, FileReport, Kind, Verdict};
+use crate::cache::Cache;
+use crate::config::Ignore;
+use crate::model::{Diagnostic, Facts, FileReport, ImageFacts, Kind, Verdict, VideoFacts};
 use crate::probe::{ProbeError, probe_image, probe_video};
 use crate::profile::{Orientation, Profile};
 use crate::rules::{self, Context, RuleSettings, Sink};
+use crate::shard::Shard;
 use crate::sniff::{Sniffed, sniff_path};
 
 /// Everything that changes what `check` concludes about a file.
@@ -24,6 +31,35 @@ pub struct CheckOptions {
     /// Decode videos for cuts, motion and freezes (V010–V012). Off = header facts only.
     pub analyze: bool,
     pub analyze_opts: AnalyzeOptions,
+    /// Where to keep and find facts of unchanged files; `None` = always probe.
+    pub cache: Option<Cache>,
+    /// Globs (from the config file) of files and folders to skip while walking folders.
+    pub ignore: Ignore,
+}
+
+impl CheckOptions {
+    /// Defaults for library callers: `profile` in video orientation, default rules, analysis on, no
+    /// cache, nothing ignored.
+    pub fn new(profile: Profile) -> Self {
+        CheckOptions {
+            profile,
+            orientation: Orientation::default(),
+            rules: RuleSettings::default(),
+            analyze: true,
+            analyze_opts: AnalyzeOptions::default(),
+            cache: None,
+            ignore: Ignore::default(),
+        }
+    }
+}
+
+/// How to walk the given paths.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Walk<'a> {
+    /// Skip found files and folders that these globs match (named files are always taken).
+    pub ignore: Option<&'a Ignore>,
+    /// Keep only this shard's part of the inputs.
+    pub shard: Option<Shard>,
 }
 
 /// One file to judge.
@@ -47,7 +83,23 @@ pub struct Collected {
 /// Expand the given paths: files are taken as they are, folders are walked (hidden entries and
 /// symlinked folders skipped, entries sorted by name so reports are stable).
 pub fn collect(paths: &[PathBuf]) -> Collected {
+    collect_with(paths, &Walk::default())
+}
+
+/// `collect`, skipping ignored entries found in folders and keeping only one shard. A file's shard is
+/// decided by its path relative to the folder it was found in (a named file: its path as given).
+pub fn collect_with(paths: &[PathBuf], walk: &Walk<'_>) -> Collected {
     let mut out = Collected::default();
+    let in_shard = |rel: &Path| {
+        walk.shard.is_none_or(|s| {
+            let key: Vec<String> = rel
+                .components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            s.contains(&key.join("/"))
+        })
+    };
     for p in paths {
         let display = p.to_string_lossy().into_owned();
         match std::fs::metadata(p) {
@@ -55,14 +107,23 @@ pub fn collect(paths: &[PathBuf]) -> Collected {
                 let walker = walkdir::WalkDir::new(p)
                     .sort_by_file_name()
                     .into_iter()
-                    .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+                    .filter_entry(|e| {
+                        e.depth() == 0
+                            || !(is_hidden(e.file_name())
+                                || walk.ignore.is_some_and(|i| i.is_ignored(e.path())))
+                    });
                 for entry in walker {
                     match entry {
-                        Ok(e) if e.file_type().is_file() => out.inputs.push(Input {
-                            display: e.path().to_string_lossy().into_owned(),
-                            path: e.into_path(),
-                            explicit: false,
-                        }),
+                        Ok(e) if e.file_type().is_file() => {
+                            if !in_shard(e.path().strip_prefix(p).unwrap_or(e.path())) {
+                                continue;
+                            }
+                            out.inputs.push(Input {
+                                display: e.path().to_string_lossy().into_owned(),
+                                path: e.into_path(),
+                                explicit: false,
+                            })
+                        }
                         Ok(_) => {}
                         Err(err) => {
                             let at = err
@@ -74,11 +135,15 @@ pub fn collect(paths: &[PathBuf]) -> Collected {
                     }
                 }
             }
-            Ok(_) => out.inputs.push(Input {
-                path: p.clone(),
-                display,
-                explicit: true,
-            }),
+            Ok(_) => {
+                if in_shard(p) {
+                    out.inputs.push(Input {
+                        path: p.clone(),
+                        display,
+                        explicit: true,
+                    })
+                }
+            }
             Err(e) => out.errors.push((display, e)),
         }
     }
@@ -131,11 +196,12 @@ pub fn check_file(input: &Input, opts: &CheckOptions) -> Option<FileReport> {
     };
     let (kind, format, facts) = match gather(input, opts) {
         Gathered::Skip => return None,
-        Gathered::Facts {
-            kind,
-            format,
-            facts,
-        } => (kind, format, facts),
+        Gathered::Image(f) => (Kind::Image, Some(f.format.name().into()), Facts::Image(f)),
+        Gathered::Video(f) => (
+            Kind::Video,
+            Some(f.container.name().into()),
+            Facts::Video(f),
+        ),
         Gathered::Unreadable {
             kind,
             format,
@@ -174,14 +240,16 @@ fn report(
     }
 }
 
+/// What sniffing, probing and analysing found: the unit the cache stores (explicitly tagged, so it
+/// reads back exactly as written).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[allow(clippy::large_enum_variant)]
 enum Gathered {
+    /// A file found in a folder that is neither image nor video.
     Skip,
-    Facts {
-        kind: Kind,
-        format: Option<String>,
-        facts: Facts,
-    },
+    Image(ImageFacts),
+    Video(VideoFacts),
     Unreadable {
         kind: Kind,
         format: Option<String>,
@@ -190,32 +258,62 @@ enum Gathered {
     },
 }
 
-/// Sniff, probe and (for videos) analyse one file.
+/// The settings that change facts (not verdicts): part of every cache key.
+fn facts_settings(opts: &CheckOptions, judged: bool) -> String {
+    format!(
+        "judged={judged}|analyze={}|{:?}",
+        opts.analyze, opts.analyze_opts
+    )
+}
+
+/// Stat the file, then take its facts from the cache or measure (and cache) them.
 fn gather(input: &Input, opts: &CheckOptions) -> Gathered {
     let path = &input.path;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            return Gathered::Unreadable {
+                kind: Kind::Unknown,
+                format: None,
+                bytes: 0,
+                reason: format!("cannot read the file: {e}"),
+            };
+        }
+    };
+    let judged = input.explicit || has_media_extension(path);
+    let cached = opts.cache.as_ref().and_then(|c| {
+        let key = Cache::file_key(path, &meta, &facts_settings(opts, judged))?;
+        Some((c, key))
+    });
+    if let Some((cache, key)) = &cached
+        && let Some(hit) = cache.get::<Gathered>(key)
+    {
+        return hit;
+    }
+    let (gathered, lasting) = measure(path, meta.len(), judged, opts);
+    if lasting && let Some((cache, key)) = &cached {
+        cache.put(key, &gathered);
+    }
+    gathered
+}
+
+/// Sniff, probe and (for videos) analyse one file. The flag says whether the outcome is a property of
+/// the file's content (cacheable) rather than of this moment (an I/O error).
+fn measure(path: &Path, bytes: u64, judged: bool, opts: &CheckOptions) -> (Gathered, bool) {
     let unreadable = |kind, format: Option<String>, bytes, reason: String| Gathered::Unreadable {
         kind,
         format,
         bytes,
         reason,
     };
-    let bytes = match std::fs::metadata(path) {
-        Ok(m) => m.len(),
-        Err(e) => return unreadable(Kind::Unknown, None, 0, format!("cannot read the file: {e}")),
-    };
     let sniffed = match sniff_path(path) {
         Ok(s) => s,
         Err(e) => {
-            return unreadable(
-                Kind::Unknown,
-                None,
-                bytes,
-                format!("cannot read the file: {e}"),
-            );
+            let reason = format!("cannot read the file: {e}");
+            return (unreadable(Kind::Unknown, None, bytes, reason), false);
         }
     };
-    let judged = input.explicit || has_media_extension(path);
-    match sniffed {
+    let g = match sniffed {
         Sniffed::Empty if judged => {
             unreadable(Kind::Unknown, None, 0, "empty file (0 bytes)".into())
         }
@@ -231,11 +329,14 @@ fn gather(input: &Input, opts: &CheckOptions) -> Gathered {
         Sniffed::Empty | Sniffed::Unknown => Gathered::Skip,
         Sniffed::Audio if !judged => Gathered::Skip,
         Sniffed::Image(format) => match probe_image(path, format, bytes) {
-            Ok(f) => Gathered::Facts {
-                kind: Kind::Image,
-                format: Some(format.name().into()),
-                facts: Facts::Image(f),
-            },
+            Ok(f) => Gathered::Image(f),
+            Err(ProbeError::Io(e)) => {
+                let reason = format!("cannot read the file: {e}");
+                return (
+                    unreadable(Kind::Image, Some(format.name().into()), bytes, reason),
+                    false,
+                );
+            }
             Err(e) => unreadable(
                 Kind::Image,
                 Some(format.name().into()),
@@ -249,24 +350,28 @@ fn gather(input: &Input, opts: &CheckOptions) -> Gathered {
                     match analyze_video(path, &opts.analyze_opts) {
                         Ok(a) => f.analysis = Some(a),
                         Err(e) => {
-                            return unreadable(
-                                Kind::Video,
-                                Some(f.container.name().into()),
-                                bytes,
-                                format!("cannot decode the video frames: {e}"),
+                            return (
+                                unreadable(
+                                    Kind::Video,
+                                    Some(f.container.name().into()),
+                                    bytes,
+                                    format!("cannot decode the video frames: {e}"),
+                                ),
+                                true,
                             );
                         }
                     }
                 }
-                Gathered::Facts {
-                    kind: Kind::Video,
-                    format: Some(f.container.name().into()),
-                    facts: Facts::Video(f),
-                }
+                Gathered::Video(f)
+            }
+            Err(ProbeError::Io(e)) => {
+                let reason = format!("cannot read the file: {e}");
+                return (unreadable(Kind::Video, None, bytes, reason), false);
             }
             Err(e) => unreadable(Kind::Video, None, bytes, probe_reason(e)),
         },
-    }
+    };
+    (g, true)
 }
 
 fn probe_reason(e: ProbeError) -> String {

@@ -484,6 +484,9 @@ pub struct Report {
     pub orientation: String,
     pub files: Vec<FileReport>,
     pub summary: Summary,
+    /// The part of the inputs this report covers (`check --shard K/N`); absent for a whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl Report {
@@ -517,6 +520,7 @@ impl Report {
             orientation: orientation.into(),
             files,
             summary: s,
+            shard: None,
         }
     }
 }

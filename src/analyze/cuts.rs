@@ -54,35 +54,86 @@ fn flash_at(recs: &[FrameRec], i: usize) -> bool {
     false
 }
 
+/// A repeated frame (exact duplicate from a frame-rate conversion or an encoder skip).
+const DUP: f32 = 0.05;
+
 fn hard_cuts(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> {
     let n = recs.len();
-    let m = |j: usize| recs[j].mafd;
-    let c = |j: usize| recs[j].cmafd;
+    let within = |i: usize, j: usize| {
+        let dt = recs[i].t - recs[j].t;
+        !dt.is_finite() || dt.abs() <= 1.0
+    };
+    // Scores skip duplicated frames: with repeats, motion arrives in bursts that would look like
+    // isolated jumps. `prev_real(i)` is the last non-duplicate frame before i (within 1 s).
+    let prev_real = |i: usize| {
+        (1..i)
+            .rev()
+            .take_while(|&j| within(i, j))
+            .find(|&j| recs[j].mafd >= DUP)
+    };
+    let next_real = |i: usize| {
+        (i + 1..n)
+            .take_while(|&j| within(i, j))
+            .find(|&j| recs[j].mafd >= DUP)
+    };
     let neigh = |i: usize, f: &dyn Fn(usize) -> f32| -> Option<f32> {
-        let js = [i.wrapping_sub(2), i.wrapping_sub(1), i + 1, i + 2];
-        let v: Vec<f32> = js
-            .iter()
-            .filter(|&&j| j >= 1 && j < n)
-            .map(|&j| f(j))
-            .collect();
+        let mut v = Vec::new();
+        let mut j = i;
+        for _ in 0..2 {
+            match prev_real(j) {
+                Some(p) => {
+                    v.push(f(p));
+                    j = p;
+                }
+                None => break,
+            }
+        }
+        let mut j = i;
+        for _ in 0..2 {
+            match next_real(j) {
+                Some(q) => {
+                    v.push(f(q));
+                    j = q;
+                }
+                None => break,
+            }
+        }
         (!v.is_empty()).then(|| v.iter().sum::<f32>() / v.len() as f32)
     };
-    let mut out = Vec::new();
+    let m = |j: usize| recs[j].mafd;
+    let c = |j: usize| recs[j].cmafd;
+    let mut out: Vec<Boundary> = Vec::new();
     for i in 1..n {
-        let sc = m(i).min((m(i) - m(i - 1)).abs()) as f64;
+        if m(i) < DUP {
+            continue;
+        }
+        let p = prev_real(i);
+        let mp = p.map_or(0.0, m);
+        let cp = p.map_or(0.0, c);
+        let sc = m(i).min((m(i) - mp).abs()) as f64;
         let ratio = neigh(i, &m).map_or(f64::INFINITY, |a| m(i) as f64 / a.max(1.0) as f64);
         let luma =
             sc >= o.cut_threshold || (sc >= o.cut_threshold_low && ratio >= o.adaptive_ratio);
-        let csc = c(i).min((c(i) - c(i - 1)).abs()) as f64;
+        let csc = c(i).min((c(i) - cp).abs()) as f64;
         let cratio = neigh(i, &c).map_or(f64::INFINITY, |a| c(i) as f64 / a.max(0.5) as f64);
         let chroma = csc >= o.chroma_threshold && cratio >= 4.0 && ratio >= 2.0 && m(i) >= 3.0;
-        if (luma || chroma) && !flash_at(recs, i) {
-            out.push(Boundary {
-                frame: i,
-                gradual: false,
-                score: sc.max(csc),
-            });
+        if !(luma || chroma) || flash_at(recs, i) {
+            continue;
         }
+        // The picture went back to one seen shortly before, with no cut in between: the frames in
+        // between were a flash, a glitch or a freeze, not another shot.
+        let r = &recs[i];
+        if r.ret.is_finite() && r.ret < 0.6 * r.d1 {
+            let from = i.saturating_sub(r.ret_back as usize);
+            if !out.iter().any(|b| b.frame > from) {
+                continue;
+            }
+        }
+        out.push(Boundary {
+            frame: i,
+            gradual: false,
+            score: sc.max(csc),
+        });
     }
     out
 }
@@ -173,7 +224,7 @@ fn fades(blanks: &[BlankRun], n: usize, hard: &[Boundary], look: usize) -> Vec<B
         })
         .filter_map(|b| {
             let c = b.ncc_across?;
-            (c < 0.5).then(|| Boundary {
+            (c < 0.5).then_some(Boundary {
                 frame: b.end,
                 gradual: true,
                 score: (1.0 - c as f64) * 50.0,

@@ -60,6 +60,14 @@ pub struct FrameRec {
     pub conf_x: f32,
     pub conf_y: f32,
     pub dis: [DissolveRec; 3],
+    /// On cut candidates only (else NaN): block-matched (motion-compensated) difference to the
+    /// previous frame divided by the plain difference. Near 1 for a cut, well below for motion.
+    pub mc: f32,
+    /// On cut candidates only (else NaN): smallest difference (%) to a frame 3..~2 s back, and how
+    /// many frames back it is. A low value means the picture returned to an earlier one (flash,
+    /// glitch, freeze-and-resume), not a new shot.
+    pub ret: f32,
+    pub ret_back: u32,
 }
 
 /// A stretch of near-uniform frames, compared before/after (for fades through black or white).
@@ -96,6 +104,8 @@ pub(crate) struct Analyzer {
     before_blank: Option<Vec<u8>>,
     pending_after: Option<(usize, usize, Option<Vec<u8>>, f32)>,
     geom: Option<(usize, usize)>,
+    fps: f64,
+    tmp: Vec<u8>,
 }
 
 /// Sum of |a - b| over two equal-length byte rows.
@@ -164,8 +174,100 @@ fn sum_row(a: &[u8]) -> u64 {
 
 #[inline]
 fn add_row(acc: &mut [u16], row: &[u8]) {
-    for (a, &p) in acc.iter_mut().zip(row) {
-        *a += p as u16;
+    let n = acc.len().min(row.len());
+    #[allow(unused_mut)]
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is baseline on x86_64; every access is within `n` of both slices.
+        unsafe {
+            let zero = _mm_setzero_si128();
+            while i + 16 <= n {
+                let v = _mm_loadu_si128(row.as_ptr().add(i) as *const __m128i);
+                let pa = acc.as_mut_ptr().add(i) as *mut __m128i;
+                let pb = acc.as_mut_ptr().add(i + 8) as *mut __m128i;
+                _mm_storeu_si128(
+                    pa,
+                    _mm_add_epi16(_mm_loadu_si128(pa), _mm_unpacklo_epi8(v, zero)),
+                );
+                _mm_storeu_si128(
+                    pb,
+                    _mm_add_epi16(_mm_loadu_si128(pb), _mm_unpackhi_epi8(v, zero)),
+                );
+                i += 16;
+            }
+        }
+    }
+    for j in i..n {
+        acc[j] += row[j] as u16;
+    }
+}
+
+/// Sum of products of two byte slices (dot product).
+fn dot_u8(a: &[u8], b: &[u8]) -> u64 {
+    let n = a.len().min(b.len());
+    #[allow(unused_mut)]
+    let mut i = 0;
+    let mut total = 0u64;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 baseline; loads stay within `n`. Each 32-bit lane gains at most
+        // 4 * 255 * 255 per step, so it is flushed to `total` every 1024 steps.
+        unsafe {
+            let zero = _mm_setzero_si128();
+            while i + 16 <= n {
+                let mut acc = _mm_setzero_si128();
+                let mut steps = 0;
+                while i + 16 <= n && steps < 1024 {
+                    let va = _mm_loadu_si128(a.as_ptr().add(i) as *const __m128i);
+                    let vb = _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i);
+                    let lo =
+                        _mm_madd_epi16(_mm_unpacklo_epi8(va, zero), _mm_unpacklo_epi8(vb, zero));
+                    let hi =
+                        _mm_madd_epi16(_mm_unpackhi_epi8(va, zero), _mm_unpackhi_epi8(vb, zero));
+                    acc = _mm_add_epi32(acc, _mm_add_epi32(lo, hi));
+                    i += 16;
+                    steps += 1;
+                }
+                let mut lanes = [0u32; 4];
+                _mm_storeu_si128(lanes.as_mut_ptr() as *mut __m128i, acc);
+                total += lanes.iter().map(|&x| x as u64).sum::<u64>();
+            }
+        }
+    }
+    for j in i..n {
+        total += a[j] as u64 * b[j] as u64;
+    }
+    total
+}
+
+/// Rounded average of two byte slices into `out`.
+fn avg_u8(a: &[u8], b: &[u8], out: &mut Vec<u8>) {
+    let n = a.len().min(b.len());
+    out.clear();
+    out.resize(n, 0);
+    #[allow(unused_mut)]
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 baseline; all accesses within `n`.
+        unsafe {
+            while i + 16 <= n {
+                let va = _mm_loadu_si128(a.as_ptr().add(i) as *const __m128i);
+                let vb = _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i);
+                _mm_storeu_si128(
+                    out.as_mut_ptr().add(i) as *mut __m128i,
+                    _mm_avg_epu8(va, vb),
+                );
+                i += 16;
+            }
+        }
+    }
+    for j in i..n {
+        out[j] = (a[j] as u16 + b[j] as u16).div_ceil(2) as u8;
     }
 }
 
@@ -201,7 +303,7 @@ fn mean_std(a: &[u8]) -> (f32, f32) {
     }
     let n = a.len() as f64;
     let s = sum_row(a) as f64;
-    let s2: u64 = a.iter().map(|&x| (x as u64) * (x as u64)).sum();
+    let s2 = dot_u8(a, a);
     let m = s / n;
     let var = (s2 as f64 / n - m * m).max(0.0);
     (m as f32, var.sqrt() as f32)
@@ -213,15 +315,8 @@ pub(crate) fn ncc(a: &[u8], b: &[u8]) -> f32 {
         return 0.0;
     }
     let n = a.len() as f64;
-    let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0u64, 0u64, 0u64, 0u64, 0u64);
-    for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (x as u64, y as u64);
-        sa += x;
-        sb += y;
-        saa += x * x;
-        sbb += y * y;
-        sab += x * y;
-    }
+    let (sa, sb) = (sum_row(a), sum_row(b));
+    let (saa, sbb, sab) = (dot_u8(a, a), dot_u8(b, b), dot_u8(a, b));
     let (ma, mb) = (sa as f64 / n, sb as f64 / n);
     let va = saa as f64 / n - ma * ma;
     let vb = sbb as f64 / n - mb * mb;
@@ -286,6 +381,76 @@ fn best_shift(cur: &[f32], prev: &[f32], max_s: usize) -> (f32, f32) {
     (shift, be / e0)
 }
 
+/// Halve a small frame (2×2 average).
+fn halve(a: &[u8], w: usize, h: usize) -> (Vec<u8>, usize, usize) {
+    let (hw, hh) = (w / 2, h / 2);
+    let mut out = vec![0u8; hw * hh];
+    for y in 0..hh {
+        for x in 0..hw {
+            let s = a[2 * y * w + 2 * x] as u16
+                + a[2 * y * w + 2 * x + 1] as u16
+                + a[(2 * y + 1) * w + 2 * x] as u16
+                + a[(2 * y + 1) * w + 2 * x + 1] as u16;
+            out[y * hw + x] = ((s + 2) / 4) as u8;
+        }
+    }
+    (out, hw, hh)
+}
+
+/// Block-matching residual / plain residual between two small frames (8×8 blocks, ±3 px around
+/// zero and around the global shift `g`, on a ≤ ~170 px wide copy).
+fn mc_ratio(cur: &[u8], prev: &[u8], w: usize, h: usize, g: (isize, isize)) -> f32 {
+    let (c, p, w, h, g) = if w >= 200 {
+        let (c, hw, hh) = halve(cur, w, h);
+        let (p, _, _) = halve(prev, w, h);
+        (c, p, hw, hh, (g.0 / 2, g.1 / 2))
+    } else {
+        (cur.to_vec(), prev.to_vec(), w, h, g)
+    };
+    const B: usize = 8;
+    const R: isize = 3;
+    if w < 2 * B || h < 2 * B {
+        return 1.0;
+    }
+    let sad = |bx: usize, by: usize, ox: usize, oy: usize| -> u32 {
+        let mut s = 0u32;
+        for y in 0..B {
+            let a = &c[(by + y) * w + bx..(by + y) * w + bx + B];
+            let b = &p[(oy + y) * w + ox..(oy + y) * w + ox + B];
+            for k in 0..B {
+                s += a[k].abs_diff(b[k]) as u32;
+            }
+        }
+        s
+    };
+    let seeds: &[(isize, isize)] = if g == (0, 0) { &[(0, 0)] } else { &[(0, 0), g] };
+    let (mut raw, mut best_sum) = (0u64, 0u64);
+    for by in (0..=h - B).step_by(B) {
+        for bx in (0..=w - B).step_by(B) {
+            let r0 = sad(bx, by, bx, by);
+            let mut best = r0;
+            for &(gx, gy) in seeds {
+                for sy in -R..=R {
+                    for sx in -R..=R {
+                        let ox = bx as isize + gx + sx;
+                        let oy = by as isize + gy + sy;
+                        if ox < 0 || oy < 0 || ox as usize + B > w || oy as usize + B > h {
+                            continue;
+                        }
+                        best = best.min(sad(bx, by, ox as usize, oy as usize));
+                    }
+                }
+            }
+            raw += r0 as u64;
+            best_sum += best as u64;
+        }
+    }
+    if raw == 0 {
+        return 0.0;
+    }
+    best_sum as f32 / raw as f32
+}
+
 impl Analyzer {
     pub fn new(fps: f64, freeze_noise: f64) -> Self {
         let wins = dissolve_windows(fps);
@@ -310,6 +475,8 @@ impl Analyzer {
             before_blank: None,
             pending_after: None,
             geom: None,
+            fps,
+            tmp: Vec::new(),
         }
     }
 
@@ -332,7 +499,9 @@ impl Analyzer {
             self.f = (w / 240).max(1);
             self.sw = (w / self.f).max(1);
             self.sh = (h / self.f).max(1);
-            let cap = self.wins[2] + 2;
+            let cap = (self.wins[2] + 2)
+                .max((2.0 * self.fps).round() as usize)
+                .min(240);
             self.ring = vec![Vec::new(); cap];
             self.colacc = vec![0; w];
             self.colproj = vec![0; w];
@@ -421,16 +590,12 @@ impl Analyzer {
 
         // Dissolve linearity over the windows.
         let mut dis = [NA; 3];
+        let mut tmp = std::mem::take(&mut self.tmp);
         for (k, &l) in self.wins.iter().enumerate() {
             if let (Some(a), Some(m)) = (self.ring_get(l), self.ring_get(l / 2)) {
-                let n = small.len() as f32;
                 let d = mad_pct(&small, a);
-                let mut r = 0u64;
-                for ((&x, &y), &z) in small.iter().zip(a).zip(m) {
-                    let avg2 = x as i32 + y as i32;
-                    r += (2 * z as i32 - avg2).unsigned_abs() as u64;
-                }
-                let r = r as f32 * 100.0 / (2.0 * n * 255.0);
+                avg_u8(&small, a, &mut tmp);
+                let r = mad_pct(m, &tmp);
                 dis[k] = DissolveRec {
                     d,
                     r,
@@ -438,6 +603,7 @@ impl Analyzer {
                 };
             }
         }
+        self.tmp = tmp;
 
         // Freeze: compare with the first frame of the current still stretch.
         let freeze_ref = match &mut self.freeze_ref {
@@ -467,6 +633,32 @@ impl Analyzer {
         }
         self.proj_prev = Some((px, py));
 
+        // Motion-compensated difference, only where a cut is plausible.
+        let mut mc = f32::NAN;
+        if let (true, Some(p)) = (
+            prev.is_some() && (mafd >= 4.0 || cmafd >= 3.0),
+            self.ring_get(1),
+        ) {
+            let g = (
+                (dx / f as f32).round() as isize,
+                (dy / f as f32).round() as isize,
+            );
+            mc = mc_ratio(&small, p, sw, sh, g);
+        }
+
+        let (mut ret, mut ret_back) = (f32::NAN, 0u32);
+        if mc.is_finite() {
+            let mut k = 3;
+            while let Some(p) = self.ring_get(k) {
+                let d = mad_pct(&small, p);
+                if ret.is_nan() || d < ret {
+                    ret = d;
+                    ret_back = k as u32;
+                }
+                k += 2;
+            }
+        }
+
         // Blank runs (near-uniform frames) and what surrounds them.
         // Near-uniform, or near video black (a dark card with a little text still separates shots).
         let blank = std < self.blank_std || (mean < 24.0 && std < 2.5 * self.blank_std);
@@ -489,6 +681,9 @@ impl Analyzer {
             conf_x,
             conf_y,
             dis,
+            mc,
+            ret,
+            ret_back,
         });
     }
 
@@ -497,12 +692,10 @@ impl Analyzer {
         let look = self.wins[0].max(4);
         // Finish a pending after-run comparison.
         if let Some((start, end, before, best)) = self.pending_after.as_mut() {
-            if !blank {
-                if let Some(b) = before.as_ref() {
-                    if std >= clear || idx + 1 >= *end + look {
-                        *best = best.max(ncc(b, small));
-                    }
-                }
+            if let (false, Some(b)) = (blank, before.as_ref())
+                && (std >= clear || idx + 1 >= *end + look)
+            {
+                *best = best.max(ncc(b, small));
             }
             if blank || idx + 1 >= *end + look {
                 let run = BlankRun {
@@ -539,10 +732,8 @@ impl Analyzer {
                 self.blank_start = None;
                 let before = self.before_blank.take();
                 let mut best = -1.0f32;
-                if let Some(b) = before.as_ref() {
-                    if std >= clear {
-                        best = ncc(b, small);
-                    }
+                if let Some(b) = before.as_ref().filter(|_| std >= clear) {
+                    best = ncc(b, small);
                 }
                 self.pending_after = Some((start, idx, before, best));
             }

@@ -1,6 +1,15 @@
 //! The command-line interface: argument parsing and one function per command. Commands return an
 //! exit status; `main` only maps errors to exit code 2. Diagnostics go to stdout, progress and errors
 //! to stderr.
+//!
+//! `options()` turns the shared judging flags plus the project's config file into `CheckOptions`; every
+//! command that judges files (check, fix, submit) goes through it, so they all agree on a verdict.
+
+mod config;
+mod merge;
+mod settings;
+
+pub mod submit;
 
 pub mod fix;
 
@@ -8,15 +17,15 @@ use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::analyze::AnalyzeOptions;
 use crate::engine::{self, CheckOptions};
 use crate::model::Report;
 use crate::profile::{self, DEFAULT_PROFILE, Orientation};
 use crate::report::{self, Format, human};
-use crate::rules::{self, RuleSettings};
+use crate::rules;
+use crate::shard::Shard;
 
 /// Exit statuses (SPEC.md): 0 clean (warnings allowed), 1 error-level findings, 2 usage/internal error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,16 +59,30 @@ pub enum Command {
     Profiles(ProfilesArgs),
     /// Print a rule's documentation (by code or name), or all of them.
     Explain(ExplainArgs),
+    /// Write a commented starter kling-preflight.toml in the working folder.
+    Init(config::InitArgs),
+    /// Show the resolved settings (config file + flags) and where each came from.
+    Config(config::ConfigArgs),
+    /// Remove the result cache (.kling-preflight-cache).
+    Clean(config::CleanArgs),
+    /// Combine the JSON reports of `check --shard K/N` runs into one report.
+    Merge(merge::MergeArgs),
+    /// Preflight pairs, then submit those that pass to Freepik, GPTProto or Kling (once each).
+    Submit(Box<submit::SubmitArgs>),
+    /// Receive provider callbacks and record completions in the ledger.
+    ServeWebhook(submit::ServeWebhookArgs),
 }
 
-#[derive(Debug, Args)]
+/// The flags that decide how files are judged, shared by every command that judges (check, fix,
+/// submit). Each overrides the config file's setting; `options()` resolves them.
+#[derive(Debug, Args, Default)]
 pub struct Judging {
-    /// Provider profile whose limits apply.
-    #[arg(long, short = 'p', default_value = DEFAULT_PROFILE)]
-    pub profile: String,
-    /// Kling's character_orientation: `image` caps videos at 10 s, `video` at 30 s.
-    #[arg(long, short = 'o', value_enum, default_value_t = Orientation::Video)]
-    pub orientation: Orientation,
+    /// Provider profile whose limits apply [default: the config's `profile`, else strict].
+    #[arg(long, short = 'p')]
+    pub profile: Option<String>,
+    /// Kling's character_orientation: `image` caps videos at 10 s, `video` at 30 s [default: video].
+    #[arg(long, short = 'o', value_enum)]
+    pub orientation: Option<Orientation>,
     /// Change rule severities: CODE=error|warning|info|off (a code, a prefix such as `V`, or a name).
     #[arg(long = "rule", value_name = "CODE=SEVERITY")]
     pub rule: Vec<String>,
@@ -69,6 +92,15 @@ pub struct Judging {
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
+    /// Use this config file instead of the nearest kling-preflight.toml.
+    #[arg(long, value_name = "PATH", conflicts_with = "isolated")]
+    pub config: Option<PathBuf>,
+    /// Ignore config files: built-in defaults and flags only.
+    #[arg(long)]
+    pub isolated: bool,
+    /// Neither read nor write the result cache (.kling-preflight-cache).
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +119,11 @@ pub struct CheckArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Check only part K of N of the inputs (stable split by relative path), or `auto` to read
+    /// it from Kubernetes (JOB_COMPLETION_INDEX/JOB_COMPLETIONS), GitLab (CI_NODE_INDEX/CI_NODE_TOTAL)
+    /// or Slurm (SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT). Combine the reports with `merge`.
+    #[arg(long, value_name = "K/N|auto")]
+    pub shard: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -134,63 +171,60 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Probe(a) => probe(a),
         Command::Profiles(a) => profiles(a),
         Command::Explain(a) => explain(a),
+        Command::Init(a) => config::init(a),
+        Command::Config(a) => config::show(a),
+        Command::Clean(a) => config::clean(a),
+        Command::Merge(a) => merge::run(a),
+        Command::Submit(a) => submit::run(*a),
+        Command::ServeWebhook(a) => submit::serve_webhook(a),
     }
 }
 
-fn parse_rule_overrides(specs: &[String]) -> Result<RuleSettings> {
-    let mut settings = RuleSettings::default();
-    for spec in specs {
-        let Some((key, sev)) = spec.split_once('=') else {
-            bail!("--rule {spec}: expected CODE=SEVERITY, e.g. --rule V012=error");
-        };
-        let key = key.trim();
-        if !rules::CATALOGUE
-            .iter()
-            .any(|r| r.code.starts_with(key) || r.name.eq_ignore_ascii_case(key))
-        {
-            bail!(
-                "--rule {spec}: no rule code, prefix or name matches '{key}' (see `kling-preflight explain --all`)"
-            );
-        }
-        let sev = match sev.trim() {
-            "off" | "ignore" => None,
-            s => Some(crate::model::Severity::parse(s).with_context(|| {
-                format!("--rule {spec}: severity must be error, warning, info or off")
-            })?),
-        };
-        settings.overrides.push((key.to_string(), sev));
-    }
-    Ok(settings)
+pub(crate) use settings::resolve;
+
+/// `CheckOptions` for the judging flags, the config file and the defaults, in that order of precedence.
+pub(crate) fn options(j: &Judging) -> Result<CheckOptions> {
+    Ok(resolve(j)?.opts)
 }
 
-fn options(j: &Judging) -> Result<CheckOptions> {
-    if let Some(n) = j.jobs {
-        // Ignore the error when a pool already exists (library callers, tests).
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global();
-    }
-    Ok(CheckOptions {
-        profile: profile::lookup(&j.profile, &BTreeMap::new())?,
-        orientation: j.orientation,
-        rules: parse_rule_overrides(&j.rule)?,
-        analyze: !j.no_analyze,
-        analyze_opts: AnalyzeOptions::default(),
-    })
-}
-
-/// Collect inputs; a path that does not exist is a usage error (exit 2), named in the message.
-fn collect(paths: &[PathBuf]) -> Result<Vec<engine::Input>> {
-    let collected = engine::collect(paths);
+/// Collect inputs (skipping the config's ignore globs in folders, keeping one shard); a path that does
+/// not exist is a usage error (exit 2), named in the message.
+fn collect(
+    paths: &[PathBuf],
+    opts: &CheckOptions,
+    shard: Option<Shard>,
+) -> Result<Vec<engine::Input>> {
+    let walk = engine::Walk {
+        ignore: Some(&opts.ignore),
+        shard,
+    };
+    let collected = engine::collect_with(paths, &walk);
     if let Some((path, err)) = collected.errors.first() {
         bail!("{path}: {err}");
     }
     Ok(collected.inputs)
 }
 
+/// Human-format options for stdout.
+fn human_options(verbose: bool) -> human::Options {
+    human::Options {
+        color: io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        verbose,
+    }
+}
+
 fn check(a: CheckArgs) -> Result<Status> {
     let opts = options(&a.judging)?;
-    let inputs = collect(&a.paths)?;
+    let shard = match &a.shard {
+        Some(s) => Some(Shard::from_arg(s).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let inputs = collect(&a.paths, &opts, shard)?;
+    if let Some(s) = shard
+        && !a.quiet
+    {
+        eprintln!("kling-preflight: shard {s}: {} of the inputs", inputs.len());
+    }
     let progress = if !a.quiet && io::stderr().is_terminal() && inputs.len() > 1 {
         let pb = indicatif::ProgressBar::new(inputs.len() as u64);
         pb.set_style(
@@ -209,11 +243,9 @@ fn check(a: CheckArgs) -> Result<Status> {
     }
     let skipped = results.iter().filter(|r| r.is_none()).count();
     let files: Vec<_> = results.into_iter().flatten().collect();
-    let report = Report::new(&opts.profile.name, opts.orientation.name(), files, skipped);
-    let hopts = human::Options {
-        color: io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-        verbose: a.verbose,
-    };
+    let mut report = Report::new(&opts.profile.name, opts.orientation.name(), files, skipped);
+    report.shard = shard;
+    let hopts = human_options(a.verbose);
     emit(|out| report::write(out, &report, a.format, &hopts))?;
     Ok(if report.summary.fail > 0 {
         Status::Findings
@@ -223,14 +255,9 @@ fn check(a: CheckArgs) -> Result<Status> {
 }
 
 fn probe(a: ProbeArgs) -> Result<Status> {
-    let inputs = collect(&a.paths)?;
-    let opts = CheckOptions {
-        profile: profile::lookup(DEFAULT_PROFILE, &BTreeMap::new())?,
-        orientation: Orientation::Video,
-        rules: RuleSettings::default(),
-        analyze: a.analyze,
-        analyze_opts: AnalyzeOptions::default(),
-    };
+    let mut opts = CheckOptions::new(profile::lookup(DEFAULT_PROFILE, &BTreeMap::new())?);
+    opts.analyze = a.analyze;
+    let inputs = collect(&a.paths, &opts, None)?;
     let results = engine::check_all(&inputs, &opts, None);
     let files: Vec<serde_json::Value> = results
         .into_iter()

@@ -1,13 +1,18 @@
 //! Reporters: turn a `Report` into what a person or a program reads. They never probe or judge;
 //! everything they print is already in the report.
 //!
-//! Machine formats (`json`, `json-lines`) are a contract (SPEC.md): stable, sorted as the inputs were
-//! given (folder contents by name), no footer. The human format has colour only on a terminal and
-//! ends with a summary.
+//! Machine formats (`json`, `json-lines`, `sarif`, `junit`, `github`) are a contract (SPEC.md): stable,
+//! sorted as the inputs were given (folder contents by name), no footer. The human format has colour
+//! only on a terminal and ends with a summary. `merge` combines the JSON reports of several shards.
 
+pub mod github;
 pub mod human;
+pub mod junit;
+pub mod merge;
+pub mod sarif;
 
 use std::io::{self, Write};
+use std::path::Path;
 
 use crate::model::Report;
 
@@ -18,6 +23,12 @@ pub enum Format {
     Json,
     #[value(name = "json-lines")]
     JsonLines,
+    /// SARIF 2.1.0 (GitHub code scanning, GitLab, Azure DevOps).
+    Sarif,
+    /// JUnit XML: one test case per file.
+    Junit,
+    /// GitHub Actions annotations (`::error file=...::...`).
+    Github,
 }
 
 /// Write `report` in `format`.
@@ -41,5 +52,33 @@ pub fn write(
             serde_json::to_writer(&mut *out, &serde_json::json!({ "summary": report.summary }))?;
             writeln!(out)
         }
+        Format::Sarif => sarif::write(out, report),
+        Format::Junit => junit::write(out, report),
+        Format::Github => github::write(out, report),
     }
+}
+
+/// A report path as CI tools want it: relative to the working folder (the repository root in CI) when
+/// it lies below it, with `/` separators and no leading `./`.
+pub(crate) fn artifact_path(path: &str) -> String {
+    let p = Path::new(path);
+    let rel = if p.is_absolute() {
+        std::env::current_dir()
+            .ok()
+            .and_then(|cwd| p.strip_prefix(cwd).ok().map(Path::to_path_buf))
+            .unwrap_or_else(|| p.to_path_buf())
+    } else {
+        p.to_path_buf()
+    };
+    let s = rel.to_string_lossy();
+    let s = if cfg!(windows) {
+        s.replace('\\', "/")
+    } else {
+        s.into_owned()
+    };
+    let mut t = s.as_str();
+    while let Some(rest) = t.strip_prefix("./") {
+        t = rest;
+    }
+    t.to_string()
 }

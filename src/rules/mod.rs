@@ -8,6 +8,7 @@
 mod catalogue;
 pub mod file;
 pub mod image;
+pub mod request;
 pub mod video;
 
 use std::path::Path;
@@ -102,6 +103,28 @@ impl RuleSettings {
             None => Some(rule.severity),
         }
     }
+}
+
+/// Parse one severity override (`key` = a code, prefix or name; `severity` = error, warning, info or
+/// off), as `--rule` and the config's `[rules]` table give them. The error says what is wrong.
+pub fn parse_override(key: &str, severity: &str) -> Result<(String, Option<Severity>), String> {
+    let key = key.trim();
+    if key.is_empty()
+        || !CATALOGUE
+            .iter()
+            .any(|r| r.code.starts_with(key) || r.name.eq_ignore_ascii_case(key))
+    {
+        return Err(format!(
+            "no rule code, prefix or name matches '{key}' (see `kling-preflight explain --all`)"
+        ));
+    }
+    let sev = match severity.trim().to_ascii_lowercase().as_str() {
+        "off" | "ignore" => None,
+        s => Some(Severity::parse(s).ok_or_else(|| {
+            format!("{key} = '{severity}': severity must be error, warning, info or off")
+        })?),
+    };
+    Ok((key.to_string(), sev))
 }
 
 /// What every rule is judged against.
