@@ -13,7 +13,7 @@
 //!   count), no camera motion and no hard cut inside;
 //! - fade through black/white: a run of near-uniform frames whose surrounding pictures do not
 //!   correlate is a gradual cut at the first frame after the run; a fade to black and back to the
-//!   same picture is not.
+//!   same picture is not, nor is a camera panning across a plain area (the shift stays tracked).
 
 use super::AnalyzeOptions;
 use super::signals::{BlankRun, FrameRec};
@@ -212,10 +212,25 @@ fn dissolves(
     out
 }
 
-fn fades(blanks: &[BlankRun], n: usize, hard: &[Boundary], look: usize) -> Vec<Boundary> {
+fn fades(
+    recs: &[FrameRec],
+    blanks: &[BlankRun],
+    hard: &[Boundary],
+    look: usize,
+    dims: (usize, usize),
+) -> Vec<Boundary> {
+    let n = recs.len();
     blanks
         .iter()
         .filter(|b| b.start > 0 && b.end < n)
+        // A camera moving across a plain area (sky, wall): the "blank" frames still carry a
+        // confidently tracked global shift from the frame before to the frame after the run,
+        // which a fade through black/white (flat projections, no trackable shift) never has.
+        .filter(|b| {
+            !(b.start..=b.end)
+                .filter(|&i| i < n)
+                .all(|i| camera_moving(&recs[i], dims.0, dims.1))
+        })
         // A hard cut into or out of the run already marks this transition.
         .filter(|b| {
             !hard
@@ -245,7 +260,7 @@ pub(crate) fn detect(
     let mut all = hard.clone();
     if o.gradual {
         all.extend(dissolves(recs, wins, &hard, dims));
-        all.extend(fades(blanks, recs.len(), &hard, wins[1]));
+        all.extend(fades(recs, blanks, &hard, wins[1], dims));
     }
     // A sliver at either end shorter than a shot (≤ 2 frames, or blank) is not a shot of its own.
     let n = recs.len();
