@@ -31,8 +31,9 @@ nimg=$(ls "$work/images" | wc -l); nvid=$(ls "$work/videos" | wc -l)
 
 # wall seconds, user+sys seconds, peak RSS KB of a command, from GNU time.
 measure() {
-  local out; out=$( { /usr/bin/time -f "%e %U %S %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
-  echo "$out"
+  local f; f=$(mktemp)
+  /usr/bin/time -o "$f" -f "%e %U %S %M" "$@" >/dev/null 2>&1 || true
+  tail -1 "$f"; rm -f "$f"
 }
 row() { # name files wall user sys rss
   awk -v n="$1" -v f="$2" -v w="$3" -v u="$4" -v s="$5" -v r="$6" -v base="$7" \
@@ -46,10 +47,10 @@ cat "$work"/images/* "$work"/videos/* > /dev/null
 
 echo "## Images ($nimg files)" | tee -a "$work/results.md"
 printf "$header\n" | tee -a "$work/results.md"
-read -r w u s m < <(measure "$BIN" check --no-analyze --format json -q "$work/images")
+read -r w u s m < <(measure "$BIN" check --no-cache --isolated --no-analyze --format json -q "$work/images")
 ours=$w
 row "kling-preflight check --no-analyze" "$nimg" "$w" "$u" "$s" "$m" 0 | tee -a "$work/results.md"
-read -r w u s m < <(measure "$BIN" check --no-analyze --format json -q -j 1 "$work/images")
+read -r w u s m < <(measure "$BIN" check --no-cache --isolated --no-analyze --format json -q -j 1 "$work/images")
 row "kling-preflight check --no-analyze -j 1" "$nimg" "$w" "$u" "$s" "$m" "$ours" | tee -a "$work/results.md"
 if command -v identify >/dev/null; then
   read -r w u s m < <(measure bash -c "identify -ping '$work'/images/* ")
@@ -61,17 +62,17 @@ fi
 echo | tee -a "$work/results.md"
 echo "## Videos ($nvid files, 5 s H.264)" | tee -a "$work/results.md"
 printf "$header\n" | tee -a "$work/results.md"
-read -r w u s m < <(measure "$BIN" check --no-analyze --format json -q "$work/videos")
+read -r w u s m < <(measure "$BIN" check --no-cache --isolated --no-analyze --format json -q "$work/videos")
 ours=$w
 row "kling-preflight check --no-analyze (probe)" "$nvid" "$w" "$u" "$s" "$m" 0 | tee -a "$work/results.md"
 read -r w u s m < <(measure bash -c "for f in '$work'/videos/*; do ffprobe -v error -show_format -show_streams \"\$f\"; done")
 row "ffprobe -show_format -show_streams per file" "$nvid" "$w" "$u" "$s" "$m" "$ours" | tee -a "$work/results.md"
-read -r w u s m < <(measure "$BIN" check --format json -q "$work/videos")
+read -r w u s m < <(measure "$BIN" check --no-cache --isolated --format json -q "$work/videos")
 row "kling-preflight check (probe + full analysis)" "$nvid" "$w" "$u" "$s" "$m" "$ours" | tee -a "$work/results.md"
 
 echo | tee -a "$work/results.md"
 echo "## Whole folder ($((nimg + nvid)) files)" | tee -a "$work/results.md"
 printf "$header\n" | tee -a "$work/results.md"
-read -r w u s m < <(measure "$BIN" check --no-analyze --format json -q "$work")
+read -r w u s m < <(measure "$BIN" check --no-cache --isolated --no-analyze --format json -q "$work")
 row "kling-preflight check --no-analyze" "$((nimg + nvid))" "$w" "$u" "$s" "$m" 0 | tee -a "$work/results.md"
 echo "(results in $work/results.md)" >&2

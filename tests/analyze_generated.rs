@@ -187,7 +187,8 @@ fn one_frame_flash_is_not_a_cut() {
 fn fast_pan_is_not_a_cut_and_is_camera_motion() {
     need_ffmpeg!();
     let dir = tempfile::tempdir().unwrap();
-    // A 2000-wide scene panned at 12 px/frame for 3 s, then 1 s still camera.
+    // A 2000-wide scene panned at 12 px/frame for the whole 4 s (100 frames; x reaches 1188 on the
+    // last frame, so the 1500 clamp never applies).
     let fc = "testsrc2=s=2000x240:r=25:d=4,crop=320:240:x='min(n*12\\,1500)':y=0[v]";
     let p = make_clip(dir.path(), "pan.mp4", fc, &[]);
     let a = analyze(&p);
@@ -195,7 +196,7 @@ fn fast_pan_is_not_a_cut_and_is_camera_motion() {
     assert!(
         a.camera_motion
             .iter()
-            .any(|s| s.start_frame <= 10 && s.end_frame >= 110),
+            .any(|s| s.start_frame <= 10 && s.end_frame >= 98),
         "camera motion {:?}",
         a.camera_motion
     );

@@ -10,10 +10,11 @@
 //! - gradual cut (dissolve): over a window of L frames the middle frame is the average of the ends
 //!   (linear blend), the change is coherent (end-to-end difference ≈ sum of steps), the structure
 //!   changes (low correlation of the ends, so a fade or a lighting change within a shot does not
-//!   count), no camera motion and no hard cut inside;
+//!   count), no camera motion and no hard cut inside; linearity and coherence are also tested on
+//!   block-averaged "tiny" frames, where a pixel-random dissolve becomes a crossfade;
 //! - fade through black/white: a run of near-uniform frames whose surrounding pictures do not
 //!   correlate is a gradual cut at the first frame after the run; a fade to black and back to the
-//!   same picture is not.
+//!   same picture is not, nor is a camera panning across a plain area (the shift stays tracked).
 
 use super::AnalyzeOptions;
 use super::signals::{BlankRun, FrameRec};
@@ -150,6 +151,7 @@ fn dissolves(
     }
     // Prefix sums of the small-frame step differences, camera motion and blank frames.
     let mut step = vec![0f64; n + 1];
+    let mut tstep = vec![0f64; n + 1];
     let mut cam = vec![0usize; n + 1];
     let mut dim = vec![0usize; n + 1];
     let mut cut = vec![0usize; n + 1];
@@ -159,6 +161,7 @@ fn dissolves(
     }
     for i in 0..n {
         step[i + 1] = step[i] + recs[i].d1 as f64;
+        tstep[i + 1] = tstep[i] + recs[i].t1 as f64;
         cam[i + 1] = cam[i] + camera_moving(&recs[i], dims.0, dims.1) as usize;
         dim[i + 1] = dim[i] + (recs[i].std < 10.0) as usize;
         cut[i + 1] = cut[i] + is_cut[i] as usize;
@@ -172,12 +175,21 @@ fn dissolves(
                 continue;
             }
             let a = i - l;
-            let (d, rr) = (r.d as f64, r.r as f64);
+            // Linearity on the small frames, or on the tiny ones (a pixel-random dissolve is only a
+            // blend once averaged over blocks); the tiny residual is rescaled to the small d.
+            let (d, mut rr) = (r.d as f64, r.r as f64);
+            let (dt, rt) = (r.dt as f64, r.rt as f64);
+            if dt.is_finite() && rt.is_finite() && dt > 1.0 {
+                rr = rr.min(rt * d / dt);
+            }
             if d < 6.0 || rr > 0.3 * d || r.ncc > 0.6 {
                 continue;
             }
+            // Coherent change: the ends differ by at least half the sum of the steps (again on the
+            // tiny frames too, where a pixel-random dissolve's per-frame switching averages out).
             let steps = step[i + 1] - step[a + 1];
-            if d < 0.5 * steps {
+            let tsteps = tstep[i + 1] - tstep[a + 1];
+            if d < 0.5 * steps && !(dt.is_finite() && dt >= 0.5 * tsteps) {
                 continue;
             }
             if cut[i + 1] - cut[a + 1] > 0 || dim[i + 1] - dim[a] > 0 {
@@ -212,10 +224,25 @@ fn dissolves(
     out
 }
 
-fn fades(blanks: &[BlankRun], n: usize, hard: &[Boundary], look: usize) -> Vec<Boundary> {
+fn fades(
+    recs: &[FrameRec],
+    blanks: &[BlankRun],
+    hard: &[Boundary],
+    look: usize,
+    dims: (usize, usize),
+) -> Vec<Boundary> {
+    let n = recs.len();
     blanks
         .iter()
         .filter(|b| b.start > 0 && b.end < n)
+        // A camera moving across a plain area (sky, wall): the "blank" frames still carry a
+        // confidently tracked global shift from the frame before to the frame after the run,
+        // which a fade through black/white (flat projections, no trackable shift) never has.
+        .filter(|b| {
+            !(b.start..=b.end)
+                .filter(|&i| i < n)
+                .all(|i| camera_moving(&recs[i], dims.0, dims.1))
+        })
         // A hard cut into or out of the run already marks this transition.
         .filter(|b| {
             !hard
@@ -245,7 +272,7 @@ pub(crate) fn detect(
     let mut all = hard.clone();
     if o.gradual {
         all.extend(dissolves(recs, wins, &hard, dims));
-        all.extend(fades(blanks, recs.len(), &hard, wins[1]));
+        all.extend(fades(recs, blanks, &hard, wins[1], dims));
     }
     // A sliver at either end shorter than a shot (≤ 2 frames, or blank) is not a shot of its own.
     let n = recs.len();

@@ -144,7 +144,12 @@ pub fn analyze_video_detailed(
     let bounds = cuts::detect(recs, &an.blanks, wins, dims, opts);
     let times = motion::Times::new(recs, fps);
     let shots = motion::shots(&bounds, n, &times);
-    let frozen = motion::frozen(recs, &times, opts.freeze_min_s);
+    let frozen = motion::frozen(
+        recs,
+        &times,
+        opts.freeze_min_s,
+        (opts.freeze_noise * 100.0) as f32,
+    );
     let motion_segments = motion::motion_segments(&shots, &frozen, &times);
     let longest_motion_s = motion_segments
         .iter()

@@ -3,9 +3,10 @@
 //!
 //! Kling needs at least 3 s of continuous, moving footage; these spans are what rules V011/V012 and the
 //! trim fix read. A frozen stretch follows freezedetect's rule (every frame within a small noise of the
-//! stretch's first frame, for at least `freeze_min_s`); motion segments are the cut-free parts of each
-//! shot with the frozen stretches removed; camera motion is a run of frames whose global shift (from
-//! row/column projection matching) is confident.
+//! stretch's first frame, for at least `freeze_min_s`; two long still pieces joined by one small
+//! step, as when an encoder refreshes a frozen picture at a keyframe, are one stretch); motion
+//! segments are the cut-free parts of each shot with the frozen stretches removed; camera motion is a
+//! run of frames whose global shift (from row/column projection matching) is confident.
 
 use super::cuts::{Boundary, camera_moving};
 use super::signals::FrameRec;
@@ -57,7 +58,8 @@ pub(crate) fn shots(cuts: &[Boundary], n: usize, t: &Times<'_>) -> Vec<Span> {
     edges.windows(2).map(|w| t.span(w[0], w[1])).collect()
 }
 
-pub(crate) fn frozen(recs: &[FrameRec], t: &Times<'_>, min_s: f64) -> Vec<Span> {
+/// Still pieces (runs sharing one freeze reference), as [start, end) frame ranges.
+fn still_pieces(recs: &[FrameRec]) -> Vec<(usize, usize)> {
     let n = recs.len();
     let mut out = Vec::new();
     let mut i = 0;
@@ -67,13 +69,42 @@ pub(crate) fn frozen(recs: &[FrameRec], t: &Times<'_>, min_s: f64) -> Vec<Span> 
         while j < n && recs[j].freeze_ref as usize == r {
             j += 1;
         }
-        let start = r.min(i);
-        if t.at(j) - t.at(start) >= min_s - 1e-6 {
-            out.push(t.span(start, j));
-        }
+        out.push((r.min(i), j));
         i = j;
     }
     out
+}
+
+/// Frozen stretches of at least `min_s`. `noise` is the freeze noise in % (small-frame MAD).
+///
+/// A still picture re-encoded at a keyframe steps by a few tenths of a percent once and then is
+/// exactly still again; that splits one freeze into still pieces. Two pieces that are each still
+/// for at least `PIECE_S` and joined by one small step (≤ 4 × noise) are one frozen stretch: real
+/// slow motion changes a little on every frame and never stays still for that long.
+pub(crate) fn frozen(recs: &[FrameRec], t: &Times<'_>, min_s: f64, noise: f32) -> Vec<Span> {
+    const PIECE_S: f64 = 0.3;
+    let long = |p: &(usize, usize)| t.at(p.1) - t.at(p.0) >= PIECE_S - 1e-6;
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    let mut last_long = false;
+    for p in still_pieces(recs) {
+        let this_long = long(&p);
+        if let Some(m) = merged.last_mut()
+            && last_long
+            && this_long
+            && m.1 == p.0
+            && recs[p.0].d1 <= 4.0 * noise
+        {
+            m.1 = p.1;
+            continue;
+        }
+        merged.push(p);
+        last_long = this_long;
+    }
+    merged
+        .into_iter()
+        .filter(|&(a, b)| t.at(b) - t.at(a) >= min_s - 1e-6)
+        .map(|(a, b)| t.span(a, b))
+        .collect()
 }
 
 /// Shots minus frozen stretches.

@@ -25,13 +25,47 @@ pub struct DissolveRec {
     pub r: f32,
     /// Normalised cross-correlation of f[i] and f[i-L] (1 = same structure).
     pub ncc: f32,
+    /// `d` and `r` again on "tiny" frames (the small frame box-averaged to ~64 px wide). A
+    /// pixel-random dissolve (each pixel switches from A to B at its own moment) has r ≈ d/2 per
+    /// pixel, but averaged over a block its middle frame is the blend of the ends, like a crossfade.
+    pub dt: f32,
+    pub rt: f32,
 }
 
 const NA: DissolveRec = DissolveRec {
     d: f32::NAN,
     r: f32::NAN,
     ncc: f32::NAN,
+    dt: f32::NAN,
+    rt: f32::NAN,
 };
+
+/// Width the tiny frames of the dissolve test aim for.
+const TINY_W: usize = 64;
+
+/// Box-average a small frame by `k` in both directions.
+fn shrink(a: &[u8], w: usize, h: usize, k: usize, out: &mut Vec<u8>) {
+    let (tw, th) = ((w / k).max(1), (h / k).max(1));
+    out.clear();
+    out.resize(tw * th, 0);
+    if k == 1 {
+        out.copy_from_slice(&a[..tw * th]);
+        return;
+    }
+    let div = (k * k) as u32;
+    for ty in 0..th {
+        for tx in 0..tw {
+            let mut s = 0u32;
+            for y in ty * k..ty * k + k {
+                s += a[y * w + tx * k..y * w + tx * k + k]
+                    .iter()
+                    .map(|&v| v as u32)
+                    .sum::<u32>();
+            }
+            out[ty * tw + tx] = ((s + div / 2) / div) as u8;
+        }
+    }
+}
 
 /// Everything kept about one decoded frame. Differences refer to the previous decoded frame.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -48,6 +82,8 @@ pub struct FrameRec {
     pub d1: f32,
     pub d2: f32,
     pub d3: f32,
+    /// Tiny-frame (dissolve test size) luma difference to the previous frame, %.
+    pub t1: f32,
     /// Mean and standard deviation of the small luma frame (0..255).
     pub mean: f32,
     pub std: f32,
@@ -90,6 +126,9 @@ pub(crate) struct Analyzer {
     sh: usize,
     wins: [usize; 3],
     ring: Vec<Vec<u8>>,
+    /// Tiny copies (small frame / `tk`) of the last few frames, for the dissolve test.
+    tiny: Vec<Vec<u8>>,
+    tk: usize,
     chroma_prev: Option<(Vec<u8>, Vec<u8>)>,
     hist_prev: [u32; 64],
     colacc: Vec<u16>,
@@ -462,6 +501,8 @@ impl Analyzer {
             sh: 0,
             wins,
             ring: Vec::new(),
+            tiny: Vec::new(),
+            tk: 1,
             chroma_prev: None,
             hist_prev: [0; 64],
             colacc: Vec::new(),
@@ -503,6 +544,8 @@ impl Analyzer {
                 .max((2.0 * self.fps).round() as usize)
                 .min(240);
             self.ring = vec![Vec::new(); cap];
+            self.tk = (self.sw / TINY_W).max(1);
+            self.tiny = vec![Vec::new(); self.wins[2] + 2];
             self.colacc = vec![0; w];
             self.colproj = vec![0; w];
             self.rowproj = vec![0; h];
@@ -588,7 +631,18 @@ impl Analyzer {
         let d3 = back(3).unwrap_or(f32::NAN);
         let (mean, std) = mean_std(&small);
 
-        // Dissolve linearity over the windows.
+        // Dissolve linearity over the windows, on the small and on the tiny frames.
+        let tslot = idx % self.tiny.len();
+        let mut tiny = std::mem::take(&mut self.tiny[tslot]);
+        shrink(&small, sw, sh, self.tk, &mut tiny);
+        let tiny_get = |back: usize| -> Option<&Vec<u8>> {
+            if back > idx || back >= self.tiny.len() {
+                return None;
+            }
+            let v = &self.tiny[(idx - back) % self.tiny.len()];
+            (v.len() == tiny.len()).then_some(v)
+        };
+        let t1 = tiny_get(1).map_or(0.0, |p| mad_pct(&tiny, p));
         let mut dis = [NA; 3];
         let mut tmp = std::mem::take(&mut self.tmp);
         for (k, &l) in self.wins.iter().enumerate() {
@@ -596,14 +650,23 @@ impl Analyzer {
                 let d = mad_pct(&small, a);
                 avg_u8(&small, a, &mut tmp);
                 let r = mad_pct(m, &tmp);
+                let (mut dt, mut rt) = (f32::NAN, f32::NAN);
+                if let (Some(ta), Some(tm)) = (tiny_get(l), tiny_get(l / 2)) {
+                    dt = mad_pct(&tiny, ta);
+                    avg_u8(&tiny, ta, &mut tmp);
+                    rt = mad_pct(tm, &tmp);
+                }
                 dis[k] = DissolveRec {
                     d,
                     r,
                     ncc: ncc(&small, a),
+                    dt,
+                    rt,
                 };
             }
         }
         self.tmp = tmp;
+        self.tiny[tslot] = tiny;
 
         // Freeze: compare with the first frame of the current still stretch.
         let freeze_ref = match &mut self.freeze_ref {
@@ -673,6 +736,7 @@ impl Analyzer {
             d1,
             d2,
             d3,
+            t1,
             mean,
             std,
             freeze_ref,
