@@ -204,6 +204,26 @@ pub struct ImageFacts {
 }
 
 impl ImageFacts {
+    /// Facts before any header was read: no size, 8-bit RGB, no metadata. Parsers fill it in.
+    pub fn blank(format: ImageFormat, bytes: u64) -> Self {
+        ImageFacts {
+            format,
+            bytes,
+            width: 0,
+            height: 0,
+            exif_orientation: None,
+            animated: false,
+            frames: None,
+            has_alpha: false,
+            color_model: "rgb".into(),
+            bit_depth: 8,
+            icc_profile: None,
+            jpeg_coding: None,
+            has_gps: false,
+            has_exif: false,
+        }
+    }
+
     /// Width and height as displayed, after applying the EXIF orientation (5–8 swap the axes).
     pub fn display_size(&self) -> (u32, u32) {
         match self.exif_orientation {
@@ -521,6 +541,54 @@ impl Report {
             files,
             summary: s,
             shard: None,
+        }
+    }
+}
+
+/// Ready-made facts for unit tests of rules and fix plans: a plain image and a plain H.264 clip that
+/// pass every profile; each test changes the one field it is about.
+#[cfg(test)]
+pub(crate) mod samples {
+    use super::*;
+
+    pub(crate) fn image(format: ImageFormat, width: u32, height: u32) -> ImageFacts {
+        ImageFacts {
+            width,
+            height,
+            ..ImageFacts::blank(format, 500_000)
+        }
+    }
+
+    pub(crate) fn video(width: u32, height: u32, duration: f64) -> VideoFacts {
+        VideoFacts {
+            container: Container::Mp4,
+            format_name: "mov,mp4,m4a,3gp,3g2,mj2".into(),
+            major_brand: Some("isom".into()),
+            bytes: 5_000_000,
+            duration_s: Some(duration),
+            duration_source: Some("container".into()),
+            bit_rate: None,
+            video: Some(VideoStreamFacts {
+                index: 0,
+                codec: "h264".into(),
+                profile: Some("High".into()),
+                pix_fmt: Some("yuv420p".into()),
+                bit_depth: Some(8),
+                chroma: Some("4:2:0".into()),
+                width,
+                height,
+                sar_num: 1,
+                sar_den: 1,
+                rotation_deg: 0.0,
+                fps_nominal: Some(30.0),
+                fps_avg: Some(30.0),
+                frames: None,
+                vfr: false,
+                bit_rate: None,
+            }),
+            audio: None,
+            cover_art_streams: 0,
+            analysis: None,
         }
     }
 }

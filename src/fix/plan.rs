@@ -921,7 +921,7 @@ fn plan_video(mut b: Builder<'_>, f: &VideoFacts) -> FixPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Container, Kind, Span, Verdict, VideoAnalysis, VideoStreamFacts};
+    use crate::model::{Container, Kind, Span, Verdict, VideoAnalysis};
     use crate::profile::lookup;
     use crate::rules::{self, Context, RuleSettings};
     use std::collections::BTreeMap;
@@ -956,55 +956,11 @@ mod tests {
     }
 
     fn image(format: ImageFormat, w: u32, h: u32) -> ImageFacts {
-        ImageFacts {
-            format,
-            bytes: 500_000,
-            width: w,
-            height: h,
-            exif_orientation: None,
-            animated: false,
-            frames: None,
-            has_alpha: false,
-            color_model: "rgb".into(),
-            bit_depth: 8,
-            icc_profile: None,
-            jpeg_coding: None,
-            has_gps: false,
-            has_exif: false,
-        }
+        crate::model::samples::image(format, w, h)
     }
 
     fn video(w: u32, h: u32, duration: f64) -> VideoFacts {
-        VideoFacts {
-            container: Container::Mp4,
-            format_name: "mov,mp4,m4a,3gp,3g2,mj2".into(),
-            major_brand: Some("isom".into()),
-            bytes: 5_000_000,
-            duration_s: Some(duration),
-            duration_source: Some("container".into()),
-            bit_rate: None,
-            video: Some(VideoStreamFacts {
-                index: 0,
-                codec: "h264".into(),
-                profile: Some("High".into()),
-                pix_fmt: Some("yuv420p".into()),
-                bit_depth: Some(8),
-                chroma: Some("4:2:0".into()),
-                width: w,
-                height: h,
-                sar_num: 1,
-                sar_den: 1,
-                rotation_deg: 0.0,
-                fps_nominal: Some(30.0),
-                fps_avg: Some(30.0),
-                frames: None,
-                vfr: false,
-                bit_rate: None,
-            }),
-            audio: None,
-            cover_art_streams: 0,
-            analysis: None,
-        }
+        crate::model::samples::video(w, h, duration)
     }
 
     fn span(a: f64, b: f64) -> Span {

@@ -128,22 +128,7 @@ pub(crate) fn bad(msg: impl Into<String>) -> ProbeError {
 
 /// Facts with everything unknown yet; each parser fills in what its format says.
 pub(crate) fn blank(format: ImageFormat, bytes: u64) -> ImageFacts {
-    ImageFacts {
-        format,
-        bytes,
-        width: 0,
-        height: 0,
-        exif_orientation: None,
-        animated: false,
-        frames: None,
-        has_alpha: false,
-        color_model: "rgb".into(),
-        bit_depth: 8,
-        icc_profile: None,
-        jpeg_coding: None,
-        has_gps: false,
-        has_exif: false,
-    }
+    ImageFacts::blank(format, bytes)
 }
 
 /// A bounded random-access reader over the image: one buffered window, refilled by seeking.

@@ -174,22 +174,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn facts(format: ImageFormat, w: u32, h: u32) -> ImageFacts {
-        ImageFacts {
-            format,
-            bytes: 100_000,
-            width: w,
-            height: h,
-            exif_orientation: None,
-            animated: false,
-            frames: None,
-            has_alpha: false,
-            color_model: "rgb".into(),
-            bit_depth: 8,
-            icc_profile: None,
-            jpeg_coding: (format == ImageFormat::Jpeg).then(|| "baseline".into()),
-            has_gps: false,
-            has_exif: false,
-        }
+        crate::model::samples::image(format, w, h)
     }
 
     fn codes(profile: &str, f: &ImageFacts) -> Vec<String> {

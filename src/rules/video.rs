@@ -250,42 +250,13 @@ fn check_analysis(sink: &mut Sink<'_>, ctx: &Context<'_>, a: &VideoAnalysis, too
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Container, Cut, Span, VideoStreamFacts};
+    use crate::model::{Container, Cut, Span};
     use crate::profile::{Orientation, lookup};
     use crate::rules::RuleSettings;
     use std::collections::BTreeMap;
 
     fn facts(w: u32, h: u32, duration: f64) -> VideoFacts {
-        VideoFacts {
-            container: Container::Mp4,
-            format_name: "mov,mp4,m4a,3gp,3g2,mj2".into(),
-            major_brand: Some("isom".into()),
-            bytes: 5_000_000,
-            duration_s: Some(duration),
-            duration_source: Some("container".into()),
-            bit_rate: None,
-            video: Some(VideoStreamFacts {
-                index: 0,
-                codec: "h264".into(),
-                profile: Some("High".into()),
-                pix_fmt: Some("yuv420p".into()),
-                bit_depth: Some(8),
-                chroma: Some("4:2:0".into()),
-                width: w,
-                height: h,
-                sar_num: 1,
-                sar_den: 1,
-                rotation_deg: 0.0,
-                fps_nominal: Some(30.0),
-                fps_avg: Some(30.0),
-                frames: None,
-                vfr: false,
-                bit_rate: None,
-            }),
-            audio: None,
-            cover_art_streams: 0,
-            analysis: None,
-        }
+        crate::model::samples::video(w, h, duration)
     }
 
     fn codes_in(profile: &str, o: Orientation, f: &VideoFacts, name: &str) -> Vec<String> {
