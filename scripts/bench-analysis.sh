@@ -37,7 +37,7 @@ if [ -z "$CLI" ]; then
     cargo build --release --benches >&2
     OURS=("$(ls -t target/release/deps/analyze-* | grep -v '\.d$' | head -1)")
 else
-    OURS=("$CLI" check --format json)
+    OURS=("$CLI" check --no-cache --isolated --format json-lines)
 fi
 
 # ---- clips with known cuts -----------------------------------------------------------------------
@@ -140,6 +140,8 @@ def cuts_of(clip, tool, log):
                 return [c["time_s"] for c in j["analysis"]["cuts"]]
             if "files" in j:  # kling-preflight check --format json
                 return [c["time_s"] for c in j["files"][0]["facts"].get("cuts", [])]
+            if "facts" in j:  # kling-preflight check --format json-lines: one file per line
+                return [c["time_s"] for c in j["facts"].get("cuts", [])]
         return None
     if tool == "scdet":
         return [float(x) for x in re.findall(r"lavfi\.scd\.time: ([0-9.]+)", txt)]
