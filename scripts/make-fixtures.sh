@@ -70,6 +70,9 @@ ff -f lavfi -i "sine=f=220:d=4" -c:a aac -b:a 32k "$vid/voiceover_audio_only.mp4
 # Written to a pipe, so the muxer cannot seek back to store the duration (like browser MediaRecorder).
 ffmpeg -hide_banner -loglevel error -nostdin -f lavfi -i "testsrc2=s=360x640:r=30:d=4" -c:v libvpx-vp9 \
    -deadline realtime -cpu-used 8 -b:v 300k -f webm pipe:1 > "$vid/recorder_no_duration.webm"    # V002 V003 V004
+# An upload that stopped after a third of the bytes: the faststart index still promises 150 frames.
+ff -f lavfi -i "testsrc2=s=360x640:r=30:d=5" "${x264[@]}" -crf 30 /tmp/kp_full.mp4
+head -c $(( $(stat -c %s /tmp/kp_full.mp4) / 3 )) /tmp/kp_full.mp4 > "$vid/upload_cut_short.mp4" && rm /tmp/kp_full.mp4  # F001 V011
 : > "$vid/upload_failed.mov"                                                                   # F001
 printf 'plain text named like a video\n' > "$vid/readme_named.mp4"                            # F001
 

@@ -67,6 +67,10 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("fixtures/rejects/videos/too_long_35s.mp4", &["V005"]),
     ("fixtures/rejects/videos/too_short_2s.mp4", &["V004"]),
     ("fixtures/rejects/videos/two_shots.mp4", &["V010"]),
+    (
+        "fixtures/rejects/videos/upload_cut_short.mp4",
+        &["F001", "V011"],
+    ),
     ("fixtures/rejects/videos/upload_failed.mov", &["F001"]),
     (
         "fixtures/rejects/videos/voiceover_audio_only.mp4",

@@ -15,7 +15,7 @@ pub static CATALOGUE: &[RuleInfo] = &[
         name: "file-unreadable",
         severity: Error,
         summary: "The file is empty, truncated, corrupt, or not a media file at all.",
-        what: "Reads the file's signature and structure: an empty file, a truncated image (no end marker, chunks running past the end), a header declaring impossible or bomb-sized dimensions, content that is no image or video whatever its extension, or a container libavformat cannot open (the message carries FFmpeg's reason).",
+        what: "Reads the file's signature and structure: an empty file, a truncated image (no end marker, chunks running past the end), a header declaring impossible or bomb-sized dimensions, a video whose index promises far more frames than decode (an upload cut short), content that is no image or video whatever its extension, or a container libavformat cannot open (the message carries FFmpeg's reason).",
         why: "The provider downloads the asset and fails the task, often after the credits are reserved. A truncated JPEG may even be accepted and produce a character with a grey half.",
         how: "Export or download the asset again from its source. Nothing can be repaired automatically.",
         fix: None,

@@ -184,8 +184,30 @@ pub fn check(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &VideoFacts, path: &Path
         );
     }
     if let Some(a) = &f.analysis {
+        if let Some(declared) = v.frames
+            && truncated(declared, a.frames_decoded)
+        {
+            let decoded_s = a
+                .decoded_duration_s
+                .map(|d| format!(" ({})", secs(d)))
+                .unwrap_or_default();
+            sink.emit(
+                "F001",
+                format!(
+                    "truncated or corrupt: the container indexes {declared} frames but only {}{decoded_s} decode",
+                    a.frames_decoded
+                ),
+            );
+        }
         check_analysis(sink, ctx, a, too_short);
     }
+}
+
+/// Whether far fewer frames decode than the container's index declares: the data was cut off (an
+/// upload or copy that stopped early) while the header still promises the whole clip. Small gaps (a few
+/// undecodable leading frames, edit lists) are normal and not reported.
+fn truncated(declared: u64, decoded: u64) -> bool {
+    declared >= 10 && decoded * 10 < declared * 9 && declared - decoded >= 10
 }
 
 /// V010–V012 from decoded-frame signals.
@@ -352,6 +374,25 @@ mod tests {
             start_frame: (a * 30.0) as u64,
             end_frame: (b * 30.0) as u64,
         }
+    }
+
+    #[test]
+    fn far_fewer_decoded_frames_than_indexed_is_a_truncated_file() {
+        let mut f = facts(1080, 1920, 5.0);
+        f.video.as_mut().unwrap().frames = Some(150);
+        f.analysis = Some(VideoAnalysis {
+            frames_decoded: 11,
+            longest_motion_s: 0.4,
+            ..Default::default()
+        });
+        assert_eq!(codes(&f), ["F001", "V011"]);
+        f.analysis = Some(VideoAnalysis {
+            frames_decoded: 147,
+            longest_motion_s: 4.9,
+            ..Default::default()
+        });
+        assert!(codes(&f).is_empty(), "a few missing frames are normal");
+        assert!(!truncated(5, 0) && truncated(100, 50) && !truncated(100, 95));
     }
 
     #[test]
