@@ -491,6 +491,69 @@ pub fn transcode(
         Ok(())
     }
 
+    /// The part of the input being re-encoded, and the encoder's time bases.
+    #[derive(Clone, Copy)]
+    struct Window {
+        start_ts: i64,
+        in_tb: Rational,
+        length_s: f64,
+        out_tb: Rational,
+        ost_tb: Rational,
+        frame_dur: i64,
+    }
+    /// Move every frame the decoder has ready into the graph and on to the encoder. Frames before the
+    /// window are dropped; returns true once a frame at or past its end appears (decoder output is in
+    /// presentation order, so nothing later belongs to the window either).
+    #[allow(clippy::too_many_arguments)]
+    fn pump(
+        decoder: &mut ff::decoder::Video,
+        decoded: &mut frame::Video,
+        graph: &mut filter::Graph,
+        enc: &mut encoder::Video,
+        octx: &mut format::context::Output,
+        filtered: &mut frame::Video,
+        packet: &mut Packet,
+        written: &mut Written,
+        w: Window,
+    ) -> Result<bool, ff::Error> {
+        while decoder.receive_frame(decoded).is_ok() {
+            let Some(ts) = decoded.timestamp() else {
+                continue;
+            };
+            if ts < w.start_ts - 1 {
+                continue;
+            }
+            if secs(ts - w.start_ts, w.in_tb) >= w.length_s - 1e-6 {
+                return Ok(true);
+            }
+            decoded.set_pts(Some(ts - w.start_ts));
+            graph
+                .get("in")
+                .ok_or(ff::Error::FilterNotFound)
+                .and_then(|mut f| f.source().add(decoded))?;
+            drain_graph(
+                graph,
+                enc,
+                octx,
+                filtered,
+                packet,
+                w.out_tb,
+                w.ost_tb,
+                w.frame_dur,
+                written,
+            )?;
+        }
+        Ok(false)
+    }
+    let window = Window {
+        start_ts,
+        in_tb,
+        length_s: end_s - start_s,
+        out_tb,
+        ost_tb: v_ost_tb,
+        frame_dur,
+    };
+
     let we = av(output, "cannot encode");
     for (s, mut p) in ictx.packets() {
         super::check_interrupt()?;
@@ -502,36 +565,18 @@ pub fn transcode(
             decoder
                 .send_packet(&p)
                 .map_err(av(input, "cannot decode"))?;
-            while decoder.receive_frame(&mut decoded).is_ok() {
-                let Some(ts) = decoded.timestamp() else {
-                    continue;
-                };
-                if ts < start_ts - 1 {
-                    continue;
-                }
-                if secs(ts - start_ts, in_tb) >= end_s - start_s - 1e-6 {
-                    video_done = true;
-                    break;
-                }
-                decoded.set_pts(Some(ts - start_ts));
-                graph
-                    .get("in")
-                    .ok_or(ff::Error::FilterNotFound)
-                    .and_then(|mut f| f.source().add(&decoded))
-                    .map_err(&we)?;
-                drain_graph(
-                    &mut graph,
-                    &mut enc,
-                    &mut octx,
-                    &mut filtered,
-                    &mut packet,
-                    out_tb,
-                    v_ost_tb,
-                    frame_dur,
-                    &mut written,
-                )
-                .map_err(&we)?;
-            }
+            video_done = pump(
+                &mut decoder,
+                &mut decoded,
+                &mut graph,
+                &mut enc,
+                &mut octx,
+                &mut filtered,
+                &mut packet,
+                &mut written,
+                window,
+            )
+            .map_err(&we)?;
         } else if let Some((ai, ao)) = a_map
             && idx == ai
         {
@@ -555,32 +600,18 @@ pub fn transcode(
     // Flush decoder → graph → encoder.
     if !video_done {
         let _ = decoder.send_eof();
-        while decoder.receive_frame(&mut decoded).is_ok() {
-            let Some(ts) = decoded.timestamp() else {
-                continue;
-            };
-            if ts < start_ts - 1 || secs(ts - start_ts, in_tb) >= end_s - start_s - 1e-6 {
-                continue;
-            }
-            decoded.set_pts(Some(ts - start_ts));
-            graph
-                .get("in")
-                .ok_or(ff::Error::FilterNotFound)
-                .and_then(|mut f| f.source().add(&decoded))
-                .map_err(&we)?;
-            drain_graph(
-                &mut graph,
-                &mut enc,
-                &mut octx,
-                &mut filtered,
-                &mut packet,
-                out_tb,
-                v_ost_tb,
-                frame_dur,
-                &mut written,
-            )
-            .map_err(&we)?;
-        }
+        pump(
+            &mut decoder,
+            &mut decoded,
+            &mut graph,
+            &mut enc,
+            &mut octx,
+            &mut filtered,
+            &mut packet,
+            &mut written,
+            window,
+        )
+        .map_err(&we)?;
     }
     graph
         .get("in")
