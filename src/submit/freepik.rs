@@ -179,14 +179,7 @@ impl Provider for Freepik {
             self.path(job.tier),
             super::assets::encode_segment(task_id)
         );
-        let r = self.http.send(
-            "freepik status",
-            Call::Read,
-            "GET",
-            &url,
-            &self.headers(),
-            None,
-        )?;
+        let r = self.http.get("freepik status", &url, &self.headers())?;
         if !r.ok() {
             return Err(rejection("freepik", "status", &r));
         }
@@ -203,14 +196,9 @@ impl Provider for Freepik {
     }
 
     fn find(&self, job: &Job) -> Result<Reconciled, SubmitError> {
-        let r = self.http.send(
-            "freepik list",
-            Call::Read,
-            "GET",
-            &self.path(job.tier),
-            &self.headers(),
-            None,
-        )?;
+        let r = self
+            .http
+            .get("freepik list", &self.path(job.tier), &self.headers())?;
         if !r.ok() {
             return Err(rejection("freepik", "list", &r));
         }

@@ -141,14 +141,7 @@ impl Provider for Gptproto {
             self.base,
             super::assets::encode_segment(task_id)
         );
-        let r = self.http.send(
-            "gptproto status",
-            Call::Read,
-            "GET",
-            &url,
-            &self.headers(),
-            None,
-        )?;
+        let r = self.http.get("gptproto status", &url, &self.headers())?;
         if !r.ok() {
             return Err(rejection("gptproto", "status", &r));
         }

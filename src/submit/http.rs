@@ -228,6 +228,16 @@ impl Http {
         self.send_with(what, call, method, url, headers, body, &|_| false)
     }
 
+    /// A read-only GET (retried on 429/5xx/network errors like every `Call::Read`).
+    pub fn get(
+        &self,
+        what: &str,
+        url: &str,
+        headers: &[(String, String)],
+    ) -> Result<Response, SubmitError> {
+        self.send(what, Call::Read, "GET", url, headers, None)
+    }
+
     /// `send`, where `final_reply` marks a 429/5xx reply that retrying cannot fix (Kling's 429 with
     /// code 1102, "resource pack depleted"): it is returned at once.
     #[allow(clippy::too_many_arguments)]

@@ -149,14 +149,7 @@ impl Kling {
 
     fn query(&self, id: &str) -> Result<Response, SubmitError> {
         let url = format!("{}/{}", self.path(), super::assets::encode_segment(id));
-        self.http.send(
-            "kling status",
-            Call::Read,
-            "GET",
-            &url,
-            &self.headers(),
-            None,
-        )
+        self.http.get("kling status", &url, &self.headers())
     }
 }
 

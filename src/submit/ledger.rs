@@ -105,6 +105,24 @@ pub struct Entry {
     pub tier: Option<String>,
 }
 
+impl Entry {
+    /// A key's state before anything but its phase is known.
+    pub fn new(key: &str, attempt: u32, phase: Phase) -> Entry {
+        Entry {
+            key: key.into(),
+            attempt,
+            phase,
+            task_id: None,
+            urls: Vec::new(),
+            reason: None,
+            path: None,
+            estimate_usd: None,
+            provider: None,
+            tier: None,
+        }
+    }
+}
+
 pub struct Ledger {
     path: PathBuf,
     file: File,
@@ -158,31 +176,17 @@ impl Ledger {
     }
 
     fn apply(&mut self, r: &Record) {
-        let e = self.entries.entry(r.key.clone()).or_insert_with(|| Entry {
-            key: r.key.clone(),
-            attempt: r.attempt,
-            phase: Phase::Intent,
-            task_id: None,
-            urls: Vec::new(),
-            reason: None,
-            path: None,
-            estimate_usd: None,
-            provider: None,
-            tier: None,
-        });
+        let e = self
+            .entries
+            .entry(r.key.clone())
+            .or_insert_with(|| Entry::new(&r.key, r.attempt, Phase::Intent));
         if r.event == "intent" {
             // A new attempt (forced re-send) starts over.
             *e = Entry {
-                key: r.key.clone(),
-                attempt: r.attempt,
-                phase: Phase::Intent,
-                task_id: None,
-                urls: Vec::new(),
-                reason: None,
-                path: None,
                 estimate_usd: r.estimate_usd,
                 provider: r.provider.clone(),
                 tier: r.tier.clone(),
+                ..Entry::new(&r.key, r.attempt, Phase::Intent)
             };
             return;
         }

@@ -682,18 +682,7 @@ pub fn run(
 }
 
 fn unreachable_entry(key: &str) -> super::ledger::Entry {
-    super::ledger::Entry {
-        key: key.into(),
-        attempt: 1,
-        phase: Phase::Completed,
-        task_id: None,
-        urls: Vec::new(),
-        reason: None,
-        path: None,
-        estimate_usd: None,
-        provider: None,
-        tier: None,
-    }
+    super::ledger::Entry::new(key, 1, Phase::Completed)
 }
 
 fn print_summary(sum: &Summary, s: &Settings, dry: bool) {
