@@ -138,3 +138,59 @@ fn corpus_odd_and_corrupt_files_do_not_panic() {
         }
     }
 }
+
+/// The sampler keeps the first frame of every hard-cut shot (for per-shot thumbnails) and the
+/// evenly spaced frames, from the same pass, without changing the analysis.
+#[test]
+fn samples_cover_every_hard_cut_and_leave_the_analysis_alone() {
+    use kling_preflight::analyze::{SampleReason, SampleSpec, analyze_video_sampled};
+    let Some(root) = corpus() else { return };
+    let spec = SampleSpec {
+        every_s: 1.0,
+        max_even: 12,
+        candidates: true,
+        luma_edge: 640,
+        thumb_edge: 160,
+        ..Default::default()
+    };
+    for rel in [
+        "videos/cuts/psd_goldeneye-vfr-drop3.mp4",
+        "videos/cuts/opencv_Megamind.avi",
+        "videos/containers/mmaction2_armwrestling_sar64-51.mp4",
+    ] {
+        let path = root.join(rel);
+        let opts = AnalyzeOptions::default();
+        let d = analyze_video_sampled(&path, &opts, &spec).unwrap();
+        assert_eq!(d.analysis, analyze_video(&path, &opts).unwrap(), "{rel}");
+        let evens = d
+            .samples
+            .iter()
+            .filter(|s| s.reason == SampleReason::Even)
+            .count();
+        assert!((2..=12).contains(&evens), "{rel}: {evens} even samples");
+        for c in d.analysis.cuts.iter().filter(|c| c.kind == "hard") {
+            assert!(
+                d.samples.iter().any(|s| s.frame == c.frame as usize),
+                "{rel}: no sample at cut frame {}",
+                c.frame
+            );
+        }
+        for s in &d.samples {
+            let (l, t) = (s.luma.as_ref().unwrap(), s.thumb.as_ref().unwrap());
+            assert!(l.width().max(l.height()) <= 640 && t.width().max(t.height()) <= 160);
+            // Display aspect: SAR applied (armwrestling is 340x256 with SAR 64:51).
+            let want = d.width as f64 / d.height as f64
+                * if rel.contains("sar64-51") {
+                    64.0 / 51.0
+                } else {
+                    1.0
+                };
+            let got = t.width() as f64 / t.height() as f64;
+            assert!(
+                (got - want).abs() / want < 0.05,
+                "{rel}: aspect {got} vs {want}"
+            );
+            assert!((s.t - d.frames[s.frame].t).abs() < 1e-9);
+        }
+    }
+}

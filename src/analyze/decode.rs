@@ -133,6 +133,10 @@ pub(crate) struct Source {
     pub start_ts: Option<i64>,
     /// Nominal frame rate (avg, else r_frame_rate, else 30).
     pub fps: f64,
+    /// Sample aspect ratio of the stream (1.0 when unknown).
+    pub sar: f64,
+    /// Frames the container expects (0 when it does not say).
+    pub expected_frames: u64,
 }
 
 fn rational(r: ff::Rational) -> Option<f64> {
@@ -189,6 +193,20 @@ pub(crate) fn open(
         .or_else(|| rational(st.rate()).filter(|f| (1.0..=1000.0).contains(f)))
         .unwrap_or(30.0);
 
+    // SAFETY: plain field read of valid AVCodecParameters.
+    let sar = rational(unsafe { (*st.parameters().as_ptr()).sample_aspect_ratio }.into())
+        .filter(|s| (0.05..=20.0).contains(s))
+        .unwrap_or(1.0);
+    let expected_frames = if st.frames() > 0 {
+        st.frames() as u64
+    } else {
+        let d = ictx.duration();
+        if d > 0 {
+            (d as f64 / 1e6 * fps).round() as u64
+        } else {
+            0
+        }
+    };
     let mut ctx = ff::codec::context::Context::from_parameters(st.parameters())
         .map_err(|e| AnalyzeError::Decoder(e.to_string()))?;
     ctx.set_threading(ff::codec::threading::Config {
@@ -213,6 +231,8 @@ pub(crate) fn open(
         time_base,
         start_ts,
         fps,
+        sar,
+        expected_frames,
     })
 }
 

@@ -11,12 +11,14 @@
 mod cuts;
 mod decode;
 mod motion;
+mod sample;
 mod signals;
 
 use std::path::Path;
 
 use crate::model::{Cut, VideoAnalysis};
 
+pub use sample::{Sample, SampleReason, SampleSpec};
 pub use signals::{BlankRun, DissolveRec, FrameRec};
 
 /// Settings that change analysis results (they are part of the cache key).
@@ -93,6 +95,9 @@ pub struct DetailedAnalysis {
     pub fps: f64,
     /// Packets or frames the decoder rejected (the analysis covers what decoded).
     pub decode_errors: u64,
+    /// Frames kept for detectors and thumbnails (empty unless a `SampleSpec` asked for them).
+    #[serde(skip)]
+    pub samples: Vec<Sample>,
 }
 
 /// Decode the video once and derive cuts, shots, frozen stretches and continuous motion.
@@ -105,14 +110,27 @@ pub fn analyze_video_detailed(
     path: &Path,
     opts: &AnalyzeOptions,
 ) -> Result<DetailedAnalysis, AnalyzeError> {
+    analyze_video_sampled(path, opts, &SampleSpec::default())
+}
+
+/// Like `analyze_video_detailed`, and also keeps the frames `spec` asks for (same decode pass).
+pub fn analyze_video_sampled(
+    path: &Path,
+    opts: &AnalyzeOptions,
+    spec: &SampleSpec,
+) -> Result<DetailedAnalysis, AnalyzeError> {
     let mut src = decode::open(path, opts.skip_loop_filter, opts.skip_nonref)?;
     let fps = src.fps;
     let mut an = signals::Analyzer::new(fps, opts.freeze_noise);
+    let mut sampler = sample::Sampler::new(spec.clone(), fps, src.expected_frames, src.sar);
     let mut stamps: Vec<Option<i64>> = Vec::new();
     let mut dims = (0, 0);
     let stats = src.run(|cur, prev, ts| {
         dims = (cur.y.width, cur.y.height);
+        let idx = an.recs.len();
         an.push(cur, prev);
+        let mafd = an.recs.last().map_or(0.0, |r| r.mafd);
+        sampler.offer(idx, cur, mafd, fps);
         stamps.push(ts);
     });
     an.finish();
@@ -138,6 +156,7 @@ pub fn analyze_video_detailed(
         last = Some(t);
     }
 
+    let samples = sampler.finish(|f| an.recs.get(f).map_or(0.0, |r| r.t));
     let recs = &an.recs;
     let n = recs.len();
     let wins = signals::dissolve_windows(fps);
@@ -183,5 +202,6 @@ pub fn analyze_video_detailed(
         height: dims.1,
         fps,
         decode_errors: stats.packet_errors,
+        samples,
     })
 }

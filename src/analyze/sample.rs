@@ -1,0 +1,322 @@
+//! Frames kept from the analysis decode pass for consumers that need pictures, not numbers: the
+//! subject/blur/exposure detectors (a grey frame at detector size) and the visual report (a small
+//! colour thumbnail). Nothing is decoded twice: the sampler sees each decoded picture once, right
+//! after the signal code, and copies a downscaled version of the few it keeps.
+//!
+//! Which frames: evenly spaced ones (`every_s`, at most `max_even`, always including the first) and,
+//! when asked, cut candidates (a frame whose luma jump is large), at most one per `min_gap_s` window
+//! — the strongest wins — so every shot that starts with a hard cut has its first frame kept.
+//! Sizes follow the display aspect (sample aspect ratio applied); rotation is left to the consumer,
+//! which knows it from the probe (`VideoFacts::rotation`).
+
+use image::{GrayImage, RgbImage};
+
+use super::decode::{Picture, Plane};
+
+/// What to keep from the decode pass. The default keeps nothing (and costs nothing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleSpec {
+    /// Keep a frame every this many seconds (0 = no evenly spaced frames).
+    pub every_s: f64,
+    /// Cap on evenly spaced frames: when the video is long the spacing grows to fit.
+    pub max_even: usize,
+    /// Also keep cut candidates (luma jump ≥ `candidate_mafd` % of full scale) ...
+    pub candidates: bool,
+    pub candidate_mafd: f32,
+    /// ... at most one per this many seconds (the strongest).
+    pub min_gap_s: f64,
+    /// Long edge of the kept grey frame, pixels (0 = none).
+    pub luma_edge: u32,
+    /// Long edge of the kept colour thumbnail, pixels (0 = none).
+    pub thumb_edge: u32,
+}
+
+impl Default for SampleSpec {
+    fn default() -> Self {
+        SampleSpec {
+            every_s: 0.0,
+            max_even: 0,
+            candidates: false,
+            candidate_mafd: 8.0,
+            min_gap_s: 0.5,
+            luma_edge: 0,
+            thumb_edge: 0,
+        }
+    }
+}
+
+impl SampleSpec {
+    pub fn is_empty(&self) -> bool {
+        (self.luma_edge == 0 && self.thumb_edge == 0)
+            || ((self.every_s <= 0.0 || self.max_even == 0) && !self.candidates)
+    }
+}
+
+/// Why a frame was kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SampleReason {
+    Even,
+    CutCandidate,
+}
+
+/// One kept frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Presentation-order index of the frame (same numbering as `Cut::frame`).
+    pub frame: usize,
+    /// Seconds from the stream start (filled in once the pass is over, like `FrameRec::t`).
+    pub t: f64,
+    pub reason: SampleReason,
+    /// Luma jump to the previous frame, % of full scale (scdet's mafd).
+    pub mafd: f32,
+    /// Grey frame, long edge `SampleSpec::luma_edge` (never upscaled), display aspect.
+    pub luma: Option<GrayImage>,
+    /// Colour thumbnail, long edge `SampleSpec::thumb_edge` (never upscaled), display aspect.
+    pub thumb: Option<RgbImage>,
+}
+
+/// Chooses and copies frames during the pass.
+pub(crate) struct Sampler {
+    spec: SampleSpec,
+    /// Frames between evenly spaced samples.
+    step: usize,
+    /// Sample aspect ratio (display width of one stored pixel).
+    sar: f64,
+    pub samples: Vec<Sample>,
+}
+
+impl Sampler {
+    /// `fps` is the nominal rate, `expected_frames` the container's estimate (0 if unknown).
+    pub fn new(spec: SampleSpec, fps: f64, expected_frames: u64, sar: f64) -> Self {
+        let mut step = ((spec.every_s * fps).round() as usize).max(1);
+        if spec.max_even > 0 && expected_frames > 0 {
+            let need = (expected_frames as usize).div_ceil(spec.max_even);
+            step = step.max(need);
+        }
+        Sampler {
+            spec,
+            step,
+            sar: if sar.is_finite() && sar > 0.0 {
+                sar
+            } else {
+                1.0
+            },
+            samples: Vec::new(),
+        }
+    }
+
+    /// Offer frame `idx` (its luma jump to the previous frame is `mafd`, %).
+    pub fn offer(&mut self, idx: usize, pic: &Picture<'_>, mafd: f32, fps: f64) {
+        if self.spec.is_empty() {
+            return;
+        }
+        let evens = self
+            .samples
+            .iter()
+            .filter(|s| s.reason == SampleReason::Even)
+            .count();
+        let even = self.spec.every_s > 0.0
+            && idx.is_multiple_of(self.step)
+            && (self.spec.max_even == 0 || evens < self.spec.max_even);
+        if even {
+            let s = self.copy(idx, pic, mafd, SampleReason::Even);
+            self.samples.push(s);
+            return;
+        }
+        if !self.spec.candidates || idx == 0 || mafd < self.spec.candidate_mafd {
+            return;
+        }
+        let gap = ((self.spec.min_gap_s * fps).round() as usize).max(1);
+        // The last candidate within the gap: replace it only when this jump is larger.
+        if let Some(pos) = self
+            .samples
+            .iter()
+            .rposition(|s| s.reason == SampleReason::CutCandidate)
+        {
+            let last = &self.samples[pos];
+            if idx - last.frame < gap {
+                if mafd > last.mafd {
+                    self.samples[pos] = self.copy(idx, pic, mafd, SampleReason::CutCandidate);
+                }
+                return;
+            }
+        }
+        let s = self.copy(idx, pic, mafd, SampleReason::CutCandidate);
+        self.samples.push(s);
+    }
+
+    fn copy(&self, idx: usize, pic: &Picture<'_>, mafd: f32, reason: SampleReason) -> Sample {
+        let (w, h) = (pic.y.width as f64 * self.sar, pic.y.height as f64);
+        let luma = (self.spec.luma_edge > 0).then(|| {
+            let (tw, th) = fit(w, h, self.spec.luma_edge);
+            GrayImage::from_raw(tw, th, resize_plane(&pic.y, tw as usize, th as usize))
+                .expect("buffer sized for the image")
+        });
+        let thumb = (self.spec.thumb_edge > 0).then(|| {
+            let (tw, th) = fit(w, h, self.spec.thumb_edge);
+            to_rgb(pic, tw, th)
+        });
+        Sample {
+            frame: idx,
+            t: 0.0,
+            reason,
+            mafd,
+            luma,
+            thumb,
+        }
+    }
+
+    /// Sorted by frame, times filled from `time_of(frame)`.
+    pub fn finish(mut self, time_of: impl Fn(usize) -> f64) -> Vec<Sample> {
+        self.samples.sort_by_key(|s| s.frame);
+        self.samples.dedup_by_key(|s| s.frame);
+        for s in &mut self.samples {
+            s.t = time_of(s.frame);
+        }
+        self.samples
+    }
+}
+
+/// Size with long edge `edge` (never larger than the source), at least 1×1.
+fn fit(w: f64, h: f64, edge: u32) -> (u32, u32) {
+    let long = w.max(h).max(1.0);
+    let k = (edge as f64 / long).min(1.0);
+    (
+        ((w * k).round() as u32).max(1),
+        ((h * k).round() as u32).max(1),
+    )
+}
+
+/// Area-average downscale (nearest neighbour when enlarging, which only chroma planes do).
+pub(crate) fn resize_plane(p: &Plane<'_>, tw: usize, th: usize) -> Vec<u8> {
+    let mut out = vec![0u8; tw * th];
+    let (sw, sh) = (p.width, p.height);
+    for ty in 0..th {
+        let y0 = ty * sh / th;
+        let y1 = ((ty + 1) * sh / th).max(y0 + 1).min(sh);
+        for tx in 0..tw {
+            let x0 = tx * sw / tw;
+            let x1 = ((tx + 1) * sw / tw).max(x0 + 1).min(sw);
+            let mut sum = 0u32;
+            for y in y0..y1 {
+                sum += p.row(y)[x0..x1].iter().map(|&v| v as u32).sum::<u32>();
+            }
+            let n = ((y1 - y0) * (x1 - x0)) as u32;
+            out[ty * tw + tx] = ((sum + n / 2) / n) as u8;
+        }
+    }
+    out
+}
+
+/// BT.601 limited-range YUV → RGB at `tw`×`th` (grey when the picture has no planar chroma).
+fn to_rgb(pic: &Picture<'_>, tw: u32, th: u32) -> RgbImage {
+    let (tw, th) = (tw as usize, th as usize);
+    let y = resize_plane(&pic.y, tw, th);
+    let uv = match (pic.u, pic.v) {
+        (Some(u), Some(v)) => Some((resize_plane(&u, tw, th), resize_plane(&v, tw, th))),
+        _ => None,
+    };
+    let mut buf = Vec::with_capacity(tw * th * 3);
+    for i in 0..tw * th {
+        let c = (y[i] as f32 - 16.0) * 1.164;
+        let (d, e) = uv.as_ref().map_or((0.0, 0.0), |(u, v)| {
+            (u[i] as f32 - 128.0, v[i] as f32 - 128.0)
+        });
+        let px = [c + 1.596 * e, c - 0.392 * d - 0.813 * e, c + 2.017 * d];
+        buf.extend(px.iter().map(|v| v.round().clamp(0.0, 255.0) as u8));
+    }
+    RgbImage::from_raw(tw as u32, th as u32, buf).expect("buffer sized for the image")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plane(data: &[u8], w: usize, h: usize) -> Plane<'_> {
+        Plane {
+            data,
+            stride: w,
+            width: w,
+            height: h,
+        }
+    }
+
+    #[test]
+    fn resize_averages_blocks() {
+        let data = [0, 100, 200, 255, 0, 100, 200, 255];
+        let out = resize_plane(&plane(&data, 4, 2), 2, 1);
+        assert_eq!(out, vec![50, 228]);
+    }
+
+    #[test]
+    fn fit_keeps_aspect_and_never_upscales() {
+        assert_eq!(fit(1920.0, 1080.0, 640), (640, 360));
+        assert_eq!(fit(100.0, 50.0, 640), (100, 50));
+        assert_eq!(fit(1080.0, 1920.0, 320), (180, 320));
+    }
+
+    #[test]
+    fn even_samples_respect_the_cap_and_candidates_keep_the_strongest() {
+        let y = vec![128u8; 64 * 32];
+        let pic = Picture {
+            y: plane(&y, 64, 32),
+            u: None,
+            v: None,
+        };
+        let spec = SampleSpec {
+            every_s: 1.0,
+            max_even: 3,
+            candidates: true,
+            luma_edge: 32,
+            thumb_edge: 16,
+            ..Default::default()
+        };
+        let mut s = Sampler::new(spec, 10.0, 100, 1.0);
+        for i in 0..100 {
+            let mafd = match i {
+                41 => 20.0,
+                43 => 30.0, // same window as 41, stronger: replaces it
+                44 => 25.0,
+                70 => 9.0,
+                _ => 1.0,
+            };
+            s.offer(i, &pic, mafd, 10.0);
+        }
+        let out = s.finish(|f| f as f64 / 10.0);
+        let frames: Vec<_> = out.iter().map(|s| (s.frame, s.reason)).collect();
+        assert_eq!(
+            frames,
+            vec![
+                (0, SampleReason::Even),
+                (34, SampleReason::Even),
+                (43, SampleReason::CutCandidate),
+                (68, SampleReason::Even),
+                (70, SampleReason::CutCandidate),
+            ]
+        );
+        assert_eq!(out[2].t, 4.3);
+        let l = out[0].luma.as_ref().unwrap();
+        assert_eq!((l.width(), l.height()), (32, 16));
+        let t = out[0].thumb.as_ref().unwrap();
+        assert_eq!((t.width(), t.height()), (16, 8));
+        // Grey 128 (limited range) → about 130 in RGB, equal channels.
+        let p = t.get_pixel(0, 0).0;
+        assert!(p[0] == p[1] && p[1] == p[2] && (125..=135).contains(&p[0]));
+    }
+
+    #[test]
+    fn empty_spec_keeps_nothing() {
+        let y = vec![0u8; 4];
+        let pic = Picture {
+            y: plane(&y, 2, 2),
+            u: None,
+            v: None,
+        };
+        let mut s = Sampler::new(SampleSpec::default(), 30.0, 10, 1.0);
+        for i in 0..10 {
+            s.offer(i, &pic, 50.0, 30.0);
+        }
+        assert!(s.finish(|_| 0.0).is_empty());
+    }
+}
