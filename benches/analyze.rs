@@ -2,7 +2,8 @@
 //! one JSON line per file (cuts, spans, wall time), so `scripts/bench-analysis.sh` can time the
 //! analysis on its own and compare it with ffmpeg and PySceneDetect.
 //!
-//! Usage: `cargo bench --bench analyze -- [--frames] FILE...` (`--frames` adds per-frame signals).
+//! Usage: `cargo bench --bench analyze -- [--frames] [--noref] FILE...` (`--frames` adds per-frame
+//! signals, `--noref` turns on the reference-frames-only pre-pass).
 
 use std::path::Path;
 use std::time::Instant;
@@ -12,14 +13,15 @@ use kling_preflight::analyze::{AnalyzeOptions, analyze_video_detailed};
 fn main() {
     let mut frames = false;
     let mut files = Vec::new();
+    let mut opts = AnalyzeOptions::default();
     for a in std::env::args().skip(1) {
         match a.as_str() {
             "--frames" => frames = true,
+            "--noref" => opts.skip_nonref = true,
             "--bench" => {}
             _ => files.push(a),
         }
     }
-    let opts = AnalyzeOptions::default();
     for f in files {
         let t0 = Instant::now();
         let r = analyze_video_detailed(Path::new(&f), &opts);

@@ -287,3 +287,33 @@ fn bad_inputs_error_or_partial_never_panic() {
         Err(AnalyzeError::NoVideoStream)
     ));
 }
+
+/// Sensor-style grain on a still picture is frozen footage, not motion; the same grain on moving
+/// content, or on a still picture with one small moving part (testsrc2's ball and counter), is not.
+#[test]
+fn noisy_still_is_frozen_but_noisy_motion_is_not() {
+    need_ffmpeg!();
+    let dir = tempfile::tempdir().unwrap();
+    let s = "s=640x360:r=25";
+    let grain = "noise=alls=15:allf=t+u,format=yuv420p";
+    // 1.5 s moving, then 4 s of the last frame held, grain over everything.
+    let fc = format!("testsrc2={s}:d=1.5,tpad=stop_mode=clone:stop_duration=4,{grain}[v]");
+    let p = make_clip(dir.path(), "noisy_freeze.mp4", &fc, &[]);
+    let a = analyze(&p);
+    assert_eq!(a.frozen.len(), 1, "{:?}", a.frozen);
+    let f = &a.frozen[0];
+    assert!(
+        f.start_frame.abs_diff(37) <= 3 && f.end_frame.abs_diff(137) <= 2,
+        "{f:?}"
+    );
+    assert!(a.longest_motion_s < 2.0, "{}", a.longest_motion_s);
+
+    let fc = format!("mandelbrot={s},trim=duration=4,setpts=PTS-STARTPTS,{grain}[v]");
+    let a = analyze(&make_clip(dir.path(), "noisy_motion.mp4", &fc, &[]));
+    assert!(a.frozen.is_empty(), "{:?}", a.frozen);
+    assert!(a.longest_motion_s > 3.8, "{}", a.longest_motion_s);
+
+    let fc = format!("testsrc2={s}:d=4,{grain}[v]");
+    let a = analyze(&make_clip(dir.path(), "noisy_small_motion.mp4", &fc, &[]));
+    assert!(a.frozen.is_empty(), "{:?}", a.frozen);
+}

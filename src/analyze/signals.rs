@@ -89,6 +89,12 @@ pub struct FrameRec {
     pub std: f32,
     /// Index of the first frame of the still stretch this frame belongs to (itself if it moved).
     pub freeze_ref: u32,
+    /// Index of the first frame of the current "noisy still" run: frames whose tiny-frame
+    /// difference to that frame stays within `NOISE_STILL_MAX` %.
+    pub noise_ref: u32,
+    /// Share of that difference held by the 10 % most-changed tiny pixels (NaN on the run's first
+    /// frame). Noise spreads evenly (≈ 0.25–0.31), motion gathers where the subject moves.
+    pub noise_share: f32,
     /// Global shift to the previous frame (full-resolution pixels) and its confidence
     /// (residual at the best shift / residual at zero shift; lower is more confident).
     pub dx: f32,
@@ -137,6 +143,8 @@ pub(crate) struct Analyzer {
     proj_prev: Option<(Vec<f32>, Vec<f32>)>,
     freeze_ref: Option<(usize, Vec<u8>)>,
     freeze_noise: f32,
+    /// First frame of the current noisy-still run and its tiny frame.
+    noise_ref: Option<(usize, Vec<u8>)>,
     // blank-run state
     blank_std: f32,
     blank_start: Option<usize>,
@@ -329,6 +337,27 @@ fn box_reduce(p: &Plane<'_>, fx: usize, fy: usize, ow: usize, oh: usize, out: &m
 }
 
 /// Mean absolute difference of two small frames, in % of full scale.
+/// Largest tiny-frame difference (%) to its first frame that a noisy still run may reach.
+pub(crate) const NOISE_STILL_MAX: f32 = 0.8;
+
+/// Share of the difference between `a` and `b` held by the 10 % most-changed pixels, or None when
+/// the difference exceeds `NOISE_STILL_MAX` (or the frames are too small to tell).
+fn spread_share(a: &[u8], b: &[u8], tmp: &mut Vec<u8>) -> Option<f32> {
+    if a.len() != b.len() || a.len() < 100 || mad_pct(a, b) > NOISE_STILL_MAX {
+        return None;
+    }
+    tmp.clear();
+    tmp.extend(a.iter().zip(b).map(|(&x, &y)| x.abs_diff(y)));
+    let total: u32 = tmp.iter().map(|&v| v as u32).sum();
+    if total == 0 {
+        return Some(0.0);
+    }
+    let k = tmp.len() / 10;
+    tmp.select_nth_unstable_by(k, |x, y| y.cmp(x));
+    let top: u32 = tmp[..k].iter().map(|&v| v as u32).sum();
+    Some(top as f32 / total as f32)
+}
+
 fn mad_pct(a: &[u8], b: &[u8]) -> f32 {
     if a.is_empty() || a.len() != b.len() {
         return 0.0;
@@ -511,6 +540,7 @@ impl Analyzer {
             proj_prev: None,
             freeze_ref: None,
             freeze_noise: (freeze_noise * 100.0) as f32,
+            noise_ref: None,
             blank_std: 4.0,
             blank_start: None,
             before_blank: None,
@@ -666,6 +696,22 @@ impl Analyzer {
             }
         }
         self.tmp = tmp;
+
+        // Noisy-still run: compare the tiny frame with the run's first one.
+        let share = match &self.noise_ref {
+            Some((_, r)) => spread_share(&tiny, r, &mut self.tmp),
+            None => None,
+        };
+        let (noise_ref, noise_share) = match (&mut self.noise_ref, share) {
+            (Some((r, _)), Some(sh)) => (*r, sh),
+            (slot, _) => {
+                let mut img = slot.take().map(|(_, v)| v).unwrap_or_default();
+                img.clear();
+                img.extend_from_slice(&tiny);
+                *slot = Some((idx, img));
+                (idx, f32::NAN)
+            }
+        };
         self.tiny[tslot] = tiny;
 
         // Freeze: compare with the first frame of the current still stretch.
@@ -740,6 +786,8 @@ impl Analyzer {
             mean,
             std,
             freeze_ref,
+            noise_ref: noise_ref as u32,
+            noise_share,
             dx,
             dy,
             conf_x,
