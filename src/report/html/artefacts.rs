@@ -68,6 +68,8 @@ pub struct Artefacts {
     pub thumbs: Vec<Thumb>,
     /// Video: (seconds, motion energy % = the frame's luma jump, the bucket's maximum).
     pub signal: Vec<(f32, f32)>,
+    /// Image: the decoded size as displayed (EXIF orientation applied).
+    pub size: Option<(u32, u32)>,
     /// Why a picture is missing (decode failure), shown instead.
     pub note: Option<String>,
 }
@@ -120,7 +122,7 @@ pub fn from_video(d: &DetailedAnalysis, facts: &VideoFacts) -> Artefacts {
     Artefacts {
         thumbs,
         signal: downsample(&points, SIGNAL_POINTS),
-        note: None,
+        ..Artefacts::default()
     }
 }
 
@@ -155,12 +157,13 @@ pub fn downsample(points: &[(f64, f32)], n: usize) -> Vec<(f32, f32)> {
 /// The picture of an image file, upright, first frame, flattened onto white, `THUMB_EDGE` long.
 pub fn from_image(path: &Path) -> Artefacts {
     match crate::fix::image::decode(path, true) {
-        Ok(img) => match image_thumb(img) {
-            Some(t) => Artefacts {
+        Ok(img) => match (img.width(), img.height(), image_thumb(img)) {
+            (w, h, Some(t)) => Artefacts {
                 thumbs: vec![t],
+                size: Some((w, h)),
                 ..Artefacts::default()
             },
-            None => Artefacts {
+            (_, _, None) => Artefacts {
                 note: Some("cannot encode the thumbnail".into()),
                 ..Artefacts::default()
             },

@@ -751,7 +751,7 @@ mod tests {
                 })
                 .collect(),
             signal: (0..400).map(|i| (i as f32 * 0.03, 2.0)).collect(),
-            note: None,
+            ..Artefacts::default()
         }
     }
 
