@@ -254,7 +254,7 @@ pub fn image_guides(uri: &str, (w, h): (u32, u32), limits: &ImageLimits, height_
         s,
         r#"<image class="thumb" x="{ox:.1}" y="{oy:.1}" width="{w:.1}" height="{h:.1}" preserveAspectRatio="none" href="{uri}"/>"#
     );
-    for (i, (bw, bh, bad, label)) in boxes.iter().enumerate() {
+    for (bw, bh, bad, label) in &boxes {
         let (x, y) = ((cw - bw) / 2.0, (ch - bh) / 2.0);
         let class = if *bad { "guide bad" } else { "guide" };
         let _ = write!(
@@ -267,7 +267,7 @@ pub fn image_guides(uri: &str, (w, h): (u32, u32), limits: &ImageLimits, height_
                 s,
                 r#"<text class="guide bad" x="{:.1}" y="{:.1}" font-size="{font:.1}">{}</text>"#,
                 x + font * 0.3,
-                y + font * (1.1 + i as f64 * 0.0),
+                y + font * 1.1,
                 esc(label)
             );
         }
