@@ -267,6 +267,33 @@ fn generated_cuts_each_have_a_marker_and_names_are_escaped() {
 }
 
 #[test]
+fn the_json_report_is_the_same_with_or_without_the_page() {
+    let (with, _) = fixtures_report();
+    let (_, without) = check_json(&root(), &["--no-cache", "-q", "fixtures"]);
+    assert_eq!(with, &without);
+}
+
+#[test]
+fn a_cached_video_still_gets_its_filmstrip_and_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root().join("fixtures/rejects/videos/two_shots.mp4"),
+        dir.path().join("two_shots.mp4"),
+    )
+    .unwrap();
+    // The first run fills the result cache (facts only); the second hits it but needs pictures.
+    let (_, first) = check_json(dir.path(), &["two_shots.mp4"]);
+    assert!(dir.path().join(".kling-preflight-cache").exists());
+    let (_, second) = check_json(dir.path(), &["two_shots.mp4", "--report", "r.html"]);
+    assert_eq!(first, second);
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    let cards = parse(&html);
+    assert_eq!(cards[0].cuts.len(), 1);
+    assert!(cards[0].frames >= 2, "filmstrip after a cache hit");
+    assert!(html.contains("<polyline class=\"signal\""));
+}
+
+#[test]
 fn fix_page_shows_the_trim_window_and_pictures_before_and_after() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");

@@ -304,6 +304,7 @@ fn summary(s: &mut String, page: &Page<'_>) {
         esc(&basis),
         IMAGE_GENERATION_S
     );
+    s.push_str("<div class=\"sumrow\">");
     if !rules.is_empty() {
         s.push_str("<table class=\"rules\"><thead><tr><th>rule</th><th>name</th><th>severity</th><th>files</th></tr></thead><tbody>");
         for (code, (name, n, sev)) in &rules {
@@ -318,7 +319,7 @@ fn summary(s: &mut String, page: &Page<'_>) {
         }
         s.push_str("</tbody></table>");
     }
-    s.push_str("<form id=\"filters\" onsubmit=\"return false\"><fieldset><legend>show</legend>");
+    s.push_str("<div><form id=\"filters\" onsubmit=\"return false\"><fieldset><legend>show</legend>");
     for v in ["pass", "warn", "fail"] {
         let _ = write!(
             s,
@@ -336,7 +337,7 @@ fn summary(s: &mut String, page: &Page<'_>) {
     }
     s.push_str("</select></label> <span id=\"shown\"></span></fieldset></form>");
     s.push_str(LEGEND);
-    s.push_str("</section>");
+    s.push_str("</div></div></section>");
 }
 
 fn card(s: &mut String, i: usize, e: &Entry<'_>, page: &Page<'_>, cap: usize) {
@@ -664,14 +665,14 @@ fn item(v: &Value) -> String {
 }
 
 const LEGEND: &str = concat!(
-    "<p class=\"legend\"><svg width=\"14\" height=\"10\"><rect class=\"frozen\" width=\"14\" height=\"10\"/></svg> frozen ",
+    "<p class=\"legend\">Timeline: <svg width=\"14\" height=\"10\"><rect class=\"frozen\" width=\"14\" height=\"10\"/></svg> frozen ",
     "<svg width=\"14\" height=\"10\"><line class=\"cut hard\" x1=\"7\" x2=\"7\" y1=\"0\" y2=\"10\"/></svg> cut ",
     "<svg width=\"14\" height=\"10\"><line class=\"cut gradual\" x1=\"7\" x2=\"7\" y1=\"0\" y2=\"10\"/></svg> gradual transition ",
     "<svg width=\"14\" height=\"10\"><rect class=\"camera\" width=\"14\" height=\"5\"/></svg> camera motion ",
     "<svg width=\"14\" height=\"10\"><rect class=\"longest\" width=\"14\" height=\"8\"/></svg> longest continuous motion ",
     "<svg width=\"14\" height=\"10\"><rect class=\"trim\" width=\"14\" height=\"10\"/></svg> trim window (after fix) ",
     "<svg width=\"14\" height=\"10\"><polyline class=\"signal\" points=\"0,9 4,6 7,8 10,2 14,7\"/></svg> motion energy (√ scale) ",
-    "· dashed boxes on pictures: the profile's edge and aspect limits (red = violated)</p>"
+    "<br/>Pictures: dashed boxes are the profile's edge and aspect limits (red = violated; a red aspect box is the crop that would pass).</p>"
 );
 
 const CSS: &str = include_str!("page.css");
