@@ -228,7 +228,11 @@ pub fn check_file_visual(input: &Input, opts: &CheckOptions) -> Option<(FileRepo
     judge(input, opts, true).map(|(f, a)| (f, a.unwrap_or_default()))
 }
 
-fn judge(input: &Input, opts: &CheckOptions, visual: bool) -> Option<(FileReport, Option<Artefacts>)> {
+fn judge(
+    input: &Input,
+    opts: &CheckOptions,
+    visual: bool,
+) -> Option<(FileReport, Option<Artefacts>)> {
     let ctx = Context {
         profile: &opts.profile,
         orientation: opts.orientation,

@@ -238,13 +238,7 @@ fn generated_cuts_each_have_a_marker_and_names_are_escaped() {
     let page = dir.path().join("r.html");
     let (_, json) = check_json(
         dir.path(),
-        &[
-            "--no-cache",
-            "-q",
-            name,
-            "--report",
-            page.to_str().unwrap(),
-        ],
+        &["--no-cache", "-q", name, "--report", page.to_str().unwrap()],
     );
     let cuts: Vec<f64> = json["files"][0]["facts"]["cuts"]
         .as_array()
@@ -321,7 +315,10 @@ fn fix_page_shows_the_trim_window_and_pictures_before_and_after() {
     );
     let json: Value = serde_json::from_slice(&r.stdout).unwrap();
     let trim = &json["files"][0]["trim_s"];
-    assert!(trim[1].as_f64().unwrap() - trim[0].as_f64().unwrap() > 29.0, "{trim}");
+    assert!(
+        trim[1].as_f64().unwrap() - trim[0].as_f64().unwrap() > 29.0,
+        "{trim}"
+    );
     let cards = parse(&std::fs::read_to_string(&page).unwrap());
     assert_eq!(cards.len(), 2);
     assert_eq!((cards[0].timelines, cards[0].trims), (1, 1));
@@ -345,7 +342,7 @@ fn chromium() -> Option<PathBuf> {
         .is_ok_and(|o| o.status.success());
     assert!(
         found,
-        "{} not found: run `make setup` (installs Debian's chromium), or set KLING_SKIP_BROWSER=1 to skip this test",
+        "{} not found: run `make setup-test` (`make test` runs it; installs Debian's chromium), or set KLING_SKIP_BROWSER=1 to skip this test",
         bin.display()
     );
     Some(bin)
@@ -396,7 +393,10 @@ fn page_renders_in_headless_chromium_without_console_errors() {
     let (dom, stderr) = headless(&bin, page, &["--dump-dom"]);
     assert_eq!(console_lines(&stderr), Vec::<&str>::new());
     // The script ran to its end (it marks the root element) and filled in the counter.
-    assert!(dom.contains("data-ready=\"1\""), "the page's script did not finish");
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the page's script did not finish"
+    );
     assert!(dom.contains("of 38 files") || dom.contains(" files</span>"));
     let shot = root().join("target/test-artefacts/report-fixtures.png");
     let _ = std::fs::remove_file(&shot);
@@ -410,7 +410,11 @@ fn page_renders_in_headless_chromium_without_console_errors() {
     );
     assert_eq!(console_lines(&stderr), Vec::<&str>::new());
     let png = std::fs::read(&shot).expect("screenshot written");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{} bytes", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
     eprintln!("screenshot: {}", shot.display());
 }
 

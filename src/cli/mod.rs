@@ -241,16 +241,20 @@ fn check(a: CheckArgs) -> Result<Status> {
         None
     };
     let (results, artefacts) = if a.report.is_some() {
-        let (r, art): (Vec<_>, Vec<_>) = engine::check_all_visual(&inputs, &opts, progress.as_ref())
-            .into_iter()
-            .map(|r| match r {
-                Some((f, a)) => (Some(f), Some(a)),
-                None => (None, None),
-            })
-            .unzip();
+        let (r, art): (Vec<_>, Vec<_>) =
+            engine::check_all_visual(&inputs, &opts, progress.as_ref())
+                .into_iter()
+                .map(|r| match r {
+                    Some((f, a)) => (Some(f), Some(a)),
+                    None => (None, None),
+                })
+                .unzip();
         (r, art.into_iter().flatten().collect())
     } else {
-        (engine::check_all(&inputs, &opts, progress.as_ref()), Vec::new())
+        (
+            engine::check_all(&inputs, &opts, progress.as_ref()),
+            Vec::new(),
+        )
     };
     if let Some(pb) = progress {
         pb.finish_and_clear();
@@ -393,7 +397,11 @@ fn explain(a: ExplainArgs) -> Result<Status> {
 }
 
 /// Write the visual report; a path that cannot be written is an error (exit 2) that names it.
-pub(crate) fn write_report(path: &std::path::Path, page: &html::Page<'_>, quiet: bool) -> Result<()> {
+pub(crate) fn write_report(
+    path: &std::path::Path,
+    page: &html::Page<'_>,
+    quiet: bool,
+) -> Result<()> {
     use anyhow::Context as _;
     html::write_file(path, page)
         .with_context(|| format!("--report {}: cannot write the report", path.display()))?;

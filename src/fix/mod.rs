@@ -198,7 +198,10 @@ pub fn fix_file(
     let dest = output_path(dest_base, relative, plan.output_ext.as_deref());
     out.output = Some(dest.display().to_string());
     if opts.dry_run {
-        if let Recipe::Video(VideoRecipe { window: Some(w), .. }) = &plan.recipe {
+        if let Recipe::Video(VideoRecipe {
+            window: Some(w), ..
+        }) = &plan.recipe
+        {
             let (a, b) = w.exact();
             out.trim_s = Some([a, b]);
         }

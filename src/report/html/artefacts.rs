@@ -204,7 +204,9 @@ mod tests {
 
     #[test]
     fn thumbnails_are_small() {
-        let img = RgbImage::from_fn(160, 90, |x, y| image::Rgb([(x * 3) as u8, (y * 5) as u8, 90]));
+        let img = RgbImage::from_fn(160, 90, |x, y| {
+            image::Rgb([(x * 3) as u8, (y * 5) as u8, 90])
+        });
         let t = Thumb::encode(&img).unwrap();
         assert!(t.jpeg.len() < 8_000, "{} bytes", t.jpeg.len());
         assert!(t.data_uri().starts_with("data:image/jpeg;base64,/9j/"));

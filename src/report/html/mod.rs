@@ -96,9 +96,9 @@ pub fn write_file(path: &Path, page: &Page<'_>) -> io::Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path.file_name().map_or("report.html".into(), |n| {
-        n.to_string_lossy().into_owned()
-    });
+    let name = path
+        .file_name()
+        .map_or("report.html".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.kp-tmp-{}", std::process::id()));
     let res = std::fs::write(&tmp, html.as_bytes()).and_then(|_| std::fs::rename(&tmp, path));
     if res.is_err() {
@@ -181,9 +181,16 @@ fn strip_cap(entries: &[Entry<'_>]) -> usize {
 /// Which of a filmstrip's frames to show when at most `cap` fit: shot frames first (evenly spread if
 /// even they are too many), then evenly spread other frames; in time order.
 fn strip_keep(thumbs: &[Thumb], cap: usize) -> Vec<usize> {
-    let shots: Vec<usize> = (0..thumbs.len()).filter(|&i| thumbs[i].shot.is_some()).collect();
-    let evens: Vec<usize> = (0..thumbs.len()).filter(|&i| thumbs[i].shot.is_none()).collect();
-    let mut keep: Vec<usize> = thin(shots.len(), cap).into_iter().map(|i| shots[i]).collect();
+    let shots: Vec<usize> = (0..thumbs.len())
+        .filter(|&i| thumbs[i].shot.is_some())
+        .collect();
+    let evens: Vec<usize> = (0..thumbs.len())
+        .filter(|&i| thumbs[i].shot.is_none())
+        .collect();
+    let mut keep: Vec<usize> = thin(shots.len(), cap)
+        .into_iter()
+        .map(|i| shots[i])
+        .collect();
     let room = cap - keep.len();
     keep.extend(thin(evens.len(), room).into_iter().map(|i| evens[i]));
     keep.sort_unstable();
@@ -221,7 +228,10 @@ pub fn render(page: &Page<'_>) -> String {
         card(&mut s, i, e, page, cap);
     }
     s.push_str("</main><nav id=\"pager\" aria-label=\"pages\"></nav>");
-    let _ = write!(s, "<script>//<![CDATA[\n{JS}\n//]]></script></body></html>\n");
+    let _ = write!(
+        s,
+        "<script>//<![CDATA[\n{JS}\n//]]></script></body></html>\n"
+    );
     s
 }
 
@@ -319,7 +329,9 @@ fn summary(s: &mut String, page: &Page<'_>) {
         }
         s.push_str("</tbody></table>");
     }
-    s.push_str("<div><form id=\"filters\" onsubmit=\"return false\"><fieldset><legend>show</legend>");
+    s.push_str(
+        "<div><form id=\"filters\" onsubmit=\"return false\"><fieldset><legend>show</legend>",
+    );
     for v in ["pass", "warn", "fail"] {
         let _ = write!(
             s,
@@ -437,7 +449,9 @@ fn video_visuals(s: &mut String, e: &Entry<'_>, cap: usize) {
         duration = duration.max(c.time_s);
     }
     let note = match (&r.facts, a) {
-        (Facts::Video(_), None) => "not analysed (--no-analyze): no cuts, motion or freezes measured",
+        (Facts::Video(_), None) => {
+            "not analysed (--no-analyze): no cuts, motion or freezes measured"
+        }
         (Facts::Video(_), Some(_)) => "no motion signal kept",
         _ => "no frames could be decoded",
     };
@@ -454,7 +468,9 @@ fn video_visuals(s: &mut String, e: &Entry<'_>, cap: usize) {
         longest,
         trim,
         trim_planned: planned,
-        thumbs: art.map_or(Vec::new(), |a| a.thumbs.iter().filter_map(|t| t.t).collect()),
+        thumbs: art.map_or(Vec::new(), |a| {
+            a.thumbs.iter().filter_map(|t| t.t).collect()
+        }),
         note: Some(note),
     };
     s.push_str("<div class=\"tl\">");
@@ -492,8 +508,11 @@ fn image_visuals(s: &mut String, e: &Entry<'_>, page: &Page<'_>) {
         .zip(display)
         .map(|(t, d)| timeline::image_guides(&t.data_uri(), d, &page.profile.image, PICTURE_PX));
     let after = e.after.and_then(|a| a.picture.as_ref()).map(|(t, d)| {
-        timeline::image_guides(&t.data_uri(), *d, &page.profile.image, PICTURE_PX)
-            .replacen("class=\"thumb\"", "class=\"thumb after\"", 1)
+        timeline::image_guides(&t.data_uri(), *d, &page.profile.image, PICTURE_PX).replacen(
+            "class=\"thumb\"",
+            "class=\"thumb after\"",
+            1,
+        )
     });
     if before.is_none() && after.is_none() {
         if let Some(n) = e.artefacts.and_then(|a| a.note.as_deref()) {
@@ -552,13 +571,7 @@ fn diagnostics(s: &mut String, diags: &[Diagnostic], class: &str) {
 fn after_fix(s: &mut String, a: &AfterFix) {
     let verdict = a
         .verdict_after
-        .map(|v| {
-            format!(
-                " → <span class=\"badge {}\">{}</span>",
-                v.name(),
-                v.name()
-            )
-        })
+        .map(|v| format!(" → <span class=\"badge {}\">{}</span>", v.name(), v.name()))
         .unwrap_or_default();
     let _ = write!(
         s,

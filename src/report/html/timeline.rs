@@ -112,7 +112,9 @@ impl Timeline<'_> {
                 }
                 let _ = write!(s, "{:.1},{:.1}", self.x(*t as f64), Self::y(*v));
             }
-            s.push_str(r#""><title>motion energy (luma change between frames, %)</title></polyline>"#);
+            s.push_str(
+                r#""><title>motion energy (luma change between frames, %)</title></polyline>"#,
+            );
         } else if let Some(n) = self.note {
             let _ = write!(
                 s,
@@ -148,7 +150,11 @@ impl Timeline<'_> {
             let _ = write!(
                 s,
                 r#"<line class="cut {}" data-t="{:.3}" data-frame="{}" x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{}"><title>{} cut at {:.3} s (frame {}), score {:.1}</title></line>"#,
-                if c.kind == "gradual" { "gradual" } else { "hard" },
+                if c.kind == "gradual" {
+                    "gradual"
+                } else {
+                    "hard"
+                },
                 c.time_s,
                 c.frame,
                 BASE + 12.0,
@@ -185,7 +191,9 @@ impl Timeline<'_> {
 
 /// A tick spacing giving at most about 12 labels.
 fn tick_step(d: f64) -> f64 {
-    const STEPS: [f64; 11] = [0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0];
+    const STEPS: [f64; 11] = [
+        0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+    ];
     if !d.is_finite() || d <= 0.0 {
         return 0.0;
     }
@@ -243,7 +251,9 @@ pub fn image_guides(uri: &str, (w, h): (u32, u32), limits: &ImageLimits, height_
     let cw = boxes.iter().map(|b| b.0).fold(w, f64::max);
     let ch = boxes.iter().map(|b| b.1).fold(h, f64::max);
     let (ox, oy) = ((cw - w) / 2.0, (ch - h) / 2.0);
-    let px_w = (height_px as f64 * cw / ch).round().clamp(40.0, 4.0 * height_px as f64);
+    let px_w = (height_px as f64 * cw / ch)
+        .round()
+        .clamp(40.0, 4.0 * height_px as f64);
     let font = ch / 14.0;
     let mut s = String::new();
     let _ = write!(
@@ -303,7 +313,10 @@ mod tests {
         let svg = tl.svg();
         assert_eq!(svg.matches(r#"<line class="cut hard""#).count(), 4);
         // 3.754 s of 10 s → x = 8 + 0.3754 * 984.
-        assert!(svg.contains(r#"data-t="3.754" data-frame="90" x1="377.4""#), "{svg}");
+        assert!(
+            svg.contains(r#"data-t="3.754" data-frame="90" x1="377.4""#),
+            "{svg}"
+        );
         // A cut past the end is clamped onto the axis, not dropped.
         assert!(svg.contains(r#"data-t="12.500" data-frame="300" x1="992.0""#));
         assert!(svg.starts_with(r#"<svg class="timeline""#) && svg.ends_with("</svg>"));
@@ -328,11 +341,7 @@ mod tests {
             ..Timeline::default()
         };
         let svg = tl.svg();
-        for class in [
-            r#"class="frozen""#,
-            r#"class="longest""#,
-            r#"class="trim""#,
-        ] {
+        for class in [r#"class="frozen""#, r#"class="longest""#, r#"class="trim""#] {
             assert_eq!(svg.matches(class).count(), 1, "{class}");
         }
         assert!(svg.contains("not analysed &lt;--no-analyze&gt;"));
