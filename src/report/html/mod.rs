@@ -107,7 +107,7 @@ pub fn write_file(path: &Path, page: &Page<'_>) -> io::Result<()> {
     res
 }
 
-/// The estimated price of one wasted generation for this file, USD, and the rate's basis.
+/// The estimated price, USD, of one generation wasted on this file (`saving_rate` × its length).
 pub fn generation_price(report: &FileReport, profile: &str, orientation: Orientation) -> f64 {
     let (rate, _) = saving_rate(profile);
     let cap = match orientation {
@@ -235,10 +235,6 @@ pub fn render(page: &Page<'_>) -> String {
     s
 }
 
-fn verdict_of(e: &Entry<'_>) -> Verdict {
-    e.report.verdict
-}
-
 fn summary(s: &mut String, page: &Page<'_>) {
     let mut by_verdict = [0usize; 3];
     let mut rules: BTreeMap<&str, (&str, usize, Severity)> = BTreeMap::new();
@@ -357,7 +353,7 @@ fn card(s: &mut String, i: usize, e: &Entry<'_>, page: &Page<'_>, cap: usize) {
     let mut codes: Vec<&str> = r.diagnostics.iter().map(|d| d.code.as_str()).collect();
     codes.sort();
     codes.dedup();
-    let verdict = verdict_of(e);
+    let verdict = r.verdict;
     let kind = match r.kind {
         Kind::Image => "image",
         Kind::Video => "video",
