@@ -8,15 +8,20 @@ CARGO ?= cargo
 APT_PACKAGES := pkg-config libclang-dev libavformat-dev libavcodec-dev libavfilter-dev \
 	libavdevice-dev libswscale-dev libswresample-dev libavutil-dev ffmpeg
 BENCH_PACKAGES := imagemagick time
+# Headless browser for the visual report's end-to-end test (tests/report_html.rs); only `make test` needs it.
+TEST_PACKAGES := chromium
 BIN := target/release/kling-preflight
 
-.PHONY: setup setup-bench build demo test lint bench corpus-check clean
+.PHONY: setup setup-bench setup-test build demo test lint bench corpus-check clean
 
 setup:
 	@bash scripts/setup.sh $(APT_PACKAGES)
 
 setup-bench: setup
 	@bash scripts/setup.sh $(BENCH_PACKAGES)
+
+setup-test: setup
+	@bash scripts/setup.sh $(TEST_PACKAGES)
 
 build: setup
 	$(CARGO) build --release --locked
@@ -26,7 +31,7 @@ demo: build
 	@$(BIN) check fixtures/; status=$$?; echo "(exit status $$status: 0 clean, 1 errors found, 2 usage error)"; \
 	  [ $$status -le 1 ]
 
-test: setup
+test: setup-test
 	$(CARGO) test --release --locked
 
 lint: setup

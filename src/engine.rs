@@ -5,6 +5,11 @@
 //!
 //! Between "stat the file" and "sniff/probe/analyse" sits the result cache (`cache`): an unchanged file
 //! gets its facts back from disk and skips the expensive steps. Rules always run fresh.
+//!
+//! For the visual report (`check_all_visual`) the engine also hands back, beside each `FileReport`,
+//! the pictures and signals the page shows (`report::html::Artefacts`): video thumbnails come from the
+//! analysis decode pass itself (`sample_spec`), image thumbnails from one decode of the picture. A
+//! plain check asks for none of it and pays nothing.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -12,12 +17,13 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::{AnalyzeOptions, analyze_video};
+use crate::analyze::{AnalyzeOptions, SampleSpec, analyze_video_sampled};
 use crate::cache::Cache;
 use crate::config::Ignore;
 use crate::model::{Diagnostic, Facts, FileReport, ImageFacts, Kind, Verdict, VideoFacts};
 use crate::probe::{ProbeError, probe_image, probe_video};
 use crate::profile::{Orientation, Profile};
+use crate::report::html::{Artefacts, artefacts};
 use crate::rules::{self, Context, RuleSettings, Sink};
 use crate::shard::Shard;
 use crate::sniff::{Sniffed, sniff_path};
@@ -175,10 +181,35 @@ pub fn check_all(
     opts: &CheckOptions,
     progress: Option<&indicatif::ProgressBar>,
 ) -> Vec<Option<FileReport>> {
+    run_all(inputs, opts, progress, false)
+        .into_iter()
+        .map(|r| r.map(|(f, _)| f))
+        .collect()
+}
+
+/// `check_all` that also keeps, per file, what the visual report shows (thumbnails, the motion
+/// signal). Kept out of `FileReport` so the JSON contract does not change.
+pub fn check_all_visual(
+    inputs: &[Input],
+    opts: &CheckOptions,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Vec<Option<(FileReport, Artefacts)>> {
+    run_all(inputs, opts, progress, true)
+        .into_iter()
+        .map(|r| r.map(|(f, a)| (f, a.unwrap_or_default())))
+        .collect()
+}
+
+fn run_all(
+    inputs: &[Input],
+    opts: &CheckOptions,
+    progress: Option<&indicatif::ProgressBar>,
+    visual: bool,
+) -> Vec<Option<(FileReport, Option<Artefacts>)>> {
     inputs
         .par_iter()
         .map(|input| {
-            let r = check_file(input, opts);
+            let r = judge(input, opts, visual);
             if let Some(pb) = progress {
                 pb.inc(1);
             }
@@ -189,14 +220,34 @@ pub fn check_all(
 
 /// Judge one file. Returns `None` when a folder-found file is not media and is skipped.
 pub fn check_file(input: &Input, opts: &CheckOptions) -> Option<FileReport> {
+    judge(input, opts, false).map(|(f, _)| f)
+}
+
+/// `check_file` plus the visual report's artefacts for this file.
+pub fn check_file_visual(input: &Input, opts: &CheckOptions) -> Option<(FileReport, Artefacts)> {
+    judge(input, opts, true).map(|(f, a)| (f, a.unwrap_or_default()))
+}
+
+fn judge(
+    input: &Input,
+    opts: &CheckOptions,
+    visual: bool,
+) -> Option<(FileReport, Option<Artefacts>)> {
     let ctx = Context {
         profile: &opts.profile,
         orientation: opts.orientation,
         settings: &opts.rules,
     };
-    let (kind, format, facts) = match gather(input, opts) {
+    let (gathered, mut art) = gather(input, opts, visual);
+    let (kind, format, facts) = match gathered {
         Gathered::Skip => return None,
-        Gathered::Image(f) => (Kind::Image, Some(f.format.name().into()), Facts::Image(f)),
+        Gathered::Image(f) => {
+            // Images: the header path never decodes pixels, so the picture is one decode, only here.
+            if visual {
+                art = Some(artefacts::from_image(&input.path));
+            }
+            (Kind::Image, Some(f.format.name().into()), Facts::Image(f))
+        }
         Gathered::Video(f) => (
             Kind::Video,
             Some(f.container.name().into()),
@@ -210,17 +261,32 @@ pub fn check_file(input: &Input, opts: &CheckOptions) -> Option<FileReport> {
         } => {
             let mut sink = Sink::new(&ctx);
             rules::file::unreadable(&mut sink, &reason);
-            return Some(report(
+            let r = report(
                 input,
                 kind,
                 format,
                 Facts::Other { bytes },
                 sink.diagnostics,
-            ));
+            );
+            return Some((r, art));
         }
     };
     let diags = rules::evaluate(&ctx, &input.path, &facts);
-    Some(report(input, kind, format, facts, diags))
+    Some((report(input, kind, format, facts, diags), art))
+}
+
+/// The frames the analysis decode pass keeps. The visual report wants colour thumbnails of evenly
+/// spaced frames and of every cut candidate (so each shot's first frame is there); nothing is kept
+/// (and nothing paid) otherwise. Detectors that need grey frames add their part here.
+fn sample_spec(_opts: &CheckOptions, visual: bool) -> SampleSpec {
+    let mut spec = SampleSpec::default();
+    if visual {
+        spec.every_s = 1.0;
+        spec.max_even = spec.max_even.max(artefacts::EVEN_FRAMES);
+        spec.candidates = true;
+        spec.thumb_edge = artefacts::THUMB_EDGE;
+    }
+    spec
 }
 
 fn report(
@@ -266,18 +332,22 @@ fn facts_settings(opts: &CheckOptions, judged: bool) -> String {
     )
 }
 
-/// Stat the file, then take its facts from the cache or measure (and cache) them.
-fn gather(input: &Input, opts: &CheckOptions) -> Gathered {
+/// Stat the file, then take its facts from the cache or measure (and cache) them. With `visual`, a
+/// cached analysed video is measured again: the cache holds facts only, and the report's thumbnails
+/// and signal must come from a decode pass anyway (storing them would bloat every entry for the few
+/// runs that want a report). The fresh facts are identical, so the entry is simply rewritten.
+fn gather(input: &Input, opts: &CheckOptions, visual: bool) -> (Gathered, Option<Artefacts>) {
     let path = &input.path;
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) => {
-            return Gathered::Unreadable {
+            let g = Gathered::Unreadable {
                 kind: Kind::Unknown,
                 format: None,
                 bytes: 0,
                 reason: format!("cannot read the file: {e}"),
             };
+            return (g, None);
         }
     };
     let judged = input.explicit || has_media_extension(path);
@@ -288,18 +358,30 @@ fn gather(input: &Input, opts: &CheckOptions) -> Gathered {
     if let Some((cache, key)) = &cached
         && let Some(hit) = cache.get::<Gathered>(key)
     {
-        return hit;
+        let needs_pass = visual && matches!(&hit, Gathered::Video(v) if v.analysis.is_some());
+        if !needs_pass {
+            return (hit, None);
+        }
     }
-    let (gathered, lasting) = measure(path, meta.len(), judged, opts);
+    let mut art = None;
+    let (gathered, lasting) = measure(path, meta.len(), judged, opts, visual, &mut art);
     if lasting && let Some((cache, key)) = &cached {
         cache.put(key, &gathered);
     }
-    gathered
+    (gathered, art)
 }
 
 /// Sniff, probe and (for videos) analyse one file. The flag says whether the outcome is a property of
-/// the file's content (cacheable) rather than of this moment (an I/O error).
-fn measure(path: &Path, bytes: u64, judged: bool, opts: &CheckOptions) -> (Gathered, bool) {
+/// the file's content (cacheable) rather than of this moment (an I/O error). With `visual`, an
+/// analysed video also puts its filmstrip and motion signal, from the same decode pass, in `art`.
+fn measure(
+    path: &Path,
+    bytes: u64,
+    judged: bool,
+    opts: &CheckOptions,
+    visual: bool,
+    art: &mut Option<Artefacts>,
+) -> (Gathered, bool) {
     let unreadable = |kind, format: Option<String>, bytes, reason: String| Gathered::Unreadable {
         kind,
         format,
@@ -347,8 +429,14 @@ fn measure(path: &Path, bytes: u64, judged: bool, opts: &CheckOptions) -> (Gathe
         Sniffed::Video | Sniffed::Audio => match probe_video(path, bytes) {
             Ok(mut f) => {
                 if opts.analyze && f.video.is_some() {
-                    match analyze_video(path, &opts.analyze_opts) {
-                        Ok(a) => f.analysis = Some(a),
+                    let spec = sample_spec(opts, visual);
+                    match analyze_video_sampled(path, &opts.analyze_opts, &spec) {
+                        Ok(d) => {
+                            if visual {
+                                *art = Some(artefacts::from_video(&d, &f));
+                            }
+                            f.analysis = Some(d.analysis);
+                        }
                         Err(e) => {
                             return (
                                 unreadable(

@@ -17,6 +17,7 @@ use super::{Judging, Status, emit, options};
 use crate::engine::{self, Input};
 use crate::fix::plan::{AspectMode, PlanOptions, Tier};
 use crate::fix::{self, FileOutcome, FixOptions, atomic, video::X264};
+use crate::report::html;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FixFormat {
@@ -58,6 +59,9 @@ pub struct FixArgs {
     /// libx264 CRF for re-encodes that are not bound by the byte cap.
     #[arg(long, default_value_t = 19, hide = true)]
     pub crf: u8,
+    /// Also write a self-contained visual report: each file before and after (trim window, pictures).
+    #[arg(long, value_name = "PATH.html")]
+    pub report: Option<PathBuf>,
 }
 
 /// Parse `--background`: a few names or a hex colour.
@@ -173,7 +177,17 @@ pub fn run(a: FixArgs) -> Result<Status> {
     }
 
     let plain: Vec<Input> = inputs.iter().map(|(i, _)| i.clone()).collect();
-    let reports = engine::check_all(&plain, &opts.check, None);
+    let (reports, mut artefacts) = if a.report.is_some() {
+        engine::check_all_visual(&plain, &opts.check, None)
+            .into_iter()
+            .map(|r| match r {
+                Some((f, art)) => (Some(f), Some(art)),
+                None => (None, None),
+            })
+            .unzip()
+    } else {
+        (engine::check_all(&plain, &opts.check, None), Vec::new())
+    };
     // Plan everything first: refuse collisions and existing outputs before writing anything.
     let mut seen: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut existing = Vec::new();
@@ -203,6 +217,7 @@ pub fn run(a: FixArgs) -> Result<Status> {
         );
     }
 
+    artefacts.retain(Option::is_some);
     let work: Vec<_> = inputs
         .iter()
         .zip(reports)
@@ -217,6 +232,30 @@ pub fn run(a: FixArgs) -> Result<Status> {
             "interrupted: no partial output was left in {}",
             a.out_dir.display()
         );
+    }
+    if let Some(path) = &a.report {
+        let after: Vec<html::AfterFix> = work
+            .par_iter()
+            .zip(&outcomes)
+            .map(|((_, _, r), o)| after_fix(r, o))
+            .collect();
+        let entries = work
+            .iter()
+            .zip(&artefacts)
+            .zip(&after)
+            .map(|(((_, _, r), art), after)| html::Entry {
+                report: r,
+                artefacts: art.as_ref(),
+                after: Some(after),
+            })
+            .collect();
+        let page = html::Page {
+            command: if a.dry_run { "fix --dry-run" } else { "fix" },
+            profile: &opts.check.profile,
+            orientation: opts.check.orientation,
+            entries,
+        };
+        super::write_report(path, &page, false)?;
     }
     match a.format {
         FixFormat::Json => emit(|out| {
@@ -241,6 +280,45 @@ pub fn run(a: FixArgs) -> Result<Status> {
     } else {
         Status::Findings
     })
+}
+
+/// What the visual report shows of one file's fix; an image output is decoded for its picture.
+fn after_fix(report: &crate::model::FileReport, o: &FileOutcome) -> html::AfterFix {
+    let tier = |t: Tier| match t {
+        Tier::Safe => "safe",
+        Tier::Unsafe => "unsafe",
+    };
+    let status = serde_json::to_value(o.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let picture = match (&o.output, o.status, report.kind) {
+        (Some(out), crate::fix::Status::Fixed, crate::model::Kind::Image) => {
+            let art = html::artefacts::from_image(Path::new(out));
+            art.thumbs.into_iter().next().zip(art.size)
+        }
+        _ => None,
+    };
+    html::AfterFix {
+        status,
+        output: o.output.clone(),
+        verdict_after: Some(o.verdict_after),
+        actions: o
+            .actions
+            .iter()
+            .map(|x| (x.fix.clone(), tier(x.tier).into(), x.detail.clone()))
+            .collect(),
+        blocked: o
+            .blocked
+            .iter()
+            .map(|x| (x.fix.clone(), x.detail.clone()))
+            .collect(),
+        reason: o.reason.clone(),
+        diagnostics_after: o.diagnostics_after.clone(),
+        trim: o.trim_s.map(|[x, y]| (x, y)),
+        trim_planned: o.status == crate::fix::Status::Planned,
+        picture,
+    }
 }
 
 fn human(out: &mut dyn Write, outcomes: &[FileOutcome], dry_run: bool) -> std::io::Result<()> {

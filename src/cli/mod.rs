@@ -23,7 +23,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::engine::{self, CheckOptions};
 use crate::model::Report;
 use crate::profile::{self, DEFAULT_PROFILE, Orientation};
-use crate::report::{self, Format, human};
+use crate::report::{self, Format, html, human};
 use crate::rules;
 use crate::shard::Shard;
 
@@ -124,6 +124,9 @@ pub struct CheckArgs {
     /// or Slurm (SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT). Combine the reports with `merge`.
     #[arg(long, value_name = "K/N|auto")]
     pub shard: Option<String>,
+    /// Also write a self-contained visual report (filmstrips, timelines, pictures with the limits).
+    #[arg(long, value_name = "PATH.html")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -237,7 +240,22 @@ fn check(a: CheckArgs) -> Result<Status> {
     } else {
         None
     };
-    let results = engine::check_all(&inputs, &opts, progress.as_ref());
+    let (results, artefacts) = if a.report.is_some() {
+        let (r, art): (Vec<_>, Vec<_>) =
+            engine::check_all_visual(&inputs, &opts, progress.as_ref())
+                .into_iter()
+                .map(|r| match r {
+                    Some((f, a)) => (Some(f), Some(a)),
+                    None => (None, None),
+                })
+                .unzip();
+        (r, art.into_iter().flatten().collect())
+    } else {
+        (
+            engine::check_all(&inputs, &opts, progress.as_ref()),
+            Vec::new(),
+        )
+    };
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
@@ -245,6 +263,25 @@ fn check(a: CheckArgs) -> Result<Status> {
     let files: Vec<_> = results.into_iter().flatten().collect();
     let mut report = Report::new(&opts.profile.name, opts.orientation.name(), files, skipped);
     report.shard = shard;
+    if let Some(path) = &a.report {
+        let entries = report
+            .files
+            .iter()
+            .zip(&artefacts)
+            .map(|(f, art)| html::Entry {
+                report: f,
+                artefacts: Some(art),
+                after: None,
+            })
+            .collect();
+        let page = html::Page {
+            command: "check",
+            profile: &opts.profile,
+            orientation: opts.orientation,
+            entries,
+        };
+        write_report(path, &page, a.quiet)?;
+    }
     let hopts = human_options(a.verbose);
     emit(|out| report::write(out, &report, a.format, &hopts))?;
     Ok(if report.summary.fail > 0 {
@@ -357,6 +394,27 @@ fn explain(a: ExplainArgs) -> Result<Status> {
     };
     emit(|out| write!(out, "{}", rule.explain()))?;
     Ok(Status::Clean)
+}
+
+/// Write the visual report; a path that cannot be written is an error (exit 2) that names it.
+pub(crate) fn write_report(
+    path: &std::path::Path,
+    page: &html::Page<'_>,
+    quiet: bool,
+) -> Result<()> {
+    use anyhow::Context as _;
+    html::write_file(path, page)
+        .with_context(|| format!("--report {}: cannot write the report", path.display()))?;
+    if !quiet {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        eprintln!(
+            "kling-preflight: wrote the visual report {} ({} files, {:.1} MB)",
+            path.display(),
+            page.entries.len(),
+            size as f64 / 1e6
+        );
+    }
+    Ok(())
 }
 
 /// Write to stdout; a closed pipe (`| head`) is not an error.

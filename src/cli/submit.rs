@@ -99,6 +99,10 @@ pub struct SubmitArgs {
     /// Give up retrying one request after this many seconds.
     #[arg(long, default_value_t = 180.0)]
     pub retry_max_total: f64,
+    /// Also write a self-contained visual report of the pairs' files as the gate sees them (with the
+    /// provider's profile), before anything is sent; typically with --dry-run.
+    #[arg(long, value_name = "PATH.html")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -163,10 +167,13 @@ pub fn run(a: SubmitArgs) -> Result<Status> {
             }
         }
     }
-    let pairs = specs
+    let pairs: Vec<Pair> = specs
         .into_iter()
         .map(|s| Pair::from_spec(s, &defaults))
         .collect();
+    if let Some(path) = &a.report {
+        report_pairs(path, &pairs, &a)?;
+    }
     if a.max_attempts == 0 {
         bail!("--max-attempts must be at least 1");
     }
@@ -200,6 +207,58 @@ pub fn run(a: SubmitArgs) -> Result<Status> {
     } else {
         Status::Findings
     })
+}
+
+/// The visual report of the pairs' files, judged as the submit gate judges them (the provider's
+/// profile, each video with its pair's orientation). It is its own check pass, so a video is decoded
+/// once for the page and once more by the gate.
+fn report_pairs(path: &std::path::Path, pairs: &[Pair], a: &SubmitArgs) -> Result<()> {
+    use rayon::prelude::*;
+
+    use crate::engine::{CheckOptions, Input, check_file_visual};
+    use crate::report::html;
+
+    let profile = crate::profile::lookup(a.provider.profile(), &Default::default())?;
+    let mut files: Vec<(PathBuf, Orientation)> = Vec::new();
+    for p in pairs {
+        for f in [&p.image, &p.video] {
+            if !files.iter().any(|(g, _)| g == f) {
+                files.push((f.clone(), p.orientation));
+            }
+        }
+    }
+    let checked: Vec<_> = files
+        .par_iter()
+        .filter_map(|(f, orientation)| {
+            let mut opts = CheckOptions::new(profile.clone());
+            opts.orientation = *orientation;
+            opts.analyze = !a.no_analyze;
+            let input = Input {
+                path: f.clone(),
+                display: f.display().to_string(),
+                explicit: true,
+            };
+            check_file_visual(&input, &opts)
+        })
+        .collect();
+    let page = html::Page {
+        command: if a.dry_run {
+            "submit --dry-run"
+        } else {
+            "submit"
+        },
+        profile: &profile,
+        orientation: a.orientation,
+        entries: checked
+            .iter()
+            .map(|(r, art)| html::Entry {
+                report: r,
+                artefacts: Some(art),
+                after: None,
+            })
+            .collect(),
+    };
+    super::write_report(path, &page, false)
 }
 
 pub fn serve_webhook(a: ServeWebhookArgs) -> Result<Status> {

@@ -99,6 +99,10 @@ pub struct FileOutcome {
     /// The concrete parameters of the plan (sizes, trim window, formats), for `--dry-run`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipe: Option<Recipe>,
+    /// The trim window written (start, end seconds of the input); with `--dry-run`, the planned one
+    /// (a stream copy may start at a later keyframe).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trim_s: Option<[f64; 2]>,
 }
 
 impl FileOutcome {
@@ -154,6 +158,7 @@ pub fn fix_file(
         reason: None,
         diagnostics_after: report.diagnostics.clone(),
         recipe: (plan.recipe != Recipe::Nothing).then(|| plan.recipe.clone()),
+        trim_s: None,
     };
     if plan.is_empty() {
         (out.status, out.reason) = match report.verdict {
@@ -193,6 +198,13 @@ pub fn fix_file(
     let dest = output_path(dest_base, relative, plan.output_ext.as_deref());
     out.output = Some(dest.display().to_string());
     if opts.dry_run {
+        if let Recipe::Video(VideoRecipe {
+            window: Some(w), ..
+        }) = &plan.recipe
+        {
+            let (a, b) = w.exact();
+            out.trim_s = Some([a, b]);
+        }
         out.status = Status::Planned;
         out.verdict_after = Verdict::Pass;
         out.diagnostics_after.clear();
@@ -212,8 +224,9 @@ pub fn fix_file(
         Recipe::Nothing => Err(FixError::Other("nothing to apply".into()).into()),
     };
     match applied {
-        Ok((verdict, diags, notes)) => {
+        Ok((verdict, diags, notes, trim)) => {
             out.status = Status::Fixed;
+            out.trim_s = trim.map(|(a, b)| [a, b]);
             out.verdict_after = verdict;
             out.diagnostics_after = diags;
             if !notes.is_empty() {
@@ -253,7 +266,8 @@ impl From<FixError> for Failure {
     }
 }
 
-type Applied = Result<(Verdict, Vec<Diagnostic>, Vec<String>), Failure>;
+/// The re-check's verdict and findings, notes for the user, and the trim window written (videos).
+type Applied = Result<(Verdict, Vec<Diagnostic>, Vec<String>, Option<(f64, f64)>), Failure>;
 
 /// Check the temp output as if it already had its final name.
 fn recheck(tmp: &TempOutput, dest: &Path, opts: &FixOptions) -> (Verdict, Vec<Diagnostic>) {
@@ -301,7 +315,7 @@ fn finish(tmp: TempOutput, dest: &Path, opts: &FixOptions, notes: Vec<String>) -
         reason: format!("cannot write {}: {e}", dest.display()),
         diags: None,
     })?;
-    Ok((verdict, diags, notes))
+    Ok((verdict, diags, notes, None))
 }
 
 fn apply_image(
@@ -412,6 +426,6 @@ fn apply_video(input: &Input, r: &VideoRecipe, dest: &Path, opts: &FixOptions) -
             drop(tmp);
             continue;
         }
-        return finish(tmp, dest, opts, notes);
+        return finish(tmp, dest, opts, notes).map(|(v, d, n, _)| (v, d, n, window));
     }
 }

@@ -4,8 +4,10 @@
 //! Machine formats (`json`, `json-lines`, `sarif`, `junit`, `github`) are a contract (SPEC.md): stable,
 //! sorted as the inputs were given (folder contents by name), no footer. The human format has colour
 //! only on a terminal and ends with a summary. `merge` combines the JSON reports of several shards.
+//! `html` is the visual report (`--report PATH.html`), written beside whichever format goes to stdout.
 
 pub mod github;
+pub mod html;
 pub mod human;
 pub mod junit;
 pub mod merge;

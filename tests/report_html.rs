@@ -1,0 +1,425 @@
+//! The visual report (`--report PATH.html`) end to end: the page parses as strict XML, holds exactly
+//! one timeline per video with one marker per reported cut, one picture per image, the fix's trim
+//! window and after-pictures, and renders in headless Chromium without console errors (a screenshot
+//! is saved under `target/test-artefacts/`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::*;
+use quick_xml::events::{BytesStart, Event};
+use serde_json::Value;
+
+/// What one `<article class="file">` holds.
+#[derive(Debug, Default)]
+struct Card {
+    path: String,
+    verdict: String,
+    timelines: usize,
+    /// `data-t` of every cut marker inside a timeline.
+    cuts: Vec<f64>,
+    thumbs: usize,
+    thumbs_after: usize,
+    frames: usize,
+    trims: usize,
+    text: String,
+}
+
+fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
+    e.attributes().flatten().find_map(|a| {
+        (a.key.as_ref() == name.as_bytes())
+            .then(|| a.unescape_value().map(|v| v.into_owned()).ok())
+            .flatten()
+    })
+}
+
+/// Parse the page strictly (a malformed page fails the test) and collect its file cards.
+fn parse(html: &str) -> Vec<Card> {
+    let mut reader = quick_xml::Reader::from_str(html);
+    reader.config_mut().check_end_names = true;
+    let mut cards: Vec<Card> = Vec::new();
+    let mut stack: Vec<String> = Vec::new();
+    let mut in_card = false;
+    let mut in_path = false;
+    let mut in_timeline = false;
+    loop {
+        let ev = reader
+            .read_event()
+            .unwrap_or_else(|e| panic!("not well-formed at {}: {e}", reader.buffer_position()));
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(ev, Event::Empty(_));
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                let class = attr(e, "class").unwrap_or_default();
+                if name == "article" && class.starts_with("file") {
+                    in_card = true;
+                    cards.push(Card {
+                        verdict: attr(e, "data-verdict").unwrap_or_default(),
+                        ..Card::default()
+                    });
+                }
+                if in_card && let Some(c) = cards.last_mut() {
+                    match (name.as_str(), class.as_str()) {
+                        ("span", "path") => in_path = true,
+                        ("svg", "timeline") => {
+                            c.timelines += 1;
+                            in_timeline = true;
+                        }
+                        ("line", cl) if cl.starts_with("cut") && in_timeline => {
+                            c.cuts.push(attr(e, "data-t").unwrap().parse().unwrap())
+                        }
+                        ("image", "thumb") => c.thumbs += 1,
+                        ("image", "thumb after") => c.thumbs_after += 1,
+                        ("img", "frame") => c.frames += 1,
+                        ("rect", "trim") => c.trims += 1,
+                        _ => {}
+                    }
+                }
+                if !empty {
+                    stack.push(name);
+                }
+            }
+            Event::End(e) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                assert_eq!(stack.pop().as_deref(), Some(name.as_str()));
+                match name.as_str() {
+                    "article" => in_card = false,
+                    "span" => in_path = false,
+                    "svg" => in_timeline = false,
+                    _ => {}
+                }
+            }
+            Event::Text(t) => {
+                if in_card && let Some(c) = cards.last_mut() {
+                    let s = t.decode().unwrap().into_owned();
+                    if in_path {
+                        c.path.push_str(&s);
+                    }
+                    c.text.push_str(&s);
+                }
+            }
+            Event::GeneralRef(r) => {
+                // Entities (&amp; &lt; &#39; ...) arrive as their own events in quick-xml 0.38.
+                if in_card && let Some(c) = cards.last_mut() {
+                    let name = r.decode().unwrap();
+                    let ch = match name.as_ref() {
+                        "amp" => "&".to_string(),
+                        "lt" => "<".into(),
+                        "gt" => ">".into(),
+                        "quot" => "\"".into(),
+                        "apos" => "'".into(),
+                        n => n
+                            .strip_prefix('#')
+                            .and_then(|d| d.parse::<u32>().ok())
+                            .and_then(char::from_u32)
+                            .map(String::from)
+                            .unwrap_or_else(|| panic!("unknown entity &{n};")),
+                    };
+                    if in_path {
+                        c.path.push_str(&ch);
+                    }
+                    c.text.push_str(&ch);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert!(stack.is_empty(), "unclosed elements: {stack:?}");
+    cards
+}
+
+/// `check fixtures --report`: the JSON on stdout and the page, made once for the tests that read it.
+fn fixtures_report() -> &'static (Value, PathBuf) {
+    static ONCE: OnceLock<(Value, PathBuf)> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let dir = root().join("target/test-artefacts");
+        std::fs::create_dir_all(&dir).unwrap();
+        let page = dir.join("report-fixtures.html");
+        let page_arg = page.to_string_lossy().into_owned();
+        let (_, json) = check_json(
+            &root(),
+            &["--no-cache", "-q", "fixtures", "--report", &page_arg],
+        );
+        (json, page)
+    })
+}
+
+/// The fixtures the `image` crate cannot decode (their cards say why instead of showing a picture).
+const UNDECODABLE: &[&str] = &["fixtures/rejects/images/arithmetic_coded.jpg"];
+
+#[test]
+fn fixtures_page_has_a_timeline_per_video_and_a_picture_per_image() {
+    let (json, page) = fixtures_report();
+    let html = std::fs::read_to_string(page).unwrap();
+    let cards = parse(&html);
+    let files = json["files"].as_array().unwrap();
+    assert_eq!(cards.len(), files.len());
+    let mut videos = 0;
+    for (card, f) in cards.iter().zip(files) {
+        let path = f["path"].as_str().unwrap();
+        assert_eq!(card.path, path);
+        assert_eq!(card.verdict, f["verdict"].as_str().unwrap(), "{path}");
+        match f["kind"].as_str().unwrap() {
+            "video" => {
+                videos += 1;
+                assert_eq!(card.timelines, 1, "{path}");
+                let want: Vec<f64> = f["facts"]["cuts"]
+                    .as_array()
+                    .map(|c| c.iter().map(|c| c["time_s"].as_f64().unwrap()).collect())
+                    .unwrap_or_default();
+                assert_eq!(card.cuts.len(), want.len(), "{path}: cut markers");
+                for (got, want) in card.cuts.iter().zip(&want) {
+                    assert!((got - want).abs() < 1e-3, "{path}: {got} vs {want}");
+                }
+                if f["facts"].get("frames_decoded").is_some() {
+                    assert!(card.frames >= 1, "{path}: empty filmstrip");
+                }
+            }
+            "image" => {
+                assert_eq!(card.timelines, 0);
+                let decodable = f["facts"].get("width").is_some() && !UNDECODABLE.contains(&path);
+                assert_eq!(card.thumbs, usize::from(decodable), "{path}");
+                if f["facts"].get("width").is_some() && !decodable {
+                    assert!(card.text.contains("no picture:"), "{path}");
+                }
+            }
+            _ => assert_eq!(card.timelines + card.thumbs, 0, "{path}"),
+        }
+        for d in f["diagnostics"].as_array().unwrap() {
+            assert!(
+                card.text.contains(d["message"].as_str().unwrap()),
+                "{path}: {d}"
+            );
+        }
+    }
+    assert_eq!(html.matches("<svg class=\"timeline\"").count(), videos);
+    assert!(videos >= 18);
+    // Self-contained: nothing is fetched from anywhere.
+    for needle in ["http://", "https://", "src=\"/", "@import", "url("] {
+        let outside_text = html.matches(needle).count();
+        assert_eq!(outside_text, 0, "{needle} in the page");
+    }
+}
+
+#[test]
+fn generated_cuts_each_have_a_marker_and_names_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "<&\"cuts' & shots\">.mp4";
+    let clip = dir.path().join(name);
+    let clip_arg = clip.to_string_lossy().into_owned();
+    // 2 s + 1.6 s + 2 s + 1.4 s of different lavfi sources: hard cuts at 2.0, 3.6 and 5.6 s.
+    let part = |src: &str, d: f64, l: &str| {
+        format!("{src}=s=320x240:r=25,trim=duration={d},setpts=PTS-STARTPTS,format=yuv420p[{l}]")
+    };
+    let fc = format!(
+        "{};{};{};{};[a][b][c][d]concat=n=4:v=1:a=0[v]",
+        part("testsrc2", 2.0, "a"),
+        part("mandelbrot", 1.6, "b"),
+        part("life", 2.0, "c"),
+        part("cellauto", 1.4, "d")
+    );
+    ffmpeg(&[
+        "-filter_complex",
+        &fc,
+        "-map",
+        "[v]",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-g",
+        "50",
+        &clip_arg,
+    ]);
+    let page = dir.path().join("r.html");
+    let (_, json) = check_json(
+        dir.path(),
+        &["--no-cache", "-q", name, "--report", page.to_str().unwrap()],
+    );
+    let cuts: Vec<f64> = json["files"][0]["facts"]["cuts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["time_s"].as_f64().unwrap())
+        .collect();
+    assert_eq!(cuts.len(), 3, "{cuts:?}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let cards = parse(&html);
+    assert_eq!(cards.len(), 1);
+    assert_eq!(cards[0].path, name);
+    assert_eq!(cards[0].timelines, 1);
+    assert_eq!(cards[0].cuts, cuts);
+    // One filmstrip frame per shot at least (each shot's first frame is kept from the decode pass).
+    assert!(
+        html.matches("<figure class=\"shot\">").count() >= 4,
+        "shot frames"
+    );
+}
+
+#[test]
+fn the_json_report_is_the_same_with_or_without_the_page() {
+    let (with, _) = fixtures_report();
+    let (_, without) = check_json(&root(), &["--no-cache", "-q", "fixtures"]);
+    assert_eq!(with, &without);
+}
+
+#[test]
+fn a_cached_video_still_gets_its_filmstrip_and_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root().join("fixtures/rejects/videos/two_shots.mp4"),
+        dir.path().join("two_shots.mp4"),
+    )
+    .unwrap();
+    // The first run fills the result cache (facts only); the second hits it but needs pictures.
+    let (_, first) = check_json(dir.path(), &["two_shots.mp4"]);
+    assert!(dir.path().join(".kling-preflight-cache").exists());
+    let (_, second) = check_json(dir.path(), &["two_shots.mp4", "--report", "r.html"]);
+    assert_eq!(first, second);
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    let cards = parse(&html);
+    assert_eq!(cards[0].cuts.len(), 1);
+    assert!(cards[0].frames >= 2, "filmstrip after a cache hit");
+    assert!(html.contains("<polyline class=\"signal\""));
+}
+
+#[test]
+fn fix_page_shows_the_trim_window_and_pictures_before_and_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let page = dir.path().join("fix.html");
+    let r = run_in(
+        &root(),
+        &[
+            "fix",
+            "fixtures/rejects/videos/too_long_35s.mp4",
+            "fixtures/rejects/images/panorama_3000x1000.jpg",
+            "--unsafe-fixes",
+            "--format",
+            "json",
+            "--out-dir",
+            out.to_str().unwrap(),
+            "--report",
+            page.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let json: Value = serde_json::from_slice(&r.stdout).unwrap();
+    let trim = &json["files"][0]["trim_s"];
+    assert!(
+        trim[1].as_f64().unwrap() - trim[0].as_f64().unwrap() > 29.0,
+        "{trim}"
+    );
+    let cards = parse(&std::fs::read_to_string(&page).unwrap());
+    assert_eq!(cards.len(), 2);
+    assert_eq!((cards[0].timelines, cards[0].trims), (1, 1));
+    assert!(cards[0].text.contains("fixed"));
+    assert_eq!((cards[1].thumbs, cards[1].thumbs_after), (1, 1));
+    assert!(cards[1].text.contains("after · 3000×1200 px"));
+}
+
+/// The browser the end-to-end test drives: `KLING_CHROMIUM`, else Debian's `chromium`.
+fn chromium() -> Option<PathBuf> {
+    if std::env::var_os("KLING_SKIP_BROWSER").is_some_and(|v| v == "1") {
+        eprintln!("KLING_SKIP_BROWSER=1: skipping the headless-browser test");
+        return None;
+    }
+    let bin = std::env::var_os("KLING_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("chromium"));
+    let found = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{} not found: run `make setup-test` (`make test` runs it; installs Debian's chromium), or set KLING_SKIP_BROWSER=1 to skip this test",
+        bin.display()
+    );
+    Some(bin)
+}
+
+/// Run headless Chromium on `page` with `args`; returns (stdout, stderr).
+fn headless(bin: &Path, page: &Path, args: &[&str]) -> (String, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.canonicalize().unwrap().display()))
+        .output()
+        .expect("run chromium");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Console output of the page: Chromium logs every console message and uncaught exception of the
+/// page as an `INFO:CONSOLE` line; the page itself logs nothing, so any such line is an error.
+fn console_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
+        .collect()
+}
+
+#[test]
+fn page_renders_in_headless_chromium_without_console_errors() {
+    let Some(bin) = chromium() else { return };
+    let (_, page) = fixtures_report();
+    let (dom, stderr) = headless(&bin, page, &["--dump-dom"]);
+    assert_eq!(console_lines(&stderr), Vec::<&str>::new());
+    // The script ran to its end (it marks the root element) and filled in the counter.
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the page's script did not finish"
+    );
+    assert!(dom.contains("of 38 files") || dom.contains(" files</span>"));
+    let shot = root().join("target/test-artefacts/report-fixtures.png");
+    let _ = std::fs::remove_file(&shot);
+    let (_, stderr) = headless(
+        &bin,
+        page,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,2000",
+        ],
+    );
+    assert_eq!(console_lines(&stderr), Vec::<&str>::new());
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+    eprintln!("screenshot: {}", shot.display());
+}
+
+#[test]
+fn console_errors_are_detected() {
+    let stderr = "[1:1:1121/083008.837987:INFO:CONSOLE:1] \"Uncaught ReferenceError: x is not defined\", source: file:///r.html (1)\n[1:2:ERROR:dbus/bus.cc:405] Failed to connect to the bus";
+    assert_eq!(console_lines(stderr).len(), 1);
+}
