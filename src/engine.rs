@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::{AnalyzeOptions, analyze_video};
+use crate::analyze::{AnalyzeOptions, SampleSpec, analyze_video_sampled, picture, subject};
 use crate::cache::Cache;
 use crate::config::Ignore;
 use crate::model::{Diagnostic, Facts, FileReport, ImageFacts, Kind, Verdict, VideoFacts};
@@ -258,13 +258,36 @@ enum Gathered {
     },
 }
 
-/// The settings that change facts (not verdicts): part of every cache key.
+/// The settings that change facts (not verdicts): part of every cache key. The detectors' version
+/// and cascade are in it, so cached facts go stale when either changes.
 fn facts_settings(opts: &CheckOptions, judged: bool) -> String {
     format!(
-        "judged={judged}|analyze={}|{:?}",
-        opts.analyze, opts.analyze_opts
+        "judged={judged}|analyze={}|{:?}|{:?}|detect=v{}:{}",
+        opts.analyze,
+        opts.analyze_opts,
+        sample_spec(opts),
+        crate::detect::DETECTOR_VERSION,
+        crate::detect::detector_name()
     )
 }
+
+/// Which frames the analysis pass keeps for the subject detectors (V015, V016, P001 framing): a grey
+/// frame about every second, at most 12, long edge 640 px (they are scaled to ~400×400 for the
+/// detectors). Nothing when analysis is off.
+pub fn sample_spec(opts: &CheckOptions) -> SampleSpec {
+    if !opts.analyze {
+        return SampleSpec::default();
+    }
+    SampleSpec {
+        every_s: 1.0,
+        max_even: 12,
+        luma_edge: 640,
+        ..SampleSpec::default()
+    }
+}
+
+/// Images smaller than this (short edge, pixels) are not decoded for the subject detectors.
+const SUBJECT_MIN_EDGE: u32 = 64;
 
 /// Stat the file, then take its facts from the cache or measure (and cache) them.
 fn gather(input: &Input, opts: &CheckOptions) -> Gathered {
@@ -329,7 +352,14 @@ fn measure(path: &Path, bytes: u64, judged: bool, opts: &CheckOptions) -> (Gathe
         Sniffed::Empty | Sniffed::Unknown => Gathered::Skip,
         Sniffed::Audio if !judged => Gathered::Skip,
         Sniffed::Image(format) => match probe_image(path, format, bytes) {
-            Ok(f) => Gathered::Image(f),
+            Ok(mut f) => {
+                let (w, h) = f.display_size();
+                if opts.analyze && w.min(h) >= SUBJECT_MIN_EDGE {
+                    // An image the detectors cannot decode gets no subject facts; F001/I014 report why.
+                    f.subject = picture::analyze_image(path, &f).ok();
+                }
+                Gathered::Image(f)
+            }
             Err(ProbeError::Io(e)) => {
                 let reason = format!("cannot read the file: {e}");
                 return (
@@ -346,9 +376,15 @@ fn measure(path: &Path, bytes: u64, judged: bool, opts: &CheckOptions) -> (Gathe
         },
         Sniffed::Video | Sniffed::Audio => match probe_video(path, bytes) {
             Ok(mut f) => {
-                if opts.analyze && f.video.is_some() {
-                    match analyze_video(path, &opts.analyze_opts) {
-                        Ok(a) => f.analysis = Some(a),
+                if opts.analyze && let Some(v) = &f.video {
+                    let rotation = v.rotation_deg;
+                    match analyze_video_sampled(path, &opts.analyze_opts, &sample_spec(opts)) {
+                        Ok(d) => {
+                            let mut a = d.analysis.clone();
+                            // A detector that cannot load was reported when the run started.
+                            a.subject = subject::summarize(&d, rotation).ok().flatten();
+                            f.analysis = Some(a);
+                        }
                         Err(e) => {
                             return (
                                 unreadable(

@@ -9,6 +9,7 @@
 //! machines) and `stable_hash` (the hash both of those need to agree across runs).
 
 pub mod analyze;
+pub mod detect;
 pub mod cache;
 pub mod cli;
 pub mod config;
