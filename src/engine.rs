@@ -262,10 +262,11 @@ enum Gathered {
 /// and cascade are in it, so cached facts go stale when either changes.
 fn facts_settings(opts: &CheckOptions, judged: bool) -> String {
     format!(
-        "judged={judged}|analyze={}|{:?}|{:?}|detect=v{}:{}",
+        "judged={judged}|analyze={}|{:?}|{:?}|images={}|detect=v{}:{}",
         opts.analyze,
         opts.analyze_opts,
         sample_spec(opts),
+        subject_wanted(opts, &["I010", "I011", "I012", "I013"]),
         crate::detect::DETECTOR_VERSION,
         crate::detect::detector_name()
     )
@@ -275,7 +276,7 @@ fn facts_settings(opts: &CheckOptions, judged: bool) -> String {
 /// frame about every second, at most 12, long edge 640 px (they are scaled to ~400×400 for the
 /// detectors). Nothing when analysis is off.
 pub fn sample_spec(opts: &CheckOptions) -> SampleSpec {
-    if !opts.analyze {
+    if !opts.analyze || !subject_wanted(opts, &["V014", "V015", "V016"]) {
         return SampleSpec::default();
     }
     SampleSpec {
@@ -284,6 +285,14 @@ pub fn sample_spec(opts: &CheckOptions) -> SampleSpec {
         luma_edge: 640,
         ..SampleSpec::default()
     }
+}
+
+/// Whether any of these subject rules is on: with all of them turned off (config `[rules]` or
+/// `--rule`), the detectors are skipped and cost nothing.
+fn subject_wanted(opts: &CheckOptions, codes: &[&str]) -> bool {
+    codes.iter().any(|c| {
+        rules::find(c).is_some_and(|r| opts.rules.severity(r).is_some())
+    })
 }
 
 /// Images smaller than this (short edge, pixels) are not decoded for the subject detectors.
@@ -354,7 +363,10 @@ fn measure(path: &Path, bytes: u64, judged: bool, opts: &CheckOptions) -> (Gathe
         Sniffed::Image(format) => match probe_image(path, format, bytes) {
             Ok(mut f) => {
                 let (w, h) = f.display_size();
-                if opts.analyze && w.min(h) >= SUBJECT_MIN_EDGE {
+                if opts.analyze
+                    && w.min(h) >= SUBJECT_MIN_EDGE
+                    && subject_wanted(opts, &["I010", "I011", "I012", "I013"])
+                {
                     // An image the detectors cannot decode gets no subject facts; F001/I014 report why.
                     f.subject = picture::analyze_image(path, &f).ok();
                 }

@@ -67,6 +67,7 @@ pub const IMAGE_PARAMS: Params = Params {
     scale_factor: 1.15,
     min_neighbors: 3,
     min_size: MIN_FACE_PX,
+    fine: true,
 };
 
 /// Detector settings for sampled video frames (many pictures: a coarser pyramid, smaller frames).
@@ -74,6 +75,7 @@ pub const VIDEO_PARAMS: Params = Params {
     scale_factor: 1.2,
     min_neighbors: 3,
     min_size: MIN_FACE_PX,
+    fine: false,
 };
 
 /// Video frames are analysed at about this many pixels (400×400; 533×300 for 16:9), whatever their
@@ -106,14 +108,14 @@ pub fn analyze_picture(img: &GrayImage, params: &Params) -> Result<PictureFacts,
     })
 }
 
-/// Framing from the largest face: the room below the face in face heights (a standing adult is about
-/// 7 face-box heights from the chin to the feet; the shoulders need about 1.5) together with the face's
-/// share of the frame height.
+/// Framing from the largest face: the room below the face in face-box heights (a standing adult is
+/// about 7 face-box heights from the chin to the feet, the shoulders need about 1.5) and the face's
+/// share of the frame height (a quarter or more is a head-shot whatever is below).
 pub fn framing_of(f: &FaceBox) -> Framing {
     let below = (1.0 - (f.y + f.h)).max(0.0) / f.h.max(1e-6);
     if f.h >= 0.25 || below < 2.0 {
         Framing::HeadShot
-    } else if f.h >= 0.09 || below < 5.0 {
+    } else if below < 5.0 {
         Framing::HalfBody
     } else {
         Framing::FullBody
@@ -164,6 +166,7 @@ mod tests {
         assert_eq!(framing_of(&f(0.15, 0.12)), Framing::HalfBody);
         assert_eq!(framing_of(&f(0.05, 0.06)), Framing::FullBody);
         assert_eq!(framing_of(&f(0.6, 0.06)), Framing::HalfBody, "no room for legs");
+        assert_eq!(framing_of(&f(0.14, 0.095)), Framing::FullBody, "room for 8 faces below");
     }
 
     #[test]

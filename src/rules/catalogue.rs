@@ -315,7 +315,7 @@ pub static CATALOGUE: &[RuleInfo] = &[
         name: "video-camera-moves",
         severity: Warning,
         summary: "The camera pans, tilts or travels: Motion Control wants a fixed camera.",
-        what: "From the analysis decode pass: stretches where the whole picture shifts (row and column projection matching, `camera_motion`) and how far it travelled in all, in frame widths or heights. Warns when the camera moves for at least `subject.min_camera_motion_s` (1 s) and travels at least `subject.max_camera_travel` (half a frame). Zoom is not measured.",
+        what: "From the analysis decode pass: stretches where the whole picture shifts (row and column projection matching, `camera_motion`) and how far it travelled in all, in frame widths or heights. Warns when the camera moves for at least `subject.min_camera_motion_s` (1 s) and travels at least `subject.max_camera_travel` (0.8 of a frame). Zoom is not measured.",
         why: "Kling: use a \"single continuous shot with character always visible, avoid cuts or camera movements (will be truncated otherwise)\". Camera motion is read as the person's motion and the output drifts or is cut short.",
         how: "Use a take from a fixed camera (tripod), or trim to a stretch where the camera is still.",
         fix: None,

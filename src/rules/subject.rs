@@ -55,6 +55,10 @@ pub fn check_image(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &ImageFacts) {
         );
     }
     let q = &s.quality;
+    if matches!(f.color_model.as_str(), "cmyk" | "ycck") {
+        // Decoders disagree on Adobe CMYK's inversion (I009): the measured level is not trustworthy.
+        return;
+    }
     let (level, what) = match q.face_mean_luma {
         Some(l) => (l, "face"),
         None => (q.mean_luma, "image"),
