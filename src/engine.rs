@@ -290,9 +290,9 @@ pub fn sample_spec(opts: &CheckOptions) -> SampleSpec {
 /// Whether any of these subject rules is on: with all of them turned off (config `[rules]` or
 /// `--rule`), the detectors are skipped and cost nothing.
 fn subject_wanted(opts: &CheckOptions, codes: &[&str]) -> bool {
-    codes.iter().any(|c| {
-        rules::find(c).is_some_and(|r| opts.rules.severity(r).is_some())
-    })
+    codes
+        .iter()
+        .any(|c| rules::find(c).is_some_and(|r| opts.rules.severity(r).is_some()))
 }
 
 /// Images smaller than this (short edge, pixels) are not decoded for the subject detectors.
@@ -388,7 +388,9 @@ fn measure(path: &Path, bytes: u64, judged: bool, opts: &CheckOptions) -> (Gathe
         },
         Sniffed::Video | Sniffed::Audio => match probe_video(path, bytes) {
             Ok(mut f) => {
-                if opts.analyze && let Some(v) = &f.video {
+                if opts.analyze
+                    && let Some(v) = &f.video
+                {
                     let rotation = v.rotation_deg;
                     match analyze_video_sampled(path, &opts.analyze_opts, &sample_spec(opts)) {
                         Ok(d) => {

@@ -9,10 +9,10 @@
 //! machines) and `stable_hash` (the hash both of those need to agree across runs).
 
 pub mod analyze;
-pub mod detect;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod detect;
 pub mod engine;
 pub mod fix;
 pub mod model;

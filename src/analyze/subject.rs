@@ -14,7 +14,10 @@ const PEOPLE_SHARE: f64 = 0.3;
 
 /// Run the detectors on the samples' grey frames, shown upright (`rotation_deg` clockwise, from the
 /// probe). `Err` when the detector cannot be loaded.
-pub fn summarize(d: &super::DetailedAnalysis, rotation_deg: f64) -> Result<Option<VideoSubject>, String> {
+pub fn summarize(
+    d: &super::DetailedAnalysis,
+    rotation_deg: f64,
+) -> Result<Option<VideoSubject>, String> {
     let frames: Vec<&GrayImage> = d.samples.iter().filter_map(|s| s.luma.as_ref()).collect();
     if frames.is_empty() {
         return Ok(None);
@@ -23,7 +26,10 @@ pub fn summarize(d: &super::DetailedAnalysis, rotation_deg: f64) -> Result<Optio
         .par_iter()
         .map(|g| {
             let g = detect::fit_area(g, detect::VIDEO_AREA);
-            detect::analyze_picture(&upright(&full_range(&g), rotation_deg), &detect::VIDEO_PARAMS)
+            detect::analyze_picture(
+                &upright(&full_range(&g), rotation_deg),
+                &detect::VIDEO_PARAMS,
+            )
         })
         .collect::<Result<_, _>>()?;
     let mut s = reduce(&per);
@@ -37,7 +43,10 @@ pub fn camera_travel(d: &super::DetailedAnalysis) -> f64 {
     let (w, h) = (d.width.max(1) as f64, d.height.max(1) as f64);
     let (mut x, mut y) = (0.0f64, 0.0f64);
     for s in &d.analysis.camera_motion {
-        let (a, b) = (s.start_frame as usize + 1, (s.end_frame as usize).min(d.frames.len()));
+        let (a, b) = (
+            s.start_frame as usize + 1,
+            (s.end_frame as usize).min(d.frames.len()),
+        );
         for r in d.frames.get(a..b).unwrap_or(&[]) {
             x += r.dx.abs() as f64;
             y += r.dy.abs() as f64;
@@ -57,7 +66,11 @@ pub fn reduce(per: &[PictureFacts]) -> VideoSubject {
             hits as f64 >= PEOPLE_SHARE * n as f64
         })
         .unwrap_or(0);
-    let face_height = median(per.iter().filter_map(|p| p.faces.first().map(|f| f.h)).collect());
+    let face_height = median(
+        per.iter()
+            .filter_map(|p| p.faces.first().map(|f| f.h))
+            .collect(),
+    );
     let mut counts = [0usize; 3];
     for f in per.iter().filter_map(|p| p.framing) {
         counts[f as usize] += 1;
@@ -82,7 +95,11 @@ pub fn reduce(per: &[PictureFacts]) -> VideoSubject {
         dark_fraction: q(|p| p.quality.dark_fraction),
         bright_fraction: q(|p| p.quality.bright_fraction),
         mean_luma: q(|p| p.quality.mean_luma),
-        face_mean_luma: median(per.iter().filter_map(|p| p.quality.face_mean_luma).collect()),
+        face_mean_luma: median(
+            per.iter()
+                .filter_map(|p| p.quality.face_mean_luma)
+                .collect(),
+        ),
         camera_travel: 0.0,
     }
 }
@@ -105,7 +122,9 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 fn full_range(g: &GrayImage) -> GrayImage {
     let mut out = g.clone();
     for v in out.iter_mut() {
-        *v = ((*v as f32 - 16.0) * (255.0 / 219.0)).round().clamp(0.0, 255.0) as u8;
+        *v = ((*v as f32 - 16.0) * (255.0 / 219.0))
+            .round()
+            .clamp(0.0, 255.0) as u8;
     }
     out
 }

@@ -136,7 +136,11 @@ impl Cascade {
         let feature_type = match c.child_text("featureType") {
             Some("HAAR") => FeatureType::Haar,
             Some("LBP") => FeatureType::Lbp,
-            other => return Err(format!("featureType {other:?}: only HAAR and LBP are supported")),
+            other => {
+                return Err(format!(
+                    "featureType {other:?}: only HAAR and LBP are supported"
+                ));
+            }
         };
         let width: u32 = num(c, "width")?;
         let height: u32 = num(c, "height")?;
@@ -159,22 +163,37 @@ impl Cascade {
             .children
             .iter()
             .enumerate()
-            .map(|(i, f)| read_feature(f, feature_type, width, height).map_err(|e| format!("feature {i}: {e}")))
+            .map(|(i, f)| {
+                read_feature(f, feature_type, width, height)
+                    .map_err(|e| format!("feature {i}: {e}"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
 
         let step = 3 + if subset_size > 0 { subset_size } else { 1 };
         let mut stages = Vec::new();
-        for (si, s) in c.child("stages").ok_or("no <stages>")?.children.iter().enumerate() {
-            let threshold: f32 = num(s, "stageThreshold").map_err(|e| format!("stage {si}: {e}"))?;
+        for (si, s) in c
+            .child("stages")
+            .ok_or("no <stages>")?
+            .children
+            .iter()
+            .enumerate()
+        {
+            let threshold: f32 =
+                num(s, "stageThreshold").map_err(|e| format!("stage {si}: {e}"))?;
             let mut weaks = Vec::new();
             let wc = s
                 .child("weakClassifiers")
                 .ok_or_else(|| format!("stage {si}: no <weakClassifiers>"))?;
             for w in &wc.children {
-                let inner: Vec<f64> = nums(w.child_text("internalNodes").unwrap_or(""), "internalNodes")?;
-                let leaves: Vec<f32> = nums(w.child_text("leafValues").unwrap_or(""), "leafValues")?;
-                if inner.is_empty() || inner.len() % step != 0 {
-                    return Err(format!("stage {si}: internalNodes has {} numbers, not a multiple of {step}", inner.len()));
+                let inner: Vec<f64> =
+                    nums(w.child_text("internalNodes").unwrap_or(""), "internalNodes")?;
+                let leaves: Vec<f32> =
+                    nums(w.child_text("leafValues").unwrap_or(""), "leafValues")?;
+                if inner.is_empty() || !inner.len().is_multiple_of(step) {
+                    return Err(format!(
+                        "stage {si}: internalNodes has {} numbers, not a multiple of {step}",
+                        inner.len()
+                    ));
                 }
                 let n = inner.len() / step;
                 if leaves.len() != n + 1 {
@@ -192,7 +211,11 @@ impl Cascade {
                     let (left, right, feature) = (int(k[0])?, int(k[1])?, int(k[2])?);
                     // Children: > 0 an internal node of this tree, <= 0 a leaf (-index).
                     for child in [left, right] {
-                        let ok = if child > 0 { (child as usize) < n } else { ((-child) as usize) <= n };
+                        let ok = if child > 0 {
+                            (child as usize) < n
+                        } else {
+                            ((-child) as usize) <= n
+                        };
                         if !ok {
                             return Err(format!("stage {si}: node child {child} out of range"));
                         }
@@ -210,13 +233,21 @@ impl Cascade {
                     } else {
                         threshold = k[3] as f32;
                     }
-                    nodes.push(NodeDef { left, right, feature: feature as usize, threshold, subset });
+                    nodes.push(NodeDef {
+                        left,
+                        right,
+                        feature: feature as usize,
+                        threshold,
+                        subset,
+                    });
                 }
                 // A tree must not loop: children point forward in OpenCV's layout.
                 for (i, nd) in nodes.iter().enumerate() {
                     for child in [nd.left, nd.right] {
                         if child > 0 && (child as usize) <= i {
-                            return Err(format!("stage {si}: node {i} points back to node {child}"));
+                            return Err(format!(
+                                "stage {si}: node {i} points back to node {child}"
+                            ));
                         }
                     }
                 }
@@ -225,12 +256,21 @@ impl Cascade {
             if weaks.is_empty() {
                 return Err(format!("stage {si} has no weak classifiers"));
             }
-            stages.push(Stage { threshold: threshold - THRESHOLD_EPS, weaks });
+            stages.push(Stage {
+                threshold: threshold - THRESHOLD_EPS,
+                weaks,
+            });
         }
         if stages.is_empty() {
             return Err("no stages".into());
         }
-        Ok(Cascade { feature_type, width, height, stages, features })
+        Ok(Cascade {
+            feature_type,
+            width,
+            height,
+            stages,
+            features,
+        })
     }
 
     /// Objects in a grey image, grouped (image pixels).
@@ -311,7 +351,11 @@ impl Cascade {
                         let sq = (q[norm[3] as usize] + q[norm[0] as usize])
                             - (q[norm[1] as usize] + q[norm[2] as usize]);
                         let nf = area * sq as f64 - sum * sum;
-                        let inv = if nf > 0.0 { 1.0 / nf.sqrt() } else { f64::INFINITY };
+                        let inv = if nf > 0.0 {
+                            1.0 / nf.sqrt()
+                        } else {
+                            f64::INFINITY
+                        };
                         area * inv < 0.1
                             && self.stages_pass(|node| {
                                 let (rects, n) = &haar[node.feature];
@@ -442,7 +486,13 @@ fn read_feature(f: &Node, t: FeatureType, ww: u32, wh: u32) -> Result<Feature, S
                 if x + w > ww || y + h > wh {
                     return Err(format!("rect {x} {y} {w} {h} leaves the {ww}x{wh} window"));
                 }
-                out.push(WRect { x, y, w, h, weight: v[4] as f32 });
+                out.push(WRect {
+                    x,
+                    y,
+                    w,
+                    h,
+                    weight: v[4] as f32,
+                });
             }
             if out.is_empty() || out.len() > 3 {
                 return Err(format!("{} rects (1–3 expected)", out.len()));
@@ -451,7 +501,12 @@ fn read_feature(f: &Node, t: FeatureType, ww: u32, wh: u32) -> Result<Feature, S
         }
         FeatureType::Lbp => {
             let v: Vec<u32> = nums(f.child_text("rect").ok_or("no <rect>")?, "rect")?;
-            if v.len() != 4 || v[2] == 0 || v[3] == 0 || v[0] + 3 * v[2] > ww || v[1] + 3 * v[3] > wh {
+            if v.len() != 4
+                || v[2] == 0
+                || v[3] == 0
+                || v[0] + 3 * v[2] > ww
+                || v[1] + 3 * v[3] > wh
+            {
                 return Err(format!("LBP rect {v:?} does not fit the {ww}x{wh} window"));
             }
             Ok(Feature::Lbp([v[0], v[1], v[2], v[3]]))
@@ -472,7 +527,11 @@ impl Integral {
         let (w, h) = (img.width() as usize, img.height() as usize);
         let stride = w + 1;
         let mut s = vec![0u32; stride * (h + 1)];
-        let mut sq = if squares { vec![0u64; stride * (h + 1)] } else { Vec::new() };
+        let mut sq = if squares {
+            vec![0u64; stride * (h + 1)]
+        } else {
+            Vec::new()
+        };
         let raw = img.as_raw();
         for y in 0..h {
             let mut row = 0u32;
@@ -487,7 +546,12 @@ impl Integral {
                 }
             }
         }
-        Integral { w: stride, h: h + 1, s, sq }
+        Integral {
+            w: stride,
+            h: h + 1,
+            s,
+            sq,
+        }
     }
 
     #[cfg(test)]
@@ -540,14 +604,15 @@ pub fn group_rectangles(rects: &[Rect], min_neighbors: usize, eps: f64) -> Vec<R
             }
         }
     }
-    let mut classes: std::collections::BTreeMap<usize, (i64, i64, i64, i64, usize)> = Default::default();
-    for i in 0..n {
+    let mut classes: std::collections::BTreeMap<usize, (i64, i64, i64, i64, usize)> =
+        Default::default();
+    for (i, r) in rects.iter().enumerate() {
         let c = find(&mut label, i);
         let e = classes.entry(c).or_default();
-        e.0 += rects[i].x as i64;
-        e.1 += rects[i].y as i64;
-        e.2 += rects[i].w as i64;
-        e.3 += rects[i].h as i64;
+        e.0 += r.x as i64;
+        e.1 += r.y as i64;
+        e.2 += r.w as i64;
+        e.3 += r.h as i64;
         e.4 += 1;
     }
     let avg: Vec<(Rect, usize)> = classes
@@ -555,7 +620,15 @@ pub fn group_rectangles(rects: &[Rect], min_neighbors: usize, eps: f64) -> Vec<R
         .map(|&(x, y, w, h, k)| {
             let s = 1.0 / k as f64;
             let r = |v: i64| (v as f64 * s).round() as i32;
-            (Rect { x: r(x), y: r(y), w: r(w), h: r(h) }, k)
+            (
+                Rect {
+                    x: r(x),
+                    y: r(y),
+                    w: r(w),
+                    h: r(h),
+                },
+                k,
+            )
         })
         .collect();
     let mut out = Vec::new();
@@ -616,19 +689,30 @@ mod tests {
 
     #[test]
     fn malformed_cascades_are_errors() {
-        let wrap = |body: &str| format!("<opencv_storage><cascade><stageType>BOOST</stageType><featureType>HAAR</featureType><height>20</height><width>20</width><featureParams><maxCatCount>0</maxCatCount></featureParams>{body}</cascade></opencv_storage>");
+        let wrap = |body: &str| {
+            format!(
+                "<opencv_storage><cascade><stageType>BOOST</stageType><featureType>HAAR</featureType><height>20</height><width>20</width><featureParams><maxCatCount>0</maxCatCount></featureParams>{body}</cascade></opencv_storage>"
+            )
+        };
         let feat = "<features><_><rects><_>0 0 4 4 -1.</_><_>0 0 2 4 2.</_></rects></_></features>";
-        let ok = wrap(&format!("<stages><_><stageThreshold>0.1</stageThreshold><weakClassifiers><_><internalNodes>0 -1 0 0.5</internalNodes><leafValues>0.2 0.8</leafValues></_></weakClassifiers></_></stages>{feat}"));
-        assert!(Cascade::from_xml(&ok).is_ok(), "{:?}", Cascade::from_xml(&ok).err());
+        let ok = wrap(&format!(
+            "<stages><_><stageThreshold>0.1</stageThreshold><weakClassifiers><_><internalNodes>0 -1 0 0.5</internalNodes><leafValues>0.2 0.8</leafValues></_></weakClassifiers></_></stages>{feat}"
+        ));
+        assert!(
+            Cascade::from_xml(&ok).is_ok(),
+            "{:?}",
+            Cascade::from_xml(&ok).err()
+        );
         for bad in [
-            ok.replace("0 -1 0 0.5", "0 -1 7 0.5"),  // feature out of range
-            ok.replace("0 -1 0 0.5", "0 -1 0"),      // short node
-            ok.replace("0 -1 0 0.5", "3 -1 0 0.5"),  // child out of range
-            ok.replace("0.2 0.8", "0.2"),            // leaves
+            ok.replace("0 -1 0 0.5", "0 -1 7 0.5"), // feature out of range
+            ok.replace("0 -1 0 0.5", "0 -1 0"),     // short node
+            ok.replace("0 -1 0 0.5", "3 -1 0 0.5"), // child out of range
+            ok.replace("0.2 0.8", "0.2"),           // leaves
             ok.replace("0 0 4 4 -1.", "18 0 4 4 -1."), // rect outside window
             ok.replace("HAAR", "HOG"),
             ok.replace("0.1</stageThreshold>", "x</stageThreshold>"),
-            ok.replace("<stages>", "<stagez>").replace("</stages>", "</stagez>"),
+            ok.replace("<stages>", "<stagez>")
+                .replace("</stages>", "</stagez>"),
             ok[..ok.len() / 2].to_string(),
             "not xml".into(),
         ] {

@@ -18,8 +18,8 @@ mod xml;
 
 use std::sync::OnceLock;
 
-use image::GrayImage;
 pub use cascade::{Cascade, Params, Rect};
+use image::GrayImage;
 
 use crate::model::{FaceBox, Framing, PictureFacts};
 
@@ -36,9 +36,8 @@ pub fn face_cascade() -> Result<&'static Cascade, String> {
     static FACE: OnceLock<Result<Cascade, String>> = OnceLock::new();
     FACE.get_or_init(|| match std::env::var_os(FACE_CASCADE_ENV) {
         Some(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                format!("{FACE_CASCADE_ENV}={}: {e}", path.to_string_lossy())
-            })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("{FACE_CASCADE_ENV}={}: {e}", path.to_string_lossy()))?;
             Cascade::from_xml(&text)
                 .map_err(|e| format!("{FACE_CASCADE_ENV}={}: {e}", path.to_string_lossy()))
         }
@@ -144,7 +143,10 @@ pub fn fit_area(img: &GrayImage, area: u32) -> GrayImage {
     if k >= 1.0 {
         return img.clone();
     }
-    let (tw, th) = (((w * k).round() as u32).max(1), ((h * k).round() as u32).max(1));
+    let (tw, th) = (
+        ((w * k).round() as u32).max(1),
+        ((h * k).round() as u32).max(1),
+    );
     quality::area_resize(img, tw, th)
 }
 
@@ -162,11 +164,23 @@ mod tests {
     fn framing_from_face_size_and_room_below() {
         let f = |y, h| FaceBox { x: 0.4, y, w: h, h };
         assert_eq!(framing_of(&f(0.2, 0.4)), Framing::HeadShot);
-        assert_eq!(framing_of(&f(0.55, 0.15)), Framing::HeadShot, "face low in the frame");
+        assert_eq!(
+            framing_of(&f(0.55, 0.15)),
+            Framing::HeadShot,
+            "face low in the frame"
+        );
         assert_eq!(framing_of(&f(0.15, 0.12)), Framing::HalfBody);
         assert_eq!(framing_of(&f(0.05, 0.06)), Framing::FullBody);
-        assert_eq!(framing_of(&f(0.6, 0.06)), Framing::HalfBody, "no room for legs");
-        assert_eq!(framing_of(&f(0.14, 0.095)), Framing::FullBody, "room for 8 faces below");
+        assert_eq!(
+            framing_of(&f(0.6, 0.06)),
+            Framing::HalfBody,
+            "no room for legs"
+        );
+        assert_eq!(
+            framing_of(&f(0.14, 0.095)),
+            Framing::FullBody,
+            "room for 8 faces below"
+        );
     }
 
     #[test]

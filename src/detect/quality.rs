@@ -123,7 +123,11 @@ mod tests {
 
     fn checker(w: u32, h: u32, cell: u32) -> GrayImage {
         GrayImage::from_fn(w, h, |x, y| {
-            image::Luma([if (x / cell + y / cell) % 2 == 0 { 40 } else { 200 }])
+            image::Luma([if (x / cell + y / cell).is_multiple_of(2) {
+                40
+            } else {
+                200
+            }])
         })
     }
 

@@ -94,7 +94,9 @@ pub(crate) fn parse(text: &str) -> Result<Node, String> {
                 stack.last_mut().expect("document node").children.push(node);
             } else {
                 if stack.len() > MAX_DEPTH {
-                    return Err(format!("elements nested deeper than {MAX_DEPTH} at byte {i}"));
+                    return Err(format!(
+                        "elements nested deeper than {MAX_DEPTH} at byte {i}"
+                    ));
                 }
                 stack.push(node);
             }
@@ -123,8 +125,10 @@ mod tests {
 
     #[test]
     fn elements_text_and_comments() {
-        let doc = parse("<?xml version=\"1.0\"?>\n<!-- c <a> -->\n<r a=\"1\"><x>1 2</x><_><y/></_>tail</r>")
-            .unwrap();
+        let doc = parse(
+            "<?xml version=\"1.0\"?>\n<!-- c <a> -->\n<r a=\"1\"><x>1 2</x><_><y/></_>tail</r>",
+        )
+        .unwrap();
         assert_eq!(doc.name, "r");
         assert_eq!(doc.child_text("x"), Some("1 2"));
         assert_eq!(doc.children[1].children[0].name, "y");

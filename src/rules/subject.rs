@@ -41,10 +41,7 @@ pub fn check_image(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &ImageFacts) {
                 );
             }
         }
-        None => sink.emit(
-            "I011",
-            format!("no frontal face found ({})", s.detector),
-        ),
+        None => sink.emit("I011", format!("no frontal face found ({})", s.detector)),
     }
     if let Some(m) = get(&lim.min_sharpness_image)
         && s.quality.sharpness < m
@@ -182,7 +179,14 @@ mod tests {
                 })
                 .into_iter()
                 .collect(),
-            framing: face_h.map(|h| crate::detect::framing_of(&FaceBox { x: 0.4, y: 0.1, w: h, h })),
+            framing: face_h.map(|h| {
+                crate::detect::framing_of(&FaceBox {
+                    x: 0.4,
+                    y: 0.1,
+                    w: h,
+                    h,
+                })
+            }),
             quality: PictureQuality {
                 sharpness,
                 mean_luma: level,
@@ -211,7 +215,11 @@ mod tests {
     fn image_warnings() {
         assert!(image_codes(picture(Some(0.3), 800.0, 120.0)).is_empty());
         assert_eq!(image_codes(picture(Some(0.04), 800.0, 120.0)), ["I010"]);
-        assert_eq!(image_codes(picture(Some(0.03), 800.0, 120.0)), ["I010"], "45 px");
+        assert_eq!(
+            image_codes(picture(Some(0.03), 800.0, 120.0)),
+            ["I010"],
+            "45 px"
+        );
         assert_eq!(image_codes(picture(None, 800.0, 120.0)), ["I011"]);
         assert_eq!(image_codes(picture(Some(0.3), 20.0, 120.0)), ["I012"]);
         assert_eq!(image_codes(picture(Some(0.3), 800.0, 20.0)), ["I013"]);
@@ -264,7 +272,10 @@ mod tests {
             camera_travel: 0.1,
             ..good.clone()
         };
-        assert!(video_codes(shake, vec![span(0.0, 8.0)]).is_empty(), "hand-held jitter");
+        assert!(
+            video_codes(shake, vec![span(0.0, 8.0)]).is_empty(),
+            "hand-held jitter"
+        );
         let two = VideoSubject {
             people: 2,
             faces_per_sample: vec![2, 2, 2, 1, 1, 1, 1, 1],
