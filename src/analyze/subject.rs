@@ -88,7 +88,7 @@ pub fn reduce(per: &[PictureFacts]) -> VideoSubject {
         samples: n as u32,
         faces_per_sample,
         people,
-        face_height: face_height.map(|h| (h * 1e4).round() / 1e4),
+        face_height,
         framing,
         sharpness: q(|p| p.quality.sharpness),
         sharpness_per_sample,
@@ -104,17 +104,19 @@ pub fn reduce(per: &[PictureFacts]) -> VideoSubject {
     }
 }
 
+/// The median, rounded to 4 decimals (facts must read back from the cache's JSON bit for bit).
 fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
     v.sort_by(|a, b| a.total_cmp(b));
     let m = v.len() / 2;
-    Some(if v.len() % 2 == 1 {
+    let x = if v.len() % 2 == 1 {
         v[m]
     } else {
         (v[m - 1] + v[m]) / 2.0
-    })
+    };
+    Some(detect::round4(x))
 }
 
 /// Video luma is limited range (16–235): stretch it to 0–255 so exposure thresholds mean the same as

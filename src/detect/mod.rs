@@ -90,10 +90,10 @@ pub fn analyze_picture(img: &GrayImage, params: &Params) -> Result<PictureFacts,
     let faces: Vec<FaceBox> = rects
         .iter()
         .map(|r| FaceBox {
-            x: r.x as f64 / w,
-            y: r.y as f64 / h,
-            w: r.w as f64 / w,
-            h: r.h as f64 / h,
+            x: round4(r.x as f64 / w),
+            y: round4(r.y as f64 / h),
+            w: round4(r.w as f64 / w),
+            h: round4(r.h as f64 / h),
         })
         .collect();
     let framing = faces.first().map(framing_of);
@@ -136,6 +136,11 @@ pub fn fit_gray(img: &GrayImage, edge: u32) -> GrayImage {
     quality::area_resize(img, tw, th)
 }
 
+/// Facts are rounded to 4 decimals: short decimals read back from the cache's JSON bit for bit.
+pub fn round4(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}
+
 /// Downscale a grey picture to about `area` pixels (never enlarges).
 pub fn fit_area(img: &GrayImage, area: u32) -> GrayImage {
     let (w, h) = (img.width() as f64, img.height() as f64);
@@ -169,10 +174,10 @@ mod tests {
             Framing::HeadShot,
             "face low in the frame"
         );
-        assert_eq!(framing_of(&f(0.15, 0.12)), Framing::HalfBody);
+        assert_eq!(framing_of(&f(0.15, 0.15)), Framing::HalfBody);
         assert_eq!(framing_of(&f(0.05, 0.06)), Framing::FullBody);
         assert_eq!(
-            framing_of(&f(0.6, 0.06)),
+            framing_of(&f(0.65, 0.06)),
             Framing::HalfBody,
             "no room for legs"
         );

@@ -8,7 +8,7 @@
 
 use image::GrayImage;
 
-use super::Rect;
+use super::{Rect, round4};
 use crate::model::PictureQuality;
 
 /// Long edge of the picture the Laplacian runs on.
@@ -54,10 +54,6 @@ pub fn measure(img: &GrayImage, face: Option<Rect>) -> PictureQuality {
         mean_luma: (sum as f64 / n * 10.0).round() / 10.0,
         face_mean_luma,
     }
-}
-
-fn round4(v: f64) -> f64 {
-    (v * 1e4).round() / 1e4
 }
 
 /// Variance of the 4-neighbour Laplacian after normalising the picture to `NORM_STD`; 0 for a flat one.
