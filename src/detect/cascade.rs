@@ -687,6 +687,28 @@ mod tests {
         assert!(group_rectangles(&hits, 4, 0.2).is_empty());
     }
 
+    /// Robustness: every truncation and many one-byte corruptions of a real cascade load or fail
+    /// with an error; none panics, and whatever loads can run.
+    #[test]
+    fn damaged_real_cascades_never_panic() {
+        let text = include_str!("data/haarcascade_frontalface_alt2.xml");
+        let img = GrayImage::from_fn(64, 64, |x, y| image::Luma([((x * 7) ^ (y * 3)) as u8]));
+        let step = text.len() / 97;
+        for cut in (0..text.len()).step_by(step) {
+            let _ = Cascade::from_xml(&text[..cut]);
+        }
+        let bytes = text.as_bytes();
+        for (k, pos) in (2000..bytes.len()).step_by(bytes.len() / 61).enumerate() {
+            let mut b = bytes.to_vec();
+            b[pos] = b"<>/0-9 x."[k % 9];
+            if let Ok(t) = std::str::from_utf8(&b)
+                && let Ok(c) = Cascade::from_xml(t)
+            {
+                let _ = c.detect(&img, &Params::default());
+            }
+        }
+    }
+
     #[test]
     fn malformed_cascades_are_errors() {
         let wrap = |body: &str| {

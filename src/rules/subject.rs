@@ -226,6 +226,34 @@ mod tests {
         assert_eq!(image_codes(picture(Some(0.3), 800.0, 240.0)), ["I013"]);
     }
 
+    #[test]
+    fn framing_mismatch_needs_head_shot_against_full_body() {
+        let mut img = crate::model::samples::image(ImageFormat::Jpeg, 1000, 1500);
+        let mut vid = crate::model::samples::video(1080, 1920, 8.0);
+        let with = |f: Framing| VideoSubject {
+            framing: Some(f),
+            ..Default::default()
+        };
+        img.subject = Some(picture(Some(0.4), 800.0, 120.0)); // head-shot
+        assert_eq!(
+            framing_mismatch(&img, &vid),
+            None,
+            "no analysis on the video"
+        );
+        vid.analysis = Some(VideoAnalysis {
+            subject: Some(with(Framing::FullBody)),
+            ..Default::default()
+        });
+        let m = framing_mismatch(&img, &vid).unwrap();
+        assert!(m.contains("head-shot") && m.contains("full-body"), "{m}");
+        vid.analysis.as_mut().unwrap().subject = Some(with(Framing::HalfBody));
+        assert_eq!(
+            framing_mismatch(&img, &vid),
+            None,
+            "half-body matches either"
+        );
+    }
+
     fn video_codes(s: VideoSubject, camera: Vec<Span>) -> Vec<String> {
         let mut f = crate::model::samples::video(1080, 1920, 8.0);
         f.analysis = Some(VideoAnalysis {
