@@ -4,9 +4,10 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 # System FFmpeg 5.1 libraries for ffmpeg-next, libclang for its bindgen step, pkg-config to find them;
-# the ffmpeg CLI generates test media and is the benchmark baseline.
+# the ffmpeg CLI generates test media and is the benchmark baseline; opencv-data holds the cascade the
+# binary embeds (a test compares the copy; the tool itself needs nothing at run time).
 APT_PACKAGES := pkg-config libclang-dev libavformat-dev libavcodec-dev libavfilter-dev \
-	libavdevice-dev libswscale-dev libswresample-dev libavutil-dev ffmpeg
+	libavdevice-dev libswscale-dev libswresample-dev libavutil-dev ffmpeg opencv-data
 BENCH_PACKAGES := imagemagick time
 # Headless browser for the visual report's end-to-end test (tests/report_html.rs); only `make test` needs it.
 TEST_PACKAGES := chromium

@@ -33,7 +33,7 @@ ff -f lavfi -i "testsrc2=s=600x900" -frames:v 1 -f image2 -c:v png "$img/png_nam
 ff -f lavfi -i "testsrc2=s=3000x1000" -frames:v 1 -q:v 8 "$img/panorama_3000x1000.jpg"       # I005
 ff -f lavfi -i "gradients=s=6000x4000:seed=1" -frames:v 1 -q:v 20 "$img/camera_6000x4000.jpg" # I004
 ff -f lavfi -i "testsrc2=s=600x800" -frames:v 1 -q:v 6 /tmp/kp_base.jpg
-python3 scripts/exif_splice.py /tmp/kp_base.jpg "$img/phone_gps.jpg" --orientation 1 --gps  # I011
+python3 scripts/exif_splice.py /tmp/kp_base.jpg "$img/phone_gps.jpg" --orientation 1 --gps  # I015 I011
 ff -f lavfi -i "testsrc2=s=1200x800" -frames:v 1 -q:v 6 /tmp/kp_land.jpg
 python3 scripts/exif_splice.py /tmp/kp_land.jpg "$img/sideways_exif6.jpg" --orientation 6    # I006
 convert /tmp/kp_base.jpg -colorspace Gray -type Grayscale -quality 85 "$img/grayscale.jpg"     # I009
@@ -75,6 +75,23 @@ ff -f lavfi -i "testsrc2=s=360x640:r=30:d=5" "${x264[@]}" -crf 30 /tmp/kp_full.m
 head -c $(( $(stat -c %s /tmp/kp_full.mp4) / 3 )) /tmp/kp_full.mp4 > "$vid/upload_cut_short.mp4" && rm /tmp/kp_full.mp4  # F001 V011
 : > "$vid/upload_failed.mov"                                                                   # F001
 printf 'plain text named like a video\n' > "$vid/readme_named.mp4"                            # F001
+
+# --- subject warnings (I010 I013 V014 V015 V016), made from the two PyPI-origin portraits above -------
+pairs=$out/pairs
+# The astronaut shrunk to 240 px on a 900x1350 wall: her face is ~3.5% of the image height.
+ff -i "$pairs/astronaut/character.png" -f lavfi -i "color=c=0x8c8278:s=900x1350" \
+   -filter_complex "[0:v]scale=240:240[a];[1:v][a]overlay=330:700" -frames:v 1 -q:v 4 "$img/small_face_on_wall.jpg" # I010
+ff -i "$pairs/hopper/character.jpg" -vf "lutyuv=y=val*0.3" -q:v 4 "$img/hopper_underexposed.jpg"  # I013
+# Two portraits side by side, a moving box below them (so the clip is not frozen).
+ff -loop 1 -i "$pairs/hopper/character.jpg" -loop 1 -i "$pairs/astronaut/character.png" \
+   -f lavfi -i "testsrc2=s=668x120:r=15" -filter_complex \
+   "[0:v]scale=308:360,setsar=1[a];[1:v]scale=360:360,setsar=1[b];[a][b]hstack[top];[top][2:v]vstack=shortest=1" \
+   -t 4 -r 15 "${x264[@]}" -crf 34 "$vid/two_people.mp4"                                        # V015
+# A fast pan: a 360x360 window sliding 250 px/s across the astronaut enlarged to 1400 px.
+ff -loop 1 -framerate 15 -i "$pairs/astronaut/character.png" \
+   -vf "scale=1400:1400,crop=360:360:'min(t*250,1000)':500" -t 4 "${x264[@]}" -crf 34 "$vid/fast_pan.mp4" # V014
+# Moving test pattern under a heavy Gaussian blur.
+ff -f lavfi -i "testsrc2=s=480x360:r=15:d=4" -vf "gblur=sigma=12" "${x264[@]}" -crf 34 "$vid/blurred.mp4" # V016
 
 printf 'Shot list for the hero character (not media: skipped when the folder is checked).\n' > "$out/shot-list.txt"
 rm -f /tmp/kp_base.jpg /tmp/kp_land.jpg

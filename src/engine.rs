@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::{AnalyzeOptions, SampleSpec, analyze_video_sampled};
+use crate::analyze::{AnalyzeOptions, SampleSpec, analyze_video_sampled, picture, subject};
 use crate::cache::Cache;
 use crate::config::Ignore;
 use crate::model::{Diagnostic, Facts, FileReport, ImageFacts, Kind, Verdict, VideoFacts};
@@ -275,14 +275,23 @@ fn judge(
     Some((report(input, kind, format, facts, diags), art))
 }
 
-/// The frames the analysis decode pass keeps. The visual report wants colour thumbnails of evenly
-/// spaced frames and of every cut candidate (so each shot's first frame is there); nothing is kept
-/// (and nothing paid) otherwise. Detectors that need grey frames add their part here.
-fn sample_spec(_opts: &CheckOptions, visual: bool) -> SampleSpec {
+/// The frames the analysis decode pass keeps: for the subject detectors (V014–V016, P001 framing)
+/// a grey frame about every second, at most 12, long edge 640 px (scaled to ~400×400 for the
+/// detectors); for the visual report colour thumbnails of the same evenly spaced frames and of every
+/// cut candidate (so each shot's first frame is there). Nothing is kept, and nothing paid, when
+/// neither wants frames. The subject facts read only the evenly spaced frames, which do not depend
+/// on `visual`, so a run with `--report` measures the same facts (and shares the cache entry).
+fn sample_spec(opts: &CheckOptions, visual: bool) -> SampleSpec {
     let mut spec = SampleSpec::default();
-    if visual {
+    let subject = opts.analyze && subject_wanted(opts, &["V014", "V015", "V016"]);
+    if subject || visual {
         spec.every_s = 1.0;
-        spec.max_even = spec.max_even.max(artefacts::EVEN_FRAMES);
+        spec.max_even = 12.max(artefacts::EVEN_FRAMES);
+    }
+    if subject {
+        spec.luma_edge = 640;
+    }
+    if visual {
         spec.candidates = true;
         spec.thumb_edge = artefacts::THUMB_EDGE;
     }
@@ -324,13 +333,30 @@ enum Gathered {
     },
 }
 
-/// The settings that change facts (not verdicts): part of every cache key.
+/// The settings that change facts (not verdicts): part of every cache key. The detectors' version
+/// and cascade are in it, so cached facts go stale when either changes.
 fn facts_settings(opts: &CheckOptions, judged: bool) -> String {
     format!(
-        "judged={judged}|analyze={}|{:?}",
-        opts.analyze, opts.analyze_opts
+        "judged={judged}|analyze={}|{:?}|{:?}|images={}|detect=v{}:{}",
+        opts.analyze,
+        opts.analyze_opts,
+        sample_spec(opts, false),
+        subject_wanted(opts, &["I010", "I011", "I012", "I013"]),
+        crate::detect::DETECTOR_VERSION,
+        crate::detect::detector_name()
     )
 }
+
+/// Whether any of these subject rules is on: with all of them turned off (config `[rules]` or
+/// `--rule`), the detectors are skipped and cost nothing.
+fn subject_wanted(opts: &CheckOptions, codes: &[&str]) -> bool {
+    codes
+        .iter()
+        .any(|c| rules::find(c).is_some_and(|r| opts.rules.severity(r).is_some()))
+}
+
+/// Images smaller than this (short edge, pixels) are not decoded for the subject detectors.
+const SUBJECT_MIN_EDGE: u32 = 64;
 
 /// Stat the file, then take its facts from the cache or measure (and cache) them. With `visual`, a
 /// cached analysed video is measured again: the cache holds facts only, and the report's thumbnails
@@ -411,7 +437,17 @@ fn measure(
         Sniffed::Empty | Sniffed::Unknown => Gathered::Skip,
         Sniffed::Audio if !judged => Gathered::Skip,
         Sniffed::Image(format) => match probe_image(path, format, bytes) {
-            Ok(f) => Gathered::Image(f),
+            Ok(mut f) => {
+                let (w, h) = f.display_size();
+                if opts.analyze
+                    && w.min(h) >= SUBJECT_MIN_EDGE
+                    && subject_wanted(opts, &["I010", "I011", "I012", "I013"])
+                {
+                    // An image the detectors cannot decode gets no subject facts; F001/I014 report why.
+                    f.subject = picture::analyze_image(path, &f).ok();
+                }
+                Gathered::Image(f)
+            }
             Err(ProbeError::Io(e)) => {
                 let reason = format!("cannot read the file: {e}");
                 return (
@@ -428,14 +464,20 @@ fn measure(
         },
         Sniffed::Video | Sniffed::Audio => match probe_video(path, bytes) {
             Ok(mut f) => {
-                if opts.analyze && f.video.is_some() {
+                if opts.analyze
+                    && let Some(v) = &f.video
+                {
+                    let rotation = v.rotation_deg;
                     let spec = sample_spec(opts, visual);
                     match analyze_video_sampled(path, &opts.analyze_opts, &spec) {
                         Ok(d) => {
                             if visual {
                                 *art = Some(artefacts::from_video(&d, &f));
                             }
-                            f.analysis = Some(d.analysis);
+                            let mut a = d.analysis.clone();
+                            // A detector that cannot load was reported when the run started.
+                            a.subject = subject::summarize(&d, rotation).ok().flatten();
+                            f.analysis = Some(a);
                         }
                         Err(e) => {
                             return (

@@ -12,6 +12,7 @@ pub mod analyze;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod detect;
 pub mod engine;
 pub mod fix;
 pub mod model;

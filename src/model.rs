@@ -201,6 +201,9 @@ pub struct ImageFacts {
     pub has_gps: bool,
     /// EXIF metadata of any kind is present.
     pub has_exif: bool,
+    /// Faces, framing, sharpness and exposure from the decoded pixels (only when analysis is on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<PictureFacts>,
 }
 
 impl ImageFacts {
@@ -221,6 +224,7 @@ impl ImageFacts {
             jpeg_coding: None,
             has_gps: false,
             has_exif: false,
+            subject: None,
         }
     }
 
@@ -231,6 +235,94 @@ impl ImageFacts {
             _ => (self.width, self.height),
         }
     }
+}
+
+/// How much of the body a picture shows, judged from the largest face.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framing {
+    HeadShot,
+    HalfBody,
+    FullBody,
+}
+
+impl Framing {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::HeadShot => "head-shot",
+            Self::HalfBody => "half-body",
+            Self::FullBody => "full-body",
+        }
+    }
+}
+
+/// A detected face as fractions of the picture's width and height (x, y = top-left corner).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FaceBox {
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+}
+
+/// Sharpness and exposure of one grey picture (luma on a 0–255 full-range scale).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct PictureQuality {
+    /// Variance of the Laplacian on the picture scaled to a 512 px long edge and normalised to a
+    /// standard deviation of 50 grey levels; the larger of the whole picture's and the face's.
+    pub sharpness: f64,
+    /// Share of pixels at or below 5 (crushed shadows) and at or above 250 (blown highlights).
+    pub dark_fraction: f64,
+    pub bright_fraction: f64,
+    pub mean_luma: f64,
+    /// Mean level of the largest face, when one was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_mean_luma: Option<f64>,
+}
+
+/// What the subject detectors measured on one picture (the character image, or one video frame).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PictureFacts {
+    /// Which face detector ran ("haarcascade_frontalface_alt2").
+    pub detector: String,
+    /// Faces found, largest first.
+    pub faces: Vec<FaceBox>,
+    /// Framing implied by the largest face (none without a face).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub framing: Option<Framing>,
+    pub quality: PictureQuality,
+}
+
+/// The subject detectors over frames sampled from a video's decode pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct VideoSubject {
+    pub detector: String,
+    /// Frames looked at.
+    pub samples: u32,
+    /// Faces found in each sampled frame, in time order.
+    pub faces_per_sample: Vec<u32>,
+    /// People in the video: the largest count seen in at least 30% of the samples (flicker-proof).
+    pub people: u32,
+    /// Median height of the largest face over the samples that have one (fraction of frame height).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub face_height: Option<f64>,
+    /// The commonest framing over samples with a face.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub framing: Option<Framing>,
+    /// Median sharpness of the samples (same scale as `PictureQuality::sharpness`).
+    pub sharpness: f64,
+    /// Sharpness of each sampled frame, in time order.
+    pub sharpness_per_sample: Vec<f64>,
+    /// Median exposure figures over the samples.
+    pub dark_fraction: f64,
+    pub bright_fraction: f64,
+    pub mean_luma: f64,
+    /// Median face mean level over samples with a face.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_mean_luma: Option<f64>,
+    /// How far the camera travelled during its moving stretches (`camera_motion`), in frame widths
+    /// and heights (the larger), from the per-frame global shift.
+    pub camera_travel: f64,
 }
 
 /// The video stream that a provider would use (the first real video stream, never cover art).
@@ -377,6 +469,9 @@ pub struct VideoAnalysis {
     /// Stretches with strong global camera motion (pan, tilt, zoom), when measured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub camera_motion: Vec<Span>,
+    /// People, framing, blur and exposure on sampled frames, when the detectors ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<VideoSubject>,
 }
 
 /// Everything measured about one file.

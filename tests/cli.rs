@@ -20,35 +20,48 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("fixtures/pairs/hopper/reference.mov", &[]),
     (
         "fixtures/rejects/images/apng_16bit.png",
-        &["I003", "I007", "I008", "I009"],
+        &["I003", "I007", "I008", "I009", "I011", "I012"],
     ),
     ("fixtures/rejects/images/arithmetic_coded.jpg", &["I014"]),
-    ("fixtures/rejects/images/camera_6000x4000.jpg", &["I004"]),
+    (
+        "fixtures/rejects/images/camera_6000x4000.jpg",
+        &["I004", "I011", "I012"],
+    ),
     ("fixtures/rejects/images/decompression_bomb.gif", &["F001"]),
-    ("fixtures/rejects/images/grayscale.jpg", &["I009"]),
+    ("fixtures/rejects/images/grayscale.jpg", &["I009", "I011"]),
     ("fixtures/rejects/images/hopper.webp", &["I001", "I003"]),
     (
         "fixtures/rejects/images/hopper_128_exif6.jpg",
         &["I003", "I006"],
     ),
+    ("fixtures/rejects/images/hopper_underexposed.jpg", &["I013"]),
     ("fixtures/rejects/images/konrad_transparent.png", &["I008"]),
     ("fixtures/rejects/images/notes_named.png", &["F001"]),
-    ("fixtures/rejects/images/panorama_3000x1000.jpg", &["I005"]),
-    ("fixtures/rejects/images/phone_gps.jpg", &["I015"]),
-    ("fixtures/rejects/images/png_named.jpg", &["F002"]),
+    (
+        "fixtures/rejects/images/panorama_3000x1000.jpg",
+        &["I005", "I011"],
+    ),
+    ("fixtures/rejects/images/phone_gps.jpg", &["I011", "I015"]),
+    ("fixtures/rejects/images/png_named.jpg", &["F002", "I011"]),
     (
         "fixtures/rejects/images/sample_cmyk_100.jpg",
-        &["I003", "I009"],
+        &["I003", "I009", "I011"],
     ),
-    ("fixtures/rejects/images/sideways_exif6.jpg", &["I006"]),
+    (
+        "fixtures/rejects/images/sideways_exif6.jpg",
+        &["I006", "I011"],
+    ),
+    ("fixtures/rejects/images/small_face_on_wall.jpg", &["I010"]),
     (
         "fixtures/rejects/images/toy_animated.gif",
-        &["I001", "I003", "I007"],
+        &["I001", "I003", "I007", "I011"],
     ),
     ("fixtures/rejects/images/truncated.jpg", &["F001"]),
     ("fixtures/rejects/videos/anamorphic.mp4", &["V013"]),
+    ("fixtures/rejects/videos/blurred.mp4", &["V016"]),
     ("fixtures/rejects/videos/cinema_4096x2160.mp4", &["V007"]),
     ("fixtures/rejects/videos/clip_vp9.webm", &["V002", "V003"]),
+    ("fixtures/rejects/videos/fast_pan.mp4", &["V014"]),
     ("fixtures/rejects/videos/frozen_tail.mp4", &["V012"]),
     ("fixtures/rejects/videos/hevc_10bit.mp4", &["V003"]),
     (
@@ -66,6 +79,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("fixtures/rejects/videos/tiny_320x180.mp4", &["V007"]),
     ("fixtures/rejects/videos/too_long_35s.mp4", &["V005"]),
     ("fixtures/rejects/videos/too_short_2s.mp4", &["V004"]),
+    ("fixtures/rejects/videos/two_people.mp4", &["V015"]),
     ("fixtures/rejects/videos/two_shots.mp4", &["V010"]),
     (
         "fixtures/rejects/videos/upload_cut_short.mp4",
@@ -127,7 +141,8 @@ fn every_fixture_gets_exactly_its_rules() {
 #[test]
 fn every_catalogue_rule_has_a_fixture_or_a_generated_test() {
     // Rules triggered by generated files in this suite (too big to commit).
-    let generated = ["I002", "V006", "P001", "R001", "R002", "R003"]; // P001, R00x: tests/submit_resume.rs
+    // P001's orientation half and R00x: tests/submit_resume.rs; P001's framing half: rules::subject.
+    let generated = ["I002", "V006", "P001", "R001", "R002", "R003"];
     let out = run_in(&root(), &["explain", "--all", "--markdown"]);
     let table = String::from_utf8(out.stdout).unwrap();
     for line in table.lines().skip(2) {
@@ -329,9 +344,10 @@ fn profiles_change_the_limits() {
             "fixtures/rejects/images/camera_6000x4000.jpg",
         ],
     );
-    assert!(
-        codes(&r["files"][0]).is_empty(),
-        "Kling allows edges to 65536"
+    assert_eq!(
+        codes(&r["files"][0]),
+        ["I011", "I012"],
+        "Kling allows edges to 65536 (a smooth gradient: no face, no detail, warnings only)"
     );
 }
 
@@ -408,7 +424,11 @@ fn image_over_the_byte_cap() {
     big.extend_from_slice(&png[iend..]);
     std::fs::write(dir.path().join("poster.png"), &big).unwrap();
     let (code, r) = check_json(dir.path(), &["poster.png"]);
-    assert_eq!((code, codes(&r["files"][0])), (1, vec!["I002".to_string()]));
+    assert_eq!(
+        (code, codes(&r["files"][0])),
+        (1, vec!["I002".to_string(), "I011".to_string()]),
+        "a noise picture has no face"
+    );
     assert!(
         r["files"][0]["diagnostics"][0]["message"]
             .as_str()

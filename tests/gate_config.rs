@@ -49,12 +49,13 @@ fn config_profile_changes_the_verdict_and_flags_override_it() {
     let dir = project();
     let (code, r) = check_json(dir.path(), &["assets"]);
     assert_eq!((code, r["profile"].as_str()), (1, Some("strict")));
-    assert_eq!(codes(&r["files"][0]), ["I004"]);
+    // I011/I012: the gradient has no face and no detail (warnings beyond the limits).
+    assert_eq!(codes(&r["files"][0]), ["I004", "I011", "I012"]);
 
     write_config(dir.path(), "profile = \"kling\"\n");
     let (code, r) = check_json(dir.path(), &["assets"]);
     assert_eq!((code, r["profile"].as_str()), (0, Some("kling")));
-    assert_eq!(verdict_of(&r, "camera.jpg"), "pass");
+    assert_eq!(verdict_of(&r, "camera.jpg"), "warn");
 
     // Found from a subfolder too (walking up), and the flag wins over the file.
     let (code, r) = check_json(&dir.path().join("assets"), &["."]);

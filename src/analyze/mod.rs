@@ -11,8 +11,10 @@
 mod cuts;
 mod decode;
 mod motion;
+pub mod picture;
 mod sample;
 mod signals;
+pub mod subject;
 
 use std::path::Path;
 
@@ -193,6 +195,7 @@ pub fn analyze_video_sampled(
         frames_decoded: n as u64,
         decoded_duration_s: Some(times.at(n) - times.at(0)),
         camera_motion,
+        subject: None,
     };
     Ok(DetailedAnalysis {
         analysis,

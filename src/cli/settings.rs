@@ -139,6 +139,12 @@ pub(crate) fn resolve(j: &Judging) -> Result<Resolved> {
             cfg.display.clone(),
         );
     }
+    if analyze && let Err(e) = crate::detect::face_cascade() {
+        bail!(
+            "cannot load the face detector: {e}. Point {} at an OpenCV cascade XML, or unset it to use the built-in one",
+            crate::detect::FACE_CASCADE_ENV
+        );
+    }
     let opts = CheckOptions {
         profile,
         orientation,

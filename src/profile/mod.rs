@@ -98,6 +98,69 @@ pub struct RequestLimits {
     pub cfg_scale_max: Option<Limit<f64>>,
 }
 
+/// Thresholds of the warnings beyond the written limits (I010–I013, V014–V016): our own calibration,
+/// not a provider's. Every field defaults to `data/subject.toml`, so a profile names only what it
+/// changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubjectLimits {
+    pub min_face_height: Option<Limit<f64>>,
+    pub min_face_px: Option<Limit<f64>>,
+    pub min_sharpness_image: Option<Limit<f64>>,
+    pub min_mean_luma: Option<Limit<f64>>,
+    pub max_mean_luma: Option<Limit<f64>>,
+    pub max_camera_travel: Option<Limit<f64>>,
+    pub min_camera_motion_s: Option<Limit<f64>>,
+    pub min_sharpness_video: Option<Limit<f64>>,
+    pub max_people: Option<Limit<f64>>,
+}
+
+/// The calibrated thresholds every profile starts from.
+pub const SUBJECT_DEFAULTS: &str = include_str!("data/subject.toml");
+
+impl Default for SubjectLimits {
+    fn default() -> Self {
+        #[derive(Deserialize)]
+        struct File {
+            subject: SubjectFields,
+        }
+        // The same fields without `default`, so a missing one in the data file is caught by the tests.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct SubjectFields {
+            min_face_height: Limit<f64>,
+            min_face_px: Limit<f64>,
+            min_sharpness_image: Limit<f64>,
+            min_mean_luma: Limit<f64>,
+            max_mean_luma: Limit<f64>,
+            max_camera_travel: Limit<f64>,
+            min_camera_motion_s: Limit<f64>,
+            min_sharpness_video: Limit<f64>,
+            max_people: Limit<f64>,
+        }
+        let f: File = toml::from_str(SUBJECT_DEFAULTS).expect("data/subject.toml is valid");
+        let s = f.subject;
+        SubjectLimits {
+            min_face_height: Some(s.min_face_height),
+            min_face_px: Some(s.min_face_px),
+            min_sharpness_image: Some(s.min_sharpness_image),
+            min_mean_luma: Some(s.min_mean_luma),
+            max_mean_luma: Some(s.max_mean_luma),
+            max_camera_travel: Some(s.max_camera_travel),
+            min_camera_motion_s: Some(s.min_camera_motion_s),
+            min_sharpness_video: Some(s.min_sharpness_video),
+            max_people: Some(s.max_people),
+        }
+    }
+}
+
+impl SubjectLimits {
+    /// A threshold's value, when the profile has it.
+    pub fn get(l: &Option<Limit<f64>>) -> Option<f64> {
+        l.as_ref().map(|l| l.value)
+    }
+}
+
 /// A provider profile: the limits an asset must meet to be accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +175,9 @@ pub struct Profile {
     pub video: VideoLimits,
     #[serde(default)]
     pub request: RequestLimits,
+    /// Warning thresholds beyond the written limits (defaults: `data/subject.toml`).
+    #[serde(default)]
+    pub subject: SubjectLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -219,7 +285,7 @@ impl Profile {
     pub fn rows(&self) -> Vec<(String, String, String, String)> {
         let table = toml::Table::try_from(self).unwrap_or_default();
         let mut rows = Vec::new();
-        for section in ["image", "video", "request"] {
+        for section in ["image", "video", "request", "subject"] {
             let Some(toml::Value::Table(t)) = table.get(section) else {
                 continue;
             };
@@ -292,11 +358,14 @@ mod tests {
             let rows = p.rows();
             assert!(rows.len() >= 8, "{} has only {} limits", p.name, rows.len());
             for (key, _, source, read) in rows {
-                assert!(
-                    source.starts_with("https://"),
-                    "{}: {key} has no source URL",
-                    p.name
-                );
+                // Provider limits cite the provider's page; our calibrated thresholds cite the test
+                // that measures them.
+                let cited = if key.starts_with("subject.") {
+                    source == "tests/subject_corpus.rs"
+                } else {
+                    source.starts_with("https://")
+                };
+                assert!(cited, "{}: {key} has no source ({source})", p.name);
                 assert_eq!(read.len(), 10, "{}: {key} has no read date", p.name);
             }
         }
@@ -356,6 +425,19 @@ mod tests {
         assert_eq!(p.name, "studio");
         assert_eq!(p.max_duration(Orientation::Video).unwrap().value, 12.0);
         assert_eq!(p.image.min_edge.as_ref().unwrap().value, 300);
+        assert_eq!(p.subject, SubjectLimits::default(), "calibrated defaults");
+        let text = r#"
+            name = "tight"
+            description = "ours"
+            extends = "strict"
+            [subject.max_people]
+            value = 3.0
+            source = "our policy"
+            read = "2026-11-21"
+        "#;
+        let p = Profile::from_toml("tight", text, &BTreeMap::new()).unwrap();
+        assert_eq!(p.subject.max_people.as_ref().unwrap().value, 3.0);
+        assert_eq!(p.subject.min_face_px, SubjectLimits::default().min_face_px);
     }
 
     #[test]

@@ -6,9 +6,9 @@ use super::FixSafety::{Safe, Unsafe};
 use super::RuleInfo;
 use crate::model::Severity::{Error, Warning};
 
-/// I010–I013 and V014–V016 are reserved for the subject/face/blur/exposure/camera warnings planned in
-/// the issue tracker (image-face-too-small, image-no-face-found, image-blurry, image-badly-exposed,
-/// video-camera-moves, video-several-people, video-blurry); P001 and R001–R003 for submit.
+/// I010–I013 and V014–V016 are the warnings beyond the written limits (issue #7): measured by the
+/// subject detectors (`detect`) when analysis is on, thresholds in the profile's `[subject]` section.
+/// P001 and R001–R003 are judged at submit time.
 pub static CATALOGUE: &[RuleInfo] = &[
     RuleInfo {
         code: "F001",
@@ -119,6 +119,46 @@ pub static CATALOGUE: &[RuleInfo] = &[
         why: "CMYK JPEGs and 16-bit PNGs are refused or shown with wrong colours by many decoders; wide-gamut (Display P3, Adobe RGB) pixels look washed out when the profile is dropped.",
         how: "Convert to 8-bit sRGB (`fix --unsafe-fixes`).",
         fix: Some(("convert-color", Unsafe)),
+    },
+    RuleInfo {
+        code: "I010",
+        name: "image-face-too-small",
+        severity: Warning,
+        summary: "The character's face is small in the image: the likeness drifts in the output.",
+        what: "Decodes the image (when analysis is on), finds faces with OpenCV's frontal-face cascade and compares the largest face's height with the image height (`subject.min_face_height`, 6%) and with an absolute size in the image as uploaded (`subject.min_face_px`, 48 px).",
+        why: "Kling's guidance asks for a clear, reasonably large face: the model rebuilds the face from the pixels it is given, and a face of a few dozen pixels comes out as someone else.",
+        how: "Crop closer to the character (keep the whole body when the video is full-body), or use a higher-resolution photo.",
+        fix: None,
+    },
+    RuleInfo {
+        code: "I011",
+        name: "image-no-face-found",
+        severity: Warning,
+        summary: "No frontal face was found in the character image.",
+        what: "Runs OpenCV's frontal-face cascade on the decoded image (long edge 640 px, faces down to 20 px). Back views, profiles, masks, heavy stylisation and non-human characters find no face; so do tiny faces.",
+        why: "Motion Control maps the video's person onto the character; without a visible face the output's face is invented and often inconsistent from frame to frame.",
+        how: "Use an image where the character faces the camera. For a stylised or non-human character this warning may be expected: turn it off for that asset's folder in the config.",
+        fix: None,
+    },
+    RuleInfo {
+        code: "I012",
+        name: "image-blurry",
+        severity: Warning,
+        summary: "The character image is blurry (low variance of the Laplacian).",
+        what: "Scales the grey image to a 512 px long edge, normalises its contrast, and measures the variance of the Laplacian; the larger of the whole picture's and the face's value is compared with `subject.min_sharpness_image`, so a sharp face on a soft background passes.",
+        why: "The output cannot be sharper than the character image: blur becomes a soft, smeared character, and detail the model cannot see it invents.",
+        how: "Use a sharper photo (focus on the face, faster shutter), not an upscaled thumbnail.",
+        fix: None,
+    },
+    RuleInfo {
+        code: "I013",
+        name: "image-badly-exposed",
+        severity: Warning,
+        summary: "The character image is too dark or too bright (the face, or the whole image when no face is found).",
+        what: "Measures the mean level (0–255) of the largest face, or of the whole image without a face, against `subject.min_mean_luma` and `subject.max_mean_luma`, and reports the share of crushed (≤ 5) and blown (≥ 250) pixels. A white studio background alone does not trigger it.",
+        why: "Crushed shadows and blown highlights carry no detail: the model invents the features it cannot see, and the character's skin tones shift.",
+        how: "Use a well-lit photo, or correct the exposure before uploading.",
+        fix: None,
     },
     RuleInfo {
         code: "I014",
@@ -271,11 +311,41 @@ pub static CATALOGUE: &[RuleInfo] = &[
         fix: Some(("transcode", Unsafe)),
     },
     RuleInfo {
+        code: "V014",
+        name: "video-camera-moves",
+        severity: Warning,
+        summary: "The camera pans, tilts or travels: Motion Control wants a fixed camera.",
+        what: "From the analysis decode pass: stretches where the whole picture shifts (row and column projection matching, `camera_motion`) and how far it travelled in all, in frame widths or heights. Warns when the camera moves for at least `subject.min_camera_motion_s` (1 s) and travels at least `subject.max_camera_travel` (0.8 of a frame). Zoom is not measured.",
+        why: "Kling: use a \"single continuous shot with character always visible, avoid cuts or camera movements (will be truncated otherwise)\". Camera motion is read as the person's motion and the output drifts or is cut short.",
+        how: "Use a take from a fixed camera (tripod), or trim to a stretch where the camera is still.",
+        fix: None,
+    },
+    RuleInfo {
+        code: "V015",
+        name: "video-several-people",
+        severity: Warning,
+        summary: "More than one person is visible in the reference video.",
+        what: "Counts frontal faces in frames sampled from the analysis decode pass (about one a second, up to 12) and takes the largest count seen in at least 30% of them, so a passing face or a false detection does not count. People seen only from the back or far away (faces under about 5% of the frame) are not counted.",
+        why: "Kling's guidance: with several people the largest one drives the motion, and limbs of the others leak into the character. One subject gives a predictable result.",
+        how: "Crop the video to the one person, or choose a take with only them in view.",
+        fix: None,
+    },
+    RuleInfo {
+        code: "V016",
+        name: "video-blurry",
+        severity: Warning,
+        summary: "The reference video is blurry (motion blur, out of focus, heavy compression).",
+        what: "Measures the variance of the Laplacian on the sampled frames (contrast-normalised, as for I012) and compares the median with `subject.min_sharpness_video`.",
+        why: "The pose of blurred limbs and hands cannot be read reliably; the output's motion jitters and hands come out malformed.",
+        how: "Use footage shot with a faster shutter and in focus, at the highest quality available.",
+        fix: None,
+    },
+    RuleInfo {
         code: "P001",
         name: "pair-framing-mismatch",
         severity: Warning,
-        summary: "The image and the video disagree in orientation: a portrait image with a landscape video, or the reverse.",
-        what: "At submit time, compares the displayed shape of the character image (after EXIF orientation) with the displayed shape of the reference video (after rotation metadata and non-square pixels). A frame is portrait when its height exceeds its width by more than 10%, landscape when its width exceeds its height by more than 10%; near-square frames match anything. Head-shot versus full-body framing is not measured (that needs a pose detector).",
+        summary: "The image and the video disagree in orientation (portrait vs landscape) or framing (head-shot vs full-body).",
+        what: "At submit time, compares the displayed shape of the character image (after EXIF orientation) with the displayed shape of the reference video (after rotation metadata and non-square pixels). A frame is portrait when its height exceeds its width by more than 10%, landscape when its width exceeds its height by more than 10%; near-square frames match anything. When analysis ran, it also compares the framing the faces imply (head-shot, half-body, full-body: the largest face's size and the room below it, the commonest over the video's sampled frames) and warns when one is a head-shot and the other full-body.",
         why: "Kling asks for an image whose proportions match the motion. The character is fitted into the video's frame: a standing portrait character in a landscape dance video is shrunk or cropped, and limbs the image does not show must be invented.",
         how: "Use a character image with the same orientation as the video (crop or pad it), or a reference video shot the same way as the image.",
         fix: None,

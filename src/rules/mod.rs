@@ -9,6 +9,7 @@ mod catalogue;
 pub mod file;
 pub mod image;
 pub mod request;
+pub mod subject;
 pub mod video;
 
 use std::path::Path;
@@ -194,8 +195,14 @@ pub fn evaluate(ctx: &Context<'_>, path: &Path, facts: &Facts) -> Vec<Diagnostic
     let mut sink = Sink::new(ctx);
     file::check_extension(&mut sink, path, facts);
     match facts {
-        Facts::Image(f) => image::check(&mut sink, ctx, f),
-        Facts::Video(f) => video::check(&mut sink, ctx, f, path),
+        Facts::Image(f) => {
+            image::check(&mut sink, ctx, f);
+            subject::check_image(&mut sink, ctx, f);
+        }
+        Facts::Video(f) => {
+            video::check(&mut sink, ctx, f, path);
+            subject::check_video(&mut sink, ctx, f);
+        }
         Facts::Other { .. } => {}
     }
     let mut d = sink.diagnostics;

@@ -199,12 +199,16 @@ pub fn check_request(sink: &mut Sink, ctx: &Context, prompt: Option<&str>, cfg_s
     }
 }
 
-/// P001 for one pair of probed files.
+/// P001 for one pair of probed files: orientation from the sizes, framing from the subject facts
+/// (when analysis ran on both).
 pub fn check_pair(sink: &mut Sink, image: &ImageFacts, video: &VideoFacts) {
     if let Some(m) = video
         .display_size()
         .and_then(|v| framing_mismatch(image.display_size(), v))
     {
+        sink.emit("P001", m);
+    }
+    if let Some(m) = super::subject::framing_mismatch(image, video) {
         sink.emit("P001", m);
     }
 }

@@ -1,0 +1,212 @@
+//! The subject detectors over a video: faces, framing, sharpness and exposure on the grey frames the
+//! sampler kept from the analysis decode pass (no second decode), reduced to per-video figures that
+//! do not flicker: people = the largest face count seen in at least 30% of the samples, framing = the
+//! commonest one, sharpness and exposure = medians.
+
+use image::GrayImage;
+use rayon::prelude::*;
+
+use crate::detect;
+use crate::model::{Framing, PictureFacts, VideoSubject};
+
+/// Share of samples a face count must reach to count as the number of people.
+const PEOPLE_SHARE: f64 = 0.3;
+
+/// Run the detectors on the samples' grey frames, shown upright (`rotation_deg` clockwise, from the
+/// probe). `Err` when the detector cannot be loaded.
+pub fn summarize(
+    d: &super::DetailedAnalysis,
+    rotation_deg: f64,
+) -> Result<Option<VideoSubject>, String> {
+    // Evenly spaced frames only: cut candidates are kept only for the visual report, and facts must
+    // not depend on whether a report was asked for.
+    let frames: Vec<&GrayImage> = d
+        .samples
+        .iter()
+        .filter(|s| s.reason == super::SampleReason::Even)
+        .filter_map(|s| s.luma.as_ref())
+        .collect();
+    if frames.is_empty() {
+        return Ok(None);
+    }
+    let per: Vec<PictureFacts> = frames
+        .par_iter()
+        .map(|g| {
+            let g = detect::fit_area(g, detect::VIDEO_AREA);
+            detect::analyze_picture(
+                &upright(&full_range(&g), rotation_deg),
+                &detect::VIDEO_PARAMS,
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let mut s = reduce(&per);
+    s.camera_travel = camera_travel(d);
+    Ok(Some(s))
+}
+
+/// How far the camera travelled over the frames inside `analysis.camera_motion`, in frame widths
+/// (horizontal) or heights (vertical), whichever is larger.
+pub fn camera_travel(d: &super::DetailedAnalysis) -> f64 {
+    let (w, h) = (d.width.max(1) as f64, d.height.max(1) as f64);
+    let (mut x, mut y) = (0.0f64, 0.0f64);
+    for s in &d.analysis.camera_motion {
+        let (a, b) = (
+            s.start_frame as usize + 1,
+            (s.end_frame as usize).min(d.frames.len()),
+        );
+        for r in d.frames.get(a..b).unwrap_or(&[]) {
+            x += r.dx.abs() as f64;
+            y += r.dy.abs() as f64;
+        }
+    }
+    ((x / w).max(y / h) * 1000.0).round() / 1000.0
+}
+
+/// Reduce per-frame facts to the video's figures.
+pub fn reduce(per: &[PictureFacts]) -> VideoSubject {
+    let n = per.len();
+    let faces_per_sample: Vec<u32> = per.iter().map(|p| p.faces.len() as u32).collect();
+    let people = (1..=faces_per_sample.iter().copied().max().unwrap_or(0))
+        .rev()
+        .find(|&k| {
+            let hits = faces_per_sample.iter().filter(|&&c| c >= k).count();
+            hits as f64 >= PEOPLE_SHARE * n as f64
+        })
+        .unwrap_or(0);
+    let face_height = median(
+        per.iter()
+            .filter_map(|p| p.faces.first().map(|f| f.h))
+            .collect(),
+    );
+    let mut counts = [0usize; 3];
+    for f in per.iter().filter_map(|p| p.framing) {
+        counts[f as usize] += 1;
+    }
+    let framing = [Framing::HeadShot, Framing::HalfBody, Framing::FullBody]
+        .into_iter()
+        .zip(counts)
+        .filter(|(_, c)| *c > 0)
+        .max_by_key(|(f, c)| (*c, std::cmp::Reverse(*f)))
+        .map(|(f, _)| f);
+    let sharpness_per_sample: Vec<f64> = per.iter().map(|p| p.quality.sharpness).collect();
+    let q = |f: fn(&PictureFacts) -> f64| median(per.iter().map(f).collect()).unwrap_or(0.0);
+    VideoSubject {
+        detector: per.first().map(|p| p.detector.clone()).unwrap_or_default(),
+        samples: n as u32,
+        faces_per_sample,
+        people,
+        face_height,
+        framing,
+        sharpness: q(|p| p.quality.sharpness),
+        sharpness_per_sample,
+        dark_fraction: q(|p| p.quality.dark_fraction),
+        bright_fraction: q(|p| p.quality.bright_fraction),
+        mean_luma: q(|p| p.quality.mean_luma),
+        face_mean_luma: median(
+            per.iter()
+                .filter_map(|p| p.quality.face_mean_luma)
+                .collect(),
+        ),
+        camera_travel: 0.0,
+    }
+}
+
+/// The median, rounded to 4 decimals (facts must read back from the cache's JSON bit for bit).
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let m = v.len() / 2;
+    let x = if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    };
+    Some(detect::round4(x))
+}
+
+/// Video luma is limited range (16–235): stretch it to 0–255 so exposure thresholds mean the same as
+/// on photos.
+fn full_range(g: &GrayImage) -> GrayImage {
+    let mut out = g.clone();
+    for v in out.iter_mut() {
+        *v = ((*v as f32 - 16.0) * (255.0 / 219.0))
+            .round()
+            .clamp(0.0, 255.0) as u8;
+    }
+    out
+}
+
+fn upright(g: &GrayImage, rotation_deg: f64) -> GrayImage {
+    let r = rotation_deg.rem_euclid(360.0);
+    if (r - 90.0).abs() < 1.0 {
+        image::imageops::rotate90(g)
+    } else if (r - 180.0).abs() < 1.0 {
+        image::imageops::rotate180(g)
+    } else if (r - 270.0).abs() < 1.0 {
+        image::imageops::rotate270(g)
+    } else {
+        g.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FaceBox, PictureQuality};
+
+    fn pic(faces: usize, framing: Option<Framing>, sharpness: f64) -> PictureFacts {
+        PictureFacts {
+            detector: "t".into(),
+            faces: vec![
+                FaceBox {
+                    x: 0.1,
+                    y: 0.1,
+                    w: 0.1,
+                    h: 0.1
+                };
+                faces
+            ],
+            framing,
+            quality: PictureQuality {
+                sharpness,
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn people_ignore_flicker() {
+        let hb = Some(Framing::HalfBody);
+        // 10 samples: one face throughout, a false second face in 2 of them.
+        let mut per: Vec<_> = (0..10).map(|_| pic(1, hb, 100.0)).collect();
+        per[3] = pic(2, hb, 100.0);
+        per[7] = pic(2, hb, 100.0);
+        assert_eq!(reduce(&per).people, 1);
+        per[8] = pic(2, hb, 100.0);
+        assert_eq!(reduce(&per).people, 2, "3 of 10 samples");
+        let none: Vec<_> = (0..4).map(|_| pic(0, None, 5.0)).collect();
+        let s = reduce(&none);
+        assert_eq!((s.people, s.framing, s.sharpness), (0, None, 5.0));
+    }
+
+    #[test]
+    fn framing_is_the_commonest() {
+        let per = vec![
+            pic(1, Some(Framing::FullBody), 1.0),
+            pic(1, Some(Framing::HalfBody), 1.0),
+            pic(1, Some(Framing::FullBody), 1.0),
+            pic(0, None, 1.0),
+        ];
+        assert_eq!(reduce(&per).framing, Some(Framing::FullBody));
+    }
+
+    #[test]
+    fn rotation_and_range() {
+        let g = GrayImage::from_raw(2, 1, vec![16, 235]).unwrap();
+        assert_eq!(full_range(&g).as_raw(), &vec![0, 255]);
+        assert_eq!(upright(&g, 90.0).dimensions(), (1, 2));
+        assert_eq!(upright(&g, 0.0).dimensions(), (2, 1));
+    }
+}
