@@ -34,7 +34,7 @@ pub const DETECTOR_VERSION: u32 = 1;
 /// The face cascade in use, loaded once; `Err` says why it could not be loaded.
 pub fn face_cascade() -> Result<&'static Cascade, String> {
     static FACE: OnceLock<Result<Cascade, String>> = OnceLock::new();
-    FACE.get_or_init(|| match std::env::var_os(FACE_CASCADE_ENV) {
+    FACE.get_or_init(|| match custom_cascade() {
         Some(path) => {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("{FACE_CASCADE_ENV}={}: {e}", path.to_string_lossy()))?;
@@ -47,9 +47,15 @@ pub fn face_cascade() -> Result<&'static Cascade, String> {
     .map_err(|e| e.clone())
 }
 
+/// The cascade file named by `KLING_PREFLIGHT_FACE_CASCADE`; set but empty counts as unset (as
+/// `VAR= command` is the usual way to clear a variable for one run).
+fn custom_cascade() -> Option<std::ffi::OsString> {
+    std::env::var_os(FACE_CASCADE_ENV).filter(|p| !p.is_empty())
+}
+
 /// Which face cascade is used, for facts and cache keys.
 pub fn detector_name() -> String {
-    match std::env::var_os(FACE_CASCADE_ENV) {
+    match custom_cascade() {
         Some(p) => format!("custom:{}", p.to_string_lossy()),
         None => "haarcascade_frontalface_alt2".into(),
     }
