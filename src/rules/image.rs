@@ -169,25 +169,14 @@ fn orientation_words(o: u16) -> &'static str {
 mod tests {
     use super::*;
     use crate::model::ImageFormat;
-    use crate::profile::{Orientation, lookup};
-    use crate::rules::RuleSettings;
-    use std::collections::BTreeMap;
+    use crate::profile::Orientation;
 
     fn facts(format: ImageFormat, w: u32, h: u32) -> ImageFacts {
         crate::model::samples::image(format, w, h)
     }
 
     fn codes(profile: &str, f: &ImageFacts) -> Vec<String> {
-        let p = lookup(profile, &BTreeMap::new()).unwrap();
-        let settings = RuleSettings::default();
-        let ctx = Context {
-            profile: &p,
-            orientation: Orientation::Video,
-            settings: &settings,
-        };
-        let mut sink = Sink::new(&ctx);
-        check(&mut sink, &ctx, f);
-        sink.diagnostics.into_iter().map(|d| d.code).collect()
+        crate::rules::codes_with(profile, Orientation::Video, |sink, ctx| check(sink, ctx, f))
     }
 
     #[test]

@@ -241,6 +241,26 @@ pub(crate) fn bytes(n: u64) -> String {
     format!("{:.1} MB ({grouped} bytes)", n as f64 / 1e6)
 }
 
+/// The codes `run` emits under `profile` and `orientation` with default rule settings (the rule
+/// modules' unit tests share it).
+#[cfg(test)]
+pub(crate) fn codes_with(
+    profile: &str,
+    orientation: crate::profile::Orientation,
+    run: impl FnOnce(&mut Sink<'_>, &Context<'_>),
+) -> Vec<String> {
+    let p = crate::profile::lookup(profile, &Default::default()).unwrap();
+    let settings = RuleSettings::default();
+    let ctx = Context {
+        profile: &p,
+        orientation,
+        settings: &settings,
+    };
+    let mut sink = Sink::new(&ctx);
+    run(&mut sink, &ctx);
+    sink.diagnostics.into_iter().map(|d| d.code).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

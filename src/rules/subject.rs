@@ -163,9 +163,7 @@ mod tests {
     use crate::model::{
         FaceBox, ImageFormat, PictureFacts, PictureQuality, Span, VideoAnalysis, VideoSubject,
     };
-    use crate::profile::{Orientation, lookup};
-    use crate::rules::RuleSettings;
-    use std::collections::BTreeMap;
+    use crate::profile::Orientation;
 
     fn picture(face_h: Option<f64>, sharpness: f64, level: f64) -> PictureFacts {
         PictureFacts {
@@ -199,16 +197,9 @@ mod tests {
     fn image_codes(p: PictureFacts) -> Vec<String> {
         let mut f = crate::model::samples::image(ImageFormat::Jpeg, 1000, 1500);
         f.subject = Some(p);
-        let prof = lookup("strict", &BTreeMap::new()).unwrap();
-        let settings = RuleSettings::default();
-        let ctx = Context {
-            profile: &prof,
-            orientation: Orientation::Video,
-            settings: &settings,
-        };
-        let mut sink = Sink::new(&ctx);
-        check_image(&mut sink, &ctx, &f);
-        sink.diagnostics.into_iter().map(|d| d.code).collect()
+        crate::rules::codes_with("strict", Orientation::Video, |sink, ctx| {
+            check_image(sink, ctx, &f)
+        })
     }
 
     #[test]
@@ -262,16 +253,9 @@ mod tests {
             longest_motion_s: 8.0,
             ..Default::default()
         });
-        let prof = lookup("strict", &BTreeMap::new()).unwrap();
-        let settings = RuleSettings::default();
-        let ctx = Context {
-            profile: &prof,
-            orientation: Orientation::Video,
-            settings: &settings,
-        };
-        let mut sink = Sink::new(&ctx);
-        check_video(&mut sink, &ctx, &f);
-        sink.diagnostics.into_iter().map(|d| d.code).collect()
+        crate::rules::codes_with("strict", Orientation::Video, |sink, ctx| {
+            check_video(sink, ctx, &f)
+        })
     }
 
     #[test]

@@ -273,25 +273,14 @@ fn check_analysis(sink: &mut Sink<'_>, ctx: &Context<'_>, a: &VideoAnalysis, too
 mod tests {
     use super::*;
     use crate::model::{Container, Cut, Span};
-    use crate::profile::{Orientation, lookup};
-    use crate::rules::RuleSettings;
-    use std::collections::BTreeMap;
+    use crate::profile::Orientation;
 
     fn facts(w: u32, h: u32, duration: f64) -> VideoFacts {
         crate::model::samples::video(w, h, duration)
     }
 
     fn codes_in(profile: &str, o: Orientation, f: &VideoFacts, name: &str) -> Vec<String> {
-        let p = lookup(profile, &BTreeMap::new()).unwrap();
-        let settings = RuleSettings::default();
-        let ctx = Context {
-            profile: &p,
-            orientation: o,
-            settings: &settings,
-        };
-        let mut sink = Sink::new(&ctx);
-        check(&mut sink, &ctx, f, Path::new(name));
-        sink.diagnostics.into_iter().map(|d| d.code).collect()
+        crate::rules::codes_with(profile, o, |sink, ctx| check(sink, ctx, f, Path::new(name)))
     }
 
     fn codes(f: &VideoFacts) -> Vec<String> {
