@@ -7,29 +7,8 @@
 
 use std::io::{self, Write};
 
+use super::escape_xml as escape;
 use crate::model::{Report, Severity};
-
-/// Escape text for XML content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Keep line breaks and tabs in attributes as character references.
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            // Not allowed in XML 1.0 at all, even as references.
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 pub fn write(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     let s = &report.summary;
@@ -97,18 +76,4 @@ pub fn write(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     }
     writeln!(out, "  </testsuite>")?;
     writeln!(out, "</testsuites>")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup_quotes_and_control_characters() {
-        assert_eq!(
-            escape(r#"a<b>&"c" 'd'"#),
-            "a&lt;b&gt;&amp;&quot;c&quot; &apos;d&apos;"
-        );
-        assert_eq!(escape("x\u{1}y\nz"), "x\u{FFFD}y&#10;z");
-    }
 }

@@ -84,3 +84,40 @@ pub(crate) fn artifact_path(path: &str) -> String {
     }
     t.to_string()
 }
+
+/// Escape text for XML (and XHTML) content and attribute values: markup characters, line breaks and
+/// tabs as references (so attributes keep them), and characters XML 1.0 cannot carry replaced.
+pub fn escape_xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Keep line breaks and tabs in attributes as character references.
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            // Not allowed in XML 1.0 at all, even as references.
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_xml as escape;
+
+    #[test]
+    fn escapes_markup_quotes_and_control_characters() {
+        assert_eq!(
+            escape(r#"a<b>&"c" 'd'"#),
+            "a&lt;b&gt;&amp;&quot;c&quot; &apos;d&apos;"
+        );
+        assert_eq!(escape("x\u{1}y\nz"), "x\u{FFFD}y&#10;z");
+    }
+}

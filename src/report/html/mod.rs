@@ -72,22 +72,8 @@ pub struct Page<'a> {
     pub entries: Vec<Entry<'a>>,
 }
 
-/// Escape text for HTML/XML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escape text for HTML/XML content and attribute values (the page is strict XML).
+pub(crate) use super::escape_xml as esc;
 
 /// Write the page to `path` atomically (a temp file in the same folder, then a rename).
 pub fn write_file(path: &Path, page: &Page<'_>) -> io::Result<()> {
@@ -773,7 +759,7 @@ mod tests {
     fn escaping_covers_markup_characters() {
         assert_eq!(
             esc("<a href=\"x\">Tom & Jerry's</a>\u{1}"),
-            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;\u{fffd}"
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&apos;s&lt;/a&gt;\u{fffd}"
         );
     }
 
@@ -793,7 +779,7 @@ mod tests {
             }],
         };
         let html = render(&page);
-        assert!(html.contains("&lt;&amp;&quot;quote&#39;s&quot;&gt;.mp4"));
+        assert!(html.contains("&lt;&amp;&quot;quote&apos;s&quot;&gt;.mp4"));
         assert!(!html.contains("<&\"quote"));
         assert!(html.contains("cuts &lt;here&gt; &amp; &quot;there&quot;"));
         assert_eq!(html.matches("<svg class=\"timeline\"").count(), 1);
