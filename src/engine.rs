@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use crate::analyze::{AnalyzeOptions, SampleSpec, analyze_video_sampled, picture, subject};
 use crate::cache::Cache;
 use crate::config::Ignore;
-use crate::model::{Diagnostic, Facts, FileReport, ImageFacts, Kind, Verdict, VideoFacts};
+use crate::model::{
+    Diagnostic, Facts, FileReport, ImageFacts, Kind, Verdict, VideoAnalysis, VideoFacts,
+};
 use crate::probe::{ProbeError, probe_image, probe_video};
 use crate::profile::{Orientation, Profile};
 use crate::report::html::{Artefacts, artefacts};
@@ -242,8 +244,9 @@ fn judge(
     let (kind, format, facts) = match gathered {
         Gathered::Skip => return None,
         Gathered::Image(f) => {
-            // Images: the header path never decodes pixels, so the picture is one decode, only here.
-            if visual {
+            // Images: the header path never decodes pixels; a picture not made while measuring (the
+            // facts came from the cache) is one decode here.
+            if visual && art.is_none() {
                 art = Some(artefacts::from_image(&input.path));
             }
             (Kind::Image, Some(f.format.name().into()), Facts::Image(f))
@@ -439,12 +442,19 @@ fn measure(
         Sniffed::Image(format) => match probe_image(path, format, bytes) {
             Ok(mut f) => {
                 let (w, h) = f.display_size();
-                if opts.analyze
+                let detect = opts.analyze
                     && w.min(h) >= SUBJECT_MIN_EDGE
-                    && subject_wanted(opts, &["I010", "I011", "I012", "I013"])
-                {
-                    // An image the detectors cannot decode gets no subject facts; F001/I014 report why.
-                    f.subject = picture::analyze_image(path, &f).ok();
+                    && subject_wanted(opts, &["I010", "I011", "I012", "I013"]);
+                // One decode serves the detectors and the report's picture.
+                if detect || visual {
+                    let decoded = crate::fix::image::decode_stored(path);
+                    if detect && let Ok((img, _)) = &decoded {
+                        f.subject = picture::analyze_decoded(img, &f).ok();
+                    }
+                    // An image the detectors cannot decode gets no subject facts; F001/I014 say why.
+                    if visual {
+                        *art = Some(artefacts::from_decoded(decoded));
+                    }
                 }
                 Gathered::Image(f)
             }
@@ -474,10 +484,12 @@ fn measure(
                             if visual {
                                 *art = Some(artefacts::from_video(&d, &f));
                             }
-                            let mut a = d.analysis.clone();
                             // A detector that cannot load was reported when the run started.
-                            a.subject = subject::summarize(&d, rotation).ok().flatten();
-                            f.analysis = Some(a);
+                            let people = subject::summarize(&d, rotation).ok().flatten();
+                            f.analysis = Some(VideoAnalysis {
+                                subject: people,
+                                ..d.analysis
+                            });
                         }
                         Err(e) => {
                             return (

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use crate::model::{Cut, VideoAnalysis};
 
-pub use sample::{Sample, SampleReason, SampleSpec};
+pub use sample::{Sample, SampleReason, SampleSpec, upright};
 pub use signals::{BlankRun, DissolveRec, FrameRec};
 
 /// Settings that change analysis results (they are part of the cache key).

@@ -1,30 +1,28 @@
-//! The character image's pixels, for the subject detectors: decode once, turn grey, show it upright
-//! (EXIF orientation applied), scale to the detectors' size, then measure faces, framing, sharpness and
-//! exposure (`detect`). The header probe never decodes pixels; this runs only when analysis is on.
+//! The character image's pixels, for the subject detectors: turn the decoded picture grey, scale it to
+//! the detectors' size, show it upright (EXIF orientation applied), then measure faces, framing,
+//! sharpness and exposure (`detect`). The header probe never decodes pixels; this runs only when
+//! analysis is on, on the one decode the engine makes (`fix::image::decode_stored`), which the visual
+//! report's thumbnail shares.
 
-use std::path::Path;
-
-use image::GrayImage;
+use image::metadata::Orientation;
+use image::{DynamicImage, GrayImage};
 
 use crate::detect;
 use crate::model::{ImageFacts, PictureFacts};
 
-/// Decode `path` and run the subject detectors on it. `Err` carries a sentence for an info note.
-pub fn analyze_image(path: &Path, facts: &ImageFacts) -> Result<PictureFacts, String> {
-    let gray = decode_gray(path, facts)?;
-    detect::analyze_picture(&gray, &detect::IMAGE_PARAMS)
+/// Run the subject detectors on a decoded image (as stored; `facts` gives its EXIF orientation).
+/// `Err` carries a sentence for an info note.
+pub fn analyze_decoded(img: &DynamicImage, facts: &ImageFacts) -> Result<PictureFacts, String> {
+    let o = facts
+        .exif_orientation
+        .and_then(|o| Orientation::from_exif(o.min(255) as u8))
+        .unwrap_or(Orientation::NoTransforms);
+    detect::analyze_picture(&gray_upright(img, o), &detect::IMAGE_PARAMS)
 }
 
-/// The image as an upright grey picture with a long edge of at most `detect::ANALYSIS_EDGE`.
-pub fn decode_gray(path: &Path, facts: &ImageFacts) -> Result<GrayImage, String> {
-    let reader = image::ImageReader::open(path)
-        .and_then(|r| r.with_guessed_format())
-        .map_err(|e| format!("cannot read the image: {e}"))?;
-    let mut reader = reader;
-    reader.no_limits();
-    let img = reader
-        .decode()
-        .map_err(|e| format!("cannot decode the image: {e}"))?;
+/// The image as an upright grey picture with a long edge of at most `detect::ANALYSIS_EDGE`
+/// (scaled before it is turned: the turn then moves a few hundred thousand pixels, not megapixels).
+fn gray_upright(img: &DynamicImage, o: Orientation) -> GrayImage {
     // Transparent pixels: judge the picture as a provider flattening onto white would show it.
     let gray = if img.color().has_alpha() {
         let rgba = img.to_rgba8();
@@ -37,24 +35,9 @@ pub fn decode_gray(path: &Path, facts: &ImageFacts) -> Result<GrayImage, String>
     } else {
         img.to_luma8()
     };
-    drop(img);
-    let small = detect::fit_gray(&gray, detect::ANALYSIS_EDGE);
-    Ok(orient(small, facts.exif_orientation.unwrap_or(1)))
-}
-
-/// Apply an EXIF orientation (1–8) so the picture is shown upright.
-fn orient(img: GrayImage, o: u16) -> GrayImage {
-    use image::imageops::{flip_horizontal, flip_vertical, rotate90, rotate180, rotate270};
-    match o {
-        2 => flip_horizontal(&img),
-        3 => rotate180(&img),
-        4 => flip_vertical(&img),
-        5 => flip_horizontal(&rotate90(&img)),
-        6 => rotate90(&img),
-        7 => flip_horizontal(&rotate270(&img)),
-        8 => rotate270(&img),
-        _ => img,
-    }
+    let mut small = DynamicImage::ImageLuma8(detect::fit_gray(&gray, detect::ANALYSIS_EDGE));
+    small.apply_orientation(o);
+    small.into_luma8()
 }
 
 #[cfg(test)]
@@ -64,11 +47,17 @@ mod tests {
     #[test]
     fn exif_orientation_turns_the_picture_upright() {
         // A 2x1 picture, dark left pixel; orientation 6 (rotate 90° clockwise) puts it on top.
-        let img = GrayImage::from_raw(2, 1, vec![0, 255]).unwrap();
-        let up = orient(img.clone(), 6);
+        let img = DynamicImage::ImageLuma8(GrayImage::from_raw(2, 1, vec![0, 255]).unwrap());
+        let up = gray_upright(&img, Orientation::Rotate90);
         assert_eq!((up.width(), up.height()), (1, 2));
         assert_eq!(up.as_raw(), &vec![0, 255]);
-        assert_eq!(orient(img.clone(), 8).as_raw(), &vec![255, 0]);
-        assert_eq!(orient(img, 1).as_raw(), &vec![0, 255]);
+        assert_eq!(
+            gray_upright(&img, Orientation::Rotate270).as_raw(),
+            &vec![255, 0]
+        );
+        assert_eq!(
+            gray_upright(&img, Orientation::NoTransforms).as_raw(),
+            &vec![0, 255]
+        );
     }
 }

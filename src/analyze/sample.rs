@@ -111,14 +111,16 @@ impl Sampler {
         if self.spec.is_empty() {
             return;
         }
-        let evens = self
-            .samples
-            .iter()
-            .filter(|s| s.reason == SampleReason::Even)
-            .count();
+        // Counting kept frames only on the frames that could be kept (this runs for every frame).
         let even = self.spec.every_s > 0.0
             && idx.is_multiple_of(self.step)
-            && (self.spec.max_even == 0 || evens < self.spec.max_even);
+            && (self.spec.max_even == 0
+                || self
+                    .samples
+                    .iter()
+                    .filter(|s| s.reason == SampleReason::Even)
+                    .count()
+                    < self.spec.max_even);
         if even {
             let s = self.copy(idx, pic, mafd, SampleReason::Even);
             self.samples.push(s);
@@ -188,25 +190,22 @@ fn fit(w: f64, h: f64, edge: u32) -> (u32, u32) {
     )
 }
 
-/// Area-average downscale (nearest neighbour when enlarging, which only chroma planes do).
-pub(crate) fn resize_plane(p: &Plane<'_>, tw: usize, th: usize) -> Vec<u8> {
-    let mut out = vec![0u8; tw * th];
-    let (sw, sh) = (p.width, p.height);
-    for ty in 0..th {
-        let y0 = ty * sh / th;
-        let y1 = ((ty + 1) * sh / th).max(y0 + 1).min(sh);
-        for tx in 0..tw {
-            let x0 = tx * sw / tw;
-            let x1 = ((tx + 1) * sw / tw).max(x0 + 1).min(sw);
-            let mut sum = 0u32;
-            for y in y0..y1 {
-                sum += p.row(y)[x0..x1].iter().map(|&v| v as u32).sum::<u32>();
-            }
-            let n = ((y1 - y0) * (x1 - x0)) as u32;
-            out[ty * tw + tx] = ((sum + n / 2) / n) as u8;
-        }
+/// Area-average resize of a plane (nearest neighbour where it enlarges, which only chroma planes do).
+fn resize_plane(p: &Plane<'_>, tw: usize, th: usize) -> Vec<u8> {
+    crate::detect::quality::area_resize_raw(p.data, p.stride, p.width, p.height, tw, th)
+}
+
+/// `img` as displayed: turned by the display matrix's clockwise rotation, to the nearest quarter turn.
+pub fn upright<P: image::Pixel + 'static>(
+    img: &image::ImageBuffer<P, Vec<P::Subpixel>>,
+    rotation_deg: f64,
+) -> image::ImageBuffer<P, Vec<P::Subpixel>> {
+    match (rotation_deg.rem_euclid(360.0) / 90.0).round() as i32 % 4 {
+        1 => image::imageops::rotate90(img),
+        2 => image::imageops::rotate180(img),
+        3 => image::imageops::rotate270(img),
+        _ => img.clone(),
     }
-    out
 }
 
 /// BT.601 limited-range YUV → RGB at `tw`×`th` (grey when the picture has no planar chroma).

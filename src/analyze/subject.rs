@@ -34,7 +34,7 @@ pub fn summarize(
         .map(|g| {
             let g = detect::fit_area(g, detect::VIDEO_AREA);
             detect::analyze_picture(
-                &upright(&full_range(&g), rotation_deg),
+                &super::sample::upright(&full_range(&g), rotation_deg),
                 &detect::VIDEO_PARAMS,
             )
         })
@@ -138,19 +138,6 @@ fn full_range(g: &GrayImage) -> GrayImage {
     out
 }
 
-fn upright(g: &GrayImage, rotation_deg: f64) -> GrayImage {
-    let r = rotation_deg.rem_euclid(360.0);
-    if (r - 90.0).abs() < 1.0 {
-        image::imageops::rotate90(g)
-    } else if (r - 180.0).abs() < 1.0 {
-        image::imageops::rotate180(g)
-    } else if (r - 270.0).abs() < 1.0 {
-        image::imageops::rotate270(g)
-    } else {
-        g.clone()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,7 +193,7 @@ mod tests {
     fn rotation_and_range() {
         let g = GrayImage::from_raw(2, 1, vec![16, 235]).unwrap();
         assert_eq!(full_range(&g).as_raw(), &vec![0, 255]);
-        assert_eq!(upright(&g, 90.0).dimensions(), (1, 2));
-        assert_eq!(upright(&g, 0.0).dimensions(), (2, 1));
+        assert_eq!(super::super::sample::upright(&g, 90.0).dimensions(), (1, 2));
+        assert_eq!(super::super::sample::upright(&g, 0.0).dimensions(), (2, 1));
     }
 }

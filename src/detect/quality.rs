@@ -90,8 +90,20 @@ pub fn laplacian_score(img: &GrayImage) -> f64 {
 /// Area-average downscale of a grey picture.
 pub fn area_resize(img: &GrayImage, tw: u32, th: u32) -> GrayImage {
     let (sw, sh) = (img.width() as usize, img.height() as usize);
-    let (tw, th) = (tw as usize, th as usize);
-    let src = img.as_raw();
+    let out = area_resize_raw(img.as_raw(), sw, sw, sh, tw as usize, th as usize);
+    GrayImage::from_raw(tw, th, out).expect("buffer sized for the image")
+}
+
+/// Area-average resize of an 8-bit plane of `sw`×`sh` pixels whose rows are `stride` bytes apart
+/// (nearest neighbour where it enlarges, as chroma planes may).
+pub fn area_resize_raw(
+    src: &[u8],
+    stride: usize,
+    sw: usize,
+    sh: usize,
+    tw: usize,
+    th: usize,
+) -> Vec<u8> {
     let mut out = vec![0u8; tw * th];
     for ty in 0..th {
         let y0 = ty * sh / th;
@@ -101,7 +113,7 @@ pub fn area_resize(img: &GrayImage, tw: u32, th: u32) -> GrayImage {
             let x1 = ((tx + 1) * sw / tw).max(x0 + 1).min(sw);
             let mut sum = 0u32;
             for y in y0..y1 {
-                sum += src[y * sw + x0..y * sw + x1]
+                sum += src[y * stride + x0..y * stride + x1]
                     .iter()
                     .map(|&v| v as u32)
                     .sum::<u32>();
@@ -110,7 +122,7 @@ pub fn area_resize(img: &GrayImage, tw: u32, th: u32) -> GrayImage {
             out[ty * tw + tx] = ((sum + n / 2) / n) as u8;
         }
     }
-    GrayImage::from_raw(tw as u32, th as u32, out).expect("buffer sized for the image")
+    out
 }
 
 #[cfg(test)]

@@ -126,6 +126,17 @@ pub fn strip_png(data: &[u8]) -> Result<Vec<u8>, ImageFixError> {
 
 /// Decode `path` (first frame, EXIF orientation applied when `orient`) into 8-bit RGB or RGBA.
 pub fn decode(path: &Path, orient: bool) -> Result<DynamicImage, ImageFixError> {
+    let (mut img, orientation) = decode_stored(path)?;
+    if orient {
+        img.apply_orientation(orientation);
+    }
+    Ok(img)
+}
+
+/// Decode `path` (first frame) as stored, with the orientation its metadata asks for.
+pub fn decode_stored(
+    path: &Path,
+) -> Result<(DynamicImage, image::metadata::Orientation), ImageFixError> {
     let dec = |e: image::ImageError| ImageFixError::Decode(e.to_string());
     let reader = image::ImageReader::open(path)
         .map_err(|e| ImageFixError::Decode(e.to_string()))?
@@ -133,11 +144,8 @@ pub fn decode(path: &Path, orient: bool) -> Result<DynamicImage, ImageFixError> 
         .map_err(|e| ImageFixError::Decode(e.to_string()))?;
     let mut decoder = reader.into_decoder().map_err(dec)?;
     let orientation = decoder.orientation().map_err(dec)?;
-    let mut img = DynamicImage::from_decoder(decoder).map_err(dec)?;
-    if orient {
-        img.apply_orientation(orientation);
-    }
-    Ok(img)
+    let img = DynamicImage::from_decoder(decoder).map_err(dec)?;
+    Ok((img, orientation))
 }
 
 /// Decode, transform and encode per the recipe. Returns the encoded bytes.

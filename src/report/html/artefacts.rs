@@ -6,6 +6,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
+use image::metadata::Orientation;
 use image::{DynamicImage, RgbImage};
 
 use crate::analyze::{DetailedAnalysis, Sample, SampleReason};
@@ -110,7 +111,7 @@ pub fn from_video(d: &DetailedAnalysis, facts: &VideoFacts) -> Artefacts {
     let thumbs = chosen
         .into_iter()
         .filter_map(|(s, shot)| {
-            let img = upright(s.thumb.as_ref()?, rotation);
+            let img = crate::analyze::upright(s.thumb.as_ref()?, rotation);
             let mut t = Thumb::encode(&img)?;
             t.t = Some(s.t);
             t.frame = Some(s.frame as u64);
@@ -123,16 +124,6 @@ pub fn from_video(d: &DetailedAnalysis, facts: &VideoFacts) -> Artefacts {
         thumbs,
         signal: downsample(&points, SIGNAL_POINTS),
         ..Artefacts::default()
-    }
-}
-
-/// Rotate a stored frame by the display matrix's clockwise rotation (multiples of 90°).
-fn upright(img: &RgbImage, rotation_deg: f64) -> RgbImage {
-    match (rotation_deg.rem_euclid(360.0) / 90.0).round() as i32 % 4 {
-        1 => image::imageops::rotate90(img),
-        2 => image::imageops::rotate180(img),
-        3 => image::imageops::rotate270(img),
-        _ => img.clone(),
     }
 }
 
@@ -156,18 +147,28 @@ pub fn downsample(points: &[(f64, f32)], n: usize) -> Vec<(f32, f32)> {
 
 /// The picture of an image file, upright, first frame, flattened onto white, `THUMB_EDGE` long.
 pub fn from_image(path: &Path) -> Artefacts {
-    match crate::fix::image::decode(path, true) {
-        Ok(img) => match (img.width(), img.height(), image_thumb(img)) {
-            (w, h, Some(t)) => Artefacts {
-                thumbs: vec![t],
-                size: Some((w, h)),
-                ..Artefacts::default()
-            },
-            (_, _, None) => Artefacts {
-                note: Some("cannot encode the thumbnail".into()),
-                ..Artefacts::default()
-            },
-        },
+    from_decoded(crate::fix::image::decode_stored(path))
+}
+
+/// `from_image` on a decode already made (`fix::image::decode_stored`'s result).
+pub fn from_decoded(
+    decoded: Result<(DynamicImage, Orientation), crate::fix::image::ImageFixError>,
+) -> Artefacts {
+    match decoded {
+        Ok((mut img, orientation)) => {
+            img.apply_orientation(orientation);
+            match (img.width(), img.height(), image_thumb(img)) {
+                (w, h, Some(t)) => Artefacts {
+                    thumbs: vec![t],
+                    size: Some((w, h)),
+                    ..Artefacts::default()
+                },
+                (_, _, None) => Artefacts {
+                    note: Some("cannot encode the thumbnail".into()),
+                    ..Artefacts::default()
+                },
+            }
+        }
         Err(e) => Artefacts {
             note: Some(e.to_string()),
             ..Artefacts::default()
