@@ -5,26 +5,37 @@
 mod submit_support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use submit_support::*;
 
 const PAIR: [&str; 4] = ["--image", "hero.jpg", "--video", "dance.mov"];
 
-#[test]
-fn kill_after_create_then_rerun_kling_reconciles_by_external_task_id() {
+/// Submit `PAIR` to a fake `provider` (started by `start` with `faults`) whose create call hangs,
+/// and kill the client once the server has the create: the task exists, the client never read its
+/// id. The held reply is then let go. Returns the fake and the working folder.
+fn killed_after_create(
+    start: fn(Faults) -> (Mock, Arc<Mutex<Fake>>),
+    provider: &str,
+    faults: Faults,
+) -> (Mock, tempfile::TempDir) {
     let release = Arc::new(AtomicBool::new(false));
-    let (mock, _) = kling(Faults {
+    let (mock, _) = start(Faults {
         hold_create: Some(release.clone()),
-        ..Faults::default()
+        ..faults
     });
     let w = workdir();
-    // The server has created the task; the client dies before it reads the id.
-    kill_when(submit_cmd(w.path(), &mock, "kling", &PAIR), || {
+    kill_when(submit_cmd(w.path(), &mock, provider, &PAIR), || {
         mock.count("POST", "motion-control") == 1
     });
     release.store(true, Ordering::SeqCst);
+    (mock, w)
+}
+
+#[test]
+fn kill_after_create_then_rerun_kling_reconciles_by_external_task_id() {
+    let (mock, w) = killed_after_create(kling, "kling", Faults::default());
     let ledger = ledger_text(w.path());
     assert!(
         ledger.contains("\"intent\"") && !ledger.contains("\"created\""),
@@ -39,16 +50,7 @@ fn kill_after_create_then_rerun_kling_reconciles_by_external_task_id() {
 
 #[test]
 fn kill_after_create_freepik_without_echo_refuses_to_resend_unless_forced() {
-    let release = Arc::new(AtomicBool::new(false));
-    let (mock, _) = freepik(Faults {
-        hold_create: Some(release.clone()),
-        ..Faults::default()
-    });
-    let w = workdir();
-    kill_when(submit_cmd(w.path(), &mock, "freepik", &PAIR), || {
-        mock.count("POST", "motion-control") == 1
-    });
-    release.store(true, Ordering::SeqCst);
+    let (mock, w) = killed_after_create(freepik, "freepik", Faults::default());
     let r = run(submit_cmd(w.path(), &mock, "freepik", &PAIR));
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
@@ -73,17 +75,14 @@ fn kill_after_create_freepik_without_echo_refuses_to_resend_unless_forced() {
 
 #[test]
 fn kill_after_create_freepik_with_echo_finds_the_task_in_the_list() {
-    let release = Arc::new(AtomicBool::new(false));
-    let (mock, _) = freepik(Faults {
-        hold_create: Some(release.clone()),
-        list_echoes_inputs: true,
-        ..Faults::default()
-    });
-    let w = workdir();
-    kill_when(submit_cmd(w.path(), &mock, "freepik", &PAIR), || {
-        mock.count("POST", "motion-control") == 1
-    });
-    release.store(true, Ordering::SeqCst);
+    let (mock, w) = killed_after_create(
+        freepik,
+        "freepik",
+        Faults {
+            list_echoes_inputs: true,
+            ..Faults::default()
+        },
+    );
     let r = run(submit_cmd(w.path(), &mock, "freepik", &PAIR));
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(mock.count("POST", "motion-control"), 1, "no second create");
