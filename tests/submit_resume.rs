@@ -33,6 +33,16 @@ fn killed_after_create(
     (mock, w)
 }
 
+/// Run `submit` on `PAIR` with the `extra` flags.
+fn run_pair(dir: &std::path::Path, mock: &Mock, provider: &str, extra: &[&str]) -> Run {
+    run(submit_cmd(
+        dir,
+        mock,
+        provider,
+        &[&PAIR[..], extra].concat(),
+    ))
+}
+
 #[test]
 fn kill_after_create_then_rerun_kling_reconciles_by_external_task_id() {
     let (mock, w) = killed_after_create(kling, "kling", Faults::default());
@@ -59,12 +69,7 @@ fn kill_after_create_freepik_without_echo_refuses_to_resend_unless_forced() {
         r.stdout
     );
     assert_eq!(mock.count("POST", "motion-control"), 1, "not re-sent");
-    let r = run(submit_cmd(
-        w.path(),
-        &mock,
-        "freepik",
-        &[&PAIR[..], &["--force-resend"]].concat(),
-    ));
+    let r = run_pair(w.path(), &mock, "freepik", &["--force-resend"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(
         mock.count("POST", "motion-control"),
@@ -148,12 +153,12 @@ fn a_torn_ledger_line_is_tolerated() {
 fn dry_run_prints_redacted_requests_and_cost_and_sends_nothing() {
     let (mock, _) = freepik(Faults::default());
     let w = workdir();
-    let r = run(submit_cmd(
+    let r = run_pair(
         w.path(),
         &mock,
         "freepik",
-        &[&PAIR[..], &["--dry-run", "--cfg-scale", "0.4"]].concat(),
-    ));
+        &["--dry-run", "--cfg-scale", "0.4"],
+    );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("POST ") && r.stdout.contains("kling-v3-motion-control-std"),
@@ -168,12 +173,7 @@ fn dry_run_prints_redacted_requests_and_cost_and_sends_nothing() {
     assert!(r.stdout.contains("\"cfg_scale\": 0.4"), "{}", r.stdout);
     assert!(r.stdout.contains("estimated cost: $"), "{}", r.stdout);
     assert!(mock.requests().is_empty());
-    let r = run(submit_cmd(
-        w.path(),
-        &mock,
-        "kling",
-        &[&PAIR[..], &["--dry-run", "--inline-image"]].concat(),
-    ));
+    let r = run_pair(w.path(), &mock, "kling", &["--dry-run", "--inline-image"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("[base64 image data]") && r.stdout.contains("Bearer [redacted JWT]"),
@@ -186,12 +186,7 @@ fn dry_run_prints_redacted_requests_and_cost_and_sends_nothing() {
 fn the_budget_stops_before_it_is_passed() {
     let (mock, _) = freepik(Faults::default());
     let w = workdir();
-    let r = run(submit_cmd(
-        w.path(),
-        &mock,
-        "freepik",
-        &[&PAIR[..], &["--max-spend", "0.10"]].concat(),
-    ));
+    let r = run_pair(w.path(), &mock, "freepik", &["--max-spend", "0.10"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("past --max-spend"), "{}", r.stdout);
     assert!(mock.requests().is_empty());
@@ -202,12 +197,12 @@ fn request_rules_r001_r002_r003_and_p001() {
     let (mock, _) = kling(Faults::default());
     let w = workdir();
     // R003: Kling has no cfg_scale field.
-    let r = run(submit_cmd(
+    let r = run_pair(
         w.path(),
         &mock,
         "kling",
-        &[&PAIR[..], &["--cfg-scale", "0.5", "--dry-run"]].concat(),
-    ));
+        &["--cfg-scale", "0.5", "--dry-run"],
+    );
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
         r.stdout.contains("R003 cfg-scale-out-of-range")
@@ -216,12 +211,12 @@ fn request_rules_r001_r002_r003_and_p001() {
         r.stdout
     );
     // R003: out of Freepik's range.
-    let r = run(submit_cmd(
+    let r = run_pair(
         w.path(),
         &mock,
         "freepik",
-        &[&PAIR[..], &["--cfg-scale", "1.5", "--dry-run"]].concat(),
-    ));
+        &["--cfg-scale", "1.5", "--dry-run"],
+    );
     assert_eq!(r.code, 1);
     assert!(
         r.stdout.contains("cfg_scale 1.5 is outside 0–1"),
@@ -230,12 +225,12 @@ fn request_rules_r001_r002_r003_and_p001() {
     );
     // R001: characters, not bytes.
     let long = "é".repeat(2501);
-    let r = run(submit_cmd(
+    let r = run_pair(
         w.path(),
         &mock,
         "freepik",
-        &[&PAIR[..], &["--prompt", &long, "--dry-run"]].concat(),
-    ));
+        &["--prompt", &long, "--dry-run"],
+    );
     assert_eq!(r.code, 1);
     assert!(
         r.stdout.contains("R001 prompt-too-long") && r.stdout.contains("2501 characters"),
@@ -243,16 +238,12 @@ fn request_rules_r001_r002_r003_and_p001() {
         r.stdout
     );
     // R002: a warning; the pair is still sent.
-    let r = run(submit_cmd(
+    let r = run_pair(
         w.path(),
         &mock,
         "freepik",
-        &[
-            &PAIR[..],
-            &["--prompt", "she is dancing and jumps", "--dry-run"],
-        ]
-        .concat(),
-    ));
+        &["--prompt", "she is dancing and jumps", "--dry-run"],
+    );
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(
         r.stdout.contains("R002 prompt-describes-action") && r.stdout.contains("dancing, jumps"),
