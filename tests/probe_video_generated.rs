@@ -34,21 +34,8 @@ fn make(dir: &Path, name: &str, src: &str, args: &[&str]) -> Option<PathBuf> {
 
 /// ffprobe's `rotation` (counter-clockwise degrees) of the first video stream, if ffprobe is there.
 fn ffprobe_rotation(p: &Path) -> Option<f64> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_streams",
-            "-of",
-            "json",
-        ])
-        .arg(p)
-        .output()
-        .ok()?;
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    let sd = j["streams"][0]["side_data_list"].as_array()?;
+    let stream = ffprobe_stream(p)?;
+    let sd = stream["side_data_list"].as_array()?;
     sd.iter().find_map(|e| e["rotation"].as_f64())
 }
 

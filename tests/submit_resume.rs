@@ -5,26 +5,47 @@
 mod submit_support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use submit_support::*;
 
 const PAIR: [&str; 4] = ["--image", "hero.jpg", "--video", "dance.mov"];
 
-#[test]
-fn kill_after_create_then_rerun_kling_reconciles_by_external_task_id() {
+/// Submit `PAIR` to a fake `provider` (started by `start` with `faults`) whose create call hangs,
+/// and kill the client once the server has the create: the task exists, the client never read its
+/// id. The held reply is then let go. Returns the fake and the working folder.
+fn killed_after_create(
+    start: fn(Faults) -> (Mock, Arc<Mutex<Fake>>),
+    provider: &str,
+    faults: Faults,
+) -> (Mock, tempfile::TempDir) {
     let release = Arc::new(AtomicBool::new(false));
-    let (mock, _) = kling(Faults {
+    let (mock, _) = start(Faults {
         hold_create: Some(release.clone()),
-        ..Faults::default()
+        ..faults
     });
     let w = workdir();
-    // The server has created the task; the client dies before it reads the id.
-    kill_when(submit_cmd(w.path(), &mock, "kling", &PAIR), || {
+    kill_when(submit_cmd(w.path(), &mock, provider, &PAIR), || {
         mock.count("POST", "motion-control") == 1
     });
     release.store(true, Ordering::SeqCst);
+    (mock, w)
+}
+
+/// Run `submit` on `PAIR` with the `extra` flags.
+fn run_pair(dir: &std::path::Path, mock: &Mock, provider: &str, extra: &[&str]) -> Run {
+    run(submit_cmd(
+        dir,
+        mock,
+        provider,
+        &[&PAIR[..], extra].concat(),
+    ))
+}
+
+#[test]
+fn kill_after_create_then_rerun_kling_reconciles_by_external_task_id() {
+    let (mock, w) = killed_after_create(kling, "kling", Faults::default());
     let ledger = ledger_text(w.path());
     assert!(
         ledger.contains("\"intent\"") && !ledger.contains("\"created\""),
@@ -39,16 +60,7 @@ fn kill_after_create_then_rerun_kling_reconciles_by_external_task_id() {
 
 #[test]
 fn kill_after_create_freepik_without_echo_refuses_to_resend_unless_forced() {
-    let release = Arc::new(AtomicBool::new(false));
-    let (mock, _) = freepik(Faults {
-        hold_create: Some(release.clone()),
-        ..Faults::default()
-    });
-    let w = workdir();
-    kill_when(submit_cmd(w.path(), &mock, "freepik", &PAIR), || {
-        mock.count("POST", "motion-control") == 1
-    });
-    release.store(true, Ordering::SeqCst);
+    let (mock, w) = killed_after_create(freepik, "freepik", Faults::default());
     let r = run(submit_cmd(w.path(), &mock, "freepik", &PAIR));
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
@@ -57,12 +69,7 @@ fn kill_after_create_freepik_without_echo_refuses_to_resend_unless_forced() {
         r.stdout
     );
     assert_eq!(mock.count("POST", "motion-control"), 1, "not re-sent");
-    let r = run(submit_cmd(
-        w.path(),
-        &mock,
-        "freepik",
-        &[&PAIR[..], &["--force-resend"]].concat(),
-    ));
+    let r = run_pair(w.path(), &mock, "freepik", &["--force-resend"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(
         mock.count("POST", "motion-control"),
@@ -73,17 +80,14 @@ fn kill_after_create_freepik_without_echo_refuses_to_resend_unless_forced() {
 
 #[test]
 fn kill_after_create_freepik_with_echo_finds_the_task_in_the_list() {
-    let release = Arc::new(AtomicBool::new(false));
-    let (mock, _) = freepik(Faults {
-        hold_create: Some(release.clone()),
-        list_echoes_inputs: true,
-        ..Faults::default()
-    });
-    let w = workdir();
-    kill_when(submit_cmd(w.path(), &mock, "freepik", &PAIR), || {
-        mock.count("POST", "motion-control") == 1
-    });
-    release.store(true, Ordering::SeqCst);
+    let (mock, w) = killed_after_create(
+        freepik,
+        "freepik",
+        Faults {
+            list_echoes_inputs: true,
+            ..Faults::default()
+        },
+    );
     let r = run(submit_cmd(w.path(), &mock, "freepik", &PAIR));
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(mock.count("POST", "motion-control"), 1, "no second create");
@@ -149,12 +153,12 @@ fn a_torn_ledger_line_is_tolerated() {
 fn dry_run_prints_redacted_requests_and_cost_and_sends_nothing() {
     let (mock, _) = freepik(Faults::default());
     let w = workdir();
-    let r = run(submit_cmd(
+    let r = run_pair(
         w.path(),
         &mock,
         "freepik",
-        &[&PAIR[..], &["--dry-run", "--cfg-scale", "0.4"]].concat(),
-    ));
+        &["--dry-run", "--cfg-scale", "0.4"],
+    );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("POST ") && r.stdout.contains("kling-v3-motion-control-std"),
@@ -169,12 +173,7 @@ fn dry_run_prints_redacted_requests_and_cost_and_sends_nothing() {
     assert!(r.stdout.contains("\"cfg_scale\": 0.4"), "{}", r.stdout);
     assert!(r.stdout.contains("estimated cost: $"), "{}", r.stdout);
     assert!(mock.requests().is_empty());
-    let r = run(submit_cmd(
-        w.path(),
-        &mock,
-        "kling",
-        &[&PAIR[..], &["--dry-run", "--inline-image"]].concat(),
-    ));
+    let r = run_pair(w.path(), &mock, "kling", &["--dry-run", "--inline-image"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("[base64 image data]") && r.stdout.contains("Bearer [redacted JWT]"),
@@ -187,12 +186,7 @@ fn dry_run_prints_redacted_requests_and_cost_and_sends_nothing() {
 fn the_budget_stops_before_it_is_passed() {
     let (mock, _) = freepik(Faults::default());
     let w = workdir();
-    let r = run(submit_cmd(
-        w.path(),
-        &mock,
-        "freepik",
-        &[&PAIR[..], &["--max-spend", "0.10"]].concat(),
-    ));
+    let r = run_pair(w.path(), &mock, "freepik", &["--max-spend", "0.10"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("past --max-spend"), "{}", r.stdout);
     assert!(mock.requests().is_empty());
@@ -203,12 +197,12 @@ fn request_rules_r001_r002_r003_and_p001() {
     let (mock, _) = kling(Faults::default());
     let w = workdir();
     // R003: Kling has no cfg_scale field.
-    let r = run(submit_cmd(
+    let r = run_pair(
         w.path(),
         &mock,
         "kling",
-        &[&PAIR[..], &["--cfg-scale", "0.5", "--dry-run"]].concat(),
-    ));
+        &["--cfg-scale", "0.5", "--dry-run"],
+    );
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
         r.stdout.contains("R003 cfg-scale-out-of-range")
@@ -217,12 +211,12 @@ fn request_rules_r001_r002_r003_and_p001() {
         r.stdout
     );
     // R003: out of Freepik's range.
-    let r = run(submit_cmd(
+    let r = run_pair(
         w.path(),
         &mock,
         "freepik",
-        &[&PAIR[..], &["--cfg-scale", "1.5", "--dry-run"]].concat(),
-    ));
+        &["--cfg-scale", "1.5", "--dry-run"],
+    );
     assert_eq!(r.code, 1);
     assert!(
         r.stdout.contains("cfg_scale 1.5 is outside 0–1"),
@@ -231,12 +225,12 @@ fn request_rules_r001_r002_r003_and_p001() {
     );
     // R001: characters, not bytes.
     let long = "é".repeat(2501);
-    let r = run(submit_cmd(
+    let r = run_pair(
         w.path(),
         &mock,
         "freepik",
-        &[&PAIR[..], &["--prompt", &long, "--dry-run"]].concat(),
-    ));
+        &["--prompt", &long, "--dry-run"],
+    );
     assert_eq!(r.code, 1);
     assert!(
         r.stdout.contains("R001 prompt-too-long") && r.stdout.contains("2501 characters"),
@@ -244,16 +238,12 @@ fn request_rules_r001_r002_r003_and_p001() {
         r.stdout
     );
     // R002: a warning; the pair is still sent.
-    let r = run(submit_cmd(
+    let r = run_pair(
         w.path(),
         &mock,
         "freepik",
-        &[
-            &PAIR[..],
-            &["--prompt", "she is dancing and jumps", "--dry-run"],
-        ]
-        .concat(),
-    ));
+        &["--prompt", "she is dancing and jumps", "--dry-run"],
+    );
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(
         r.stdout.contains("R002 prompt-describes-action") && r.stdout.contains("dancing, jumps"),

@@ -48,15 +48,7 @@ impl TempOutput {
                 persisted: false,
             }),
             Err(_) => {
-                let name = dest
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let tmp = dir.join(format!(
-                    ".{name}{TMP_MARK}{}-{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed)
-                ));
+                let tmp = hidden_temp(&dir, dest);
                 let file = OpenOptions::new()
                     .read(true)
                     .write(true)
@@ -77,7 +69,7 @@ impl TempOutput {
     pub fn path(&self) -> PathBuf {
         match &self.named {
             Some(p) => p.clone(),
-            None => PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd())),
+            None => fd_path(&self.file),
         }
     }
 
@@ -97,22 +89,10 @@ impl TempOutput {
         let dir = parent(&self.dest);
         match &self.named {
             None => {
-                let src = cstr(Path::new(&format!(
-                    "/proc/self/fd/{}",
-                    self.file.as_raw_fd()
-                )))?;
+                let src = cstr(&fd_path(&self.file))?;
                 if overwrite {
                     // linkat cannot replace: link under a hidden name, then rename over the target.
-                    let name = self
-                        .dest
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    let tmp = dir.join(format!(
-                        ".{name}{TMP_MARK}{}-{}",
-                        std::process::id(),
-                        COUNTER.fetch_add(1, Ordering::Relaxed)
-                    ));
+                    let tmp = hidden_temp(&dir, &self.dest);
                     link(&src, &tmp)?;
                     if let Err(e) = fs::rename(&tmp, &self.dest) {
                         let _ = fs::remove_file(&tmp);
@@ -148,6 +128,24 @@ impl Drop for TempOutput {
             let _ = fs::remove_file(p);
         }
     }
+}
+
+/// A fresh hidden name for a temp file of `dest` in `dir`: `.{name}.kp-tmp-{pid}-{counter}`.
+fn hidden_temp(dir: &Path, dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.join(format!(
+        ".{name}{TMP_MARK}{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// The `/proc/self/fd/N` path of an open file.
+fn fd_path(file: &File) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
 
 fn parent(p: &Path) -> PathBuf {

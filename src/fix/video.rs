@@ -65,6 +65,22 @@ fn video_index(ictx: &format::context::Input) -> Option<usize> {
         .map(|s| s.index())
 }
 
+/// Open `path` (initialising FFmpeg) and find its video stream.
+fn open_video(path: &Path) -> Result<(format::context::Input, usize), FixError> {
+    init()?;
+    let ictx = format::input(path).map_err(av(path, "cannot open"))?;
+    let vi = video_index(&ictx)
+        .ok_or_else(|| FixError::Video(format!("{}: no video stream", path.display())))?;
+    Ok((ictx, vi))
+}
+
+/// A stream's start time in its time base; 0 when it has none.
+fn stream_start(s: &format::stream::Stream) -> i64 {
+    Some(s.start_time())
+        .filter(|t| *t != ff::ffi::AV_NOPTS_VALUE)
+        .unwrap_or(0)
+}
+
 fn audio_index(ictx: &format::context::Input) -> Option<usize> {
     ictx.streams()
         .find(|s| s.parameters().id() == codec::Id::AAC)
@@ -81,19 +97,12 @@ fn to_ts(s: f64, tb: Rational) -> i64 {
 
 /// Presentation times (seconds) of the video stream's keyframes, from packet flags (no decode).
 pub fn keyframes(path: &Path) -> Result<Vec<f64>, FixError> {
-    init()?;
-    let mut ictx = format::input(path).map_err(av(path, "cannot open"))?;
-    let vi = video_index(&ictx)
-        .ok_or_else(|| FixError::Video(format!("{}: no video stream", path.display())))?;
+    let (mut ictx, vi) = open_video(path)?;
     let tb = ictx
         .stream(vi)
         .map(|s| s.time_base())
         .unwrap_or(Rational(1, 1));
-    let start = ictx
-        .stream(vi)
-        .map(|s| s.start_time())
-        .filter(|t| *t != ff::ffi::AV_NOPTS_VALUE)
-        .unwrap_or(0);
+    let start = ictx.stream(vi).map(|s| stream_start(&s)).unwrap_or(0);
     let mut out = Vec::new();
     for (s, p) in ictx.packets() {
         super::check_interrupt()?;
@@ -138,6 +147,22 @@ fn copy_display_matrix(ist: &format::stream::Stream, ost: &mut format::stream::S
     }
 }
 
+/// Add to `octx` a stream-copy of `ist` (same parameters and time base).
+fn copy_stream<'a>(
+    octx: &'a mut format::context::Output,
+    ist: &format::stream::Stream,
+    output: &Path,
+) -> Result<format::stream::StreamMut<'a>, FixError> {
+    let mut ost = octx
+        .add_stream(encoder::find(codec::Id::None))
+        .map_err(av(output, "cannot add a stream"))?;
+    ost.set_parameters(ist.parameters());
+    // SAFETY: clearing the tag lets the MP4 muxer pick its own (avc1/mp4a).
+    unsafe { (*ost.parameters().as_mut_ptr()).codec_tag = 0 };
+    ost.set_time_base(ist.time_base());
+    Ok(ost)
+}
+
 /// Stream-copy `input` into an MP4 at `output`, optionally only `[start, end)` seconds (relative to
 /// the stream start; `start` must be a keyframe time). Audio is copied when it is AAC and `audio`.
 pub fn remux(
@@ -146,10 +171,7 @@ pub fn remux(
     window: Option<(f64, f64)>,
     audio: bool,
 ) -> Result<Written, FixError> {
-    init()?;
-    let mut ictx = format::input(input).map_err(av(input, "cannot open"))?;
-    let vi = video_index(&ictx)
-        .ok_or_else(|| FixError::Video(format!("{}: no video stream", input.display())))?;
+    let (mut ictx, vi) = open_video(input)?;
     let ai = if audio { audio_index(&ictx) } else { None };
     let mut octx = format::output_as(output, "mp4").map_err(av(output, "cannot create"))?;
     let mut map = vec![None; ictx.nb_streams() as usize];
@@ -157,21 +179,13 @@ pub fn remux(
     let mut starts = vec![0i64; map.len()];
     for (n, idx) in [Some(vi), ai].into_iter().flatten().enumerate() {
         let ist = ictx.stream(idx).expect("index from this context");
-        let mut ost = octx
-            .add_stream(encoder::find(codec::Id::None))
-            .map_err(av(output, "cannot add a stream"))?;
-        ost.set_parameters(ist.parameters());
-        // SAFETY: clearing the tag lets the MP4 muxer pick its own (avc1/mp4a).
-        unsafe { (*ost.parameters().as_mut_ptr()).codec_tag = 0 };
-        ost.set_time_base(ist.time_base());
+        let mut ost = copy_stream(&mut octx, &ist, output)?;
         if idx == vi {
             copy_display_matrix(&ist, &mut ost);
         }
         map[idx] = Some(n);
         ist_tb[idx] = ist.time_base();
-        starts[idx] = Some(ist.start_time())
-            .filter(|t| *t != ff::ffi::AV_NOPTS_VALUE)
-            .unwrap_or(0);
+        starts[idx] = stream_start(&ist);
     }
     octx.write_header_with(movflags())
         .map_err(av(output, "cannot write the MP4 header"))?;
@@ -285,16 +299,11 @@ pub fn transcode(
     audio: bool,
     x264: &X264,
 ) -> Result<Written, FixError> {
-    init()?;
-    let mut ictx = format::input(input).map_err(av(input, "cannot open"))?;
-    let vi = video_index(&ictx)
-        .ok_or_else(|| FixError::Video(format!("{}: no video stream", input.display())))?;
+    let (mut ictx, vi) = open_video(input)?;
     let ai = if audio { audio_index(&ictx) } else { None };
     let ist = ictx.stream(vi).expect("index from this context");
     let in_tb = ist.time_base();
-    let v_start = Some(ist.start_time())
-        .filter(|t| *t != ff::ffi::AV_NOPTS_VALUE)
-        .unwrap_or(0);
+    let v_start = stream_start(&ist);
     let rate = {
         let r = ist.avg_frame_rate();
         if r.numerator() > 0 && r.denominator() > 0 {
@@ -412,18 +421,10 @@ pub fn transcode(
     let mut a_start = 0;
     if let Some(ai) = ai {
         let ast = ictx.stream(ai).expect("index from this context");
-        let mut ost = octx
-            .add_stream(encoder::find(codec::Id::None))
-            .map_err(av(output, "cannot add a stream"))?;
-        ost.set_parameters(ast.parameters());
-        // SAFETY: clearing the tag lets the MP4 muxer choose mp4a.
-        unsafe { (*ost.parameters().as_mut_ptr()).codec_tag = 0 };
-        ost.set_time_base(ast.time_base());
+        copy_stream(&mut octx, &ast, output)?;
         a_map = Some((ai, 1usize));
         a_tb = ast.time_base();
-        a_start = Some(ast.start_time())
-            .filter(|t| *t != ff::ffi::AV_NOPTS_VALUE)
-            .unwrap_or(0);
+        a_start = stream_start(&ast);
     }
     octx.write_header_with(movflags())
         .map_err(av(output, "cannot write the MP4 header"))?;

@@ -341,18 +341,30 @@ impl Fake {
     }
 }
 
-pub const FREEPIK_KEY: &str = "fpk-SECRET-0123456789";
-
-/// Freepik's contract: x-freepik-api-key, CREATED/IN_PROGRESS/COMPLETED/FAILED, data.generated.
-pub fn freepik(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
+/// Start a fake provider on the shared state made from `faults`: the output video at
+/// /files/out.mp4, every other request answered by `api` (with the state locked).
+fn fake_provider(
+    faults: Faults,
+    mut api: impl FnMut(&mut Fake, &Req, &str) -> Reply + Send + 'static,
+) -> (Mock, Arc<Mutex<Fake>>) {
     let fake = Arc::new(Mutex::new(Fake::new(faults)));
     let f2 = fake.clone();
     let mock = Mock::start(move |req, base| {
         let mut f = f2.lock().unwrap();
-        let prefix = "/v1/ai/video/kling-v3-motion-control-";
         if req.path == "/files/out.mp4" {
             return f.download();
         }
+        api(&mut f, req, base)
+    });
+    (mock, fake)
+}
+
+pub const FREEPIK_KEY: &str = "fpk-SECRET-0123456789";
+
+/// Freepik's contract: x-freepik-api-key, CREATED/IN_PROGRESS/COMPLETED/FAILED, data.generated.
+pub fn freepik(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
+    fake_provider(faults, |f, req, base| {
+        let prefix = "/v1/ai/video/kling-v3-motion-control-";
         if !req.path.starts_with(prefix) {
             return Reply::Json(404, json!({"message": "Not found"}));
         }
@@ -447,8 +459,7 @@ pub fn freepik(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
             }
             _ => Reply::Json(405, json!({"message": "Method not allowed"})),
         }
-    });
-    (mock, fake)
+    })
 }
 
 pub const KLING_AK: &str = "kling-AK-ACCESS-777";
@@ -493,15 +504,9 @@ fn kling_auth_ok(req: &Req) -> bool {
 
 /// Kling's contract: JWT, code/message/data, external_task_id, submitted/processing/succeed/failed.
 pub fn kling(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
-    let fake = Arc::new(Mutex::new(Fake::new(faults)));
-    let f2 = fake.clone();
     let externals: Arc<Mutex<HashMap<String, String>>> = Arc::default();
-    let mock = Mock::start(move |req, base| {
-        let mut f = f2.lock().unwrap();
+    fake_provider(faults, move |f, req, base| {
         let path = "/v1/videos/motion-control";
-        if req.path == "/files/out.mp4" {
-            return f.download();
-        }
         if !kling_auth_ok(req) {
             return Reply::Json(
                 401,
@@ -586,21 +591,14 @@ pub fn kling(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
             }
         }
         Reply::Json(404, json!({"code": 404, "message": "not found"}))
-    });
-    (mock, fake)
+    })
 }
 
 pub const GPTPROTO_KEY: &str = "gp-SECRET-42424242";
 
 /// GPTProto's (partly unverified) contract: Authorization without Bearer, data{id,status,outputs}.
 pub fn gptproto(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
-    let fake = Arc::new(Mutex::new(Fake::new(faults)));
-    let f2 = fake.clone();
-    let mock = Mock::start(move |req, base| {
-        let mut f = f2.lock().unwrap();
-        if req.path == "/files/out.mp4" {
-            return f.download();
-        }
+    fake_provider(faults, |f, req, base| {
         if req.header("authorization") != Some(GPTPROTO_KEY) {
             return Reply::Json(401, json!({"code": 401, "message": "invalid api key"}));
         }
@@ -659,8 +657,7 @@ pub fn gptproto(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
             }
         }
         Reply::Json(404, json!({"message": "not found"}))
-    });
-    (mock, fake)
+    })
 }
 
 /// A working folder with the test media: hero.jpg + dance.mov (pass), short.mp4 (too short).
