@@ -26,26 +26,8 @@ best_of() {
   done
   echo "$best"
 }
-# race A B: run command lines A and B alternately 3 times (so both see the same load); print
-# "wallA cpuA wallB cpuB", each the minimum over the runs (cpu = user + sys seconds).
-race() {
-  local a=$1 b=$2 wa="" ca="" wb="" cb="" w c
-  for _ in 1 2 3; do
-    for side in a b; do
-      rm -rf "$work/out" "$work/cli.mp4" "$work/im.jpg"
-      local cmd; if [ $side = a ]; then cmd=$a; else cmd=$b; fi
-      read -r w c < <(/usr/bin/time -f "%e %U %S" bash -c "$cmd >/dev/null 2>&1" 2>&1 | tail -1 | awk '{print $1, $2 + $3}')
-      if [ $side = a ]; then
-        if [ -z "$wa" ] || [ "$(echo "$w < $wa" | bc -l)" = 1 ]; then wa=$w; fi
-        if [ -z "$ca" ] || [ "$(echo "$c < $ca" | bc -l)" = 1 ]; then ca=$c; fi
-      else
-        if [ -z "$wb" ] || [ "$(echo "$w < $wb" | bc -l)" = 1 ]; then wb=$w; fi
-        if [ -z "$cb" ] || [ "$(echo "$c < $cb" | bc -l)" = 1 ]; then cb=$c; fi
-      fi
-    done
-  done
-  echo "$wa $ca $wb $cb"
-}
+. benches/lib.sh
+RACE_CLEAN="rm -rf '$work/out' '$work/cli.mp4' '$work/im.jpg'"
 
 [ -f "$work/long.mp4" ] || ff -f lavfi -i "testsrc2=s=1280x720:r=30:d=60" -c:v libx264 -preset veryfast -g 60 -pix_fmt yuv420p "$work/long.mp4"
 [ -f "$work/legacy.avi" ] || ff -f lavfi -i "testsrc2=s=1280x720:r=30:d=10" -c:v mpeg4 -q:v 3 "$work/legacy.avi"
