@@ -136,6 +136,10 @@ pub(crate) struct Analyzer {
     tiny: Vec<Vec<u8>>,
     tk: usize,
     chroma_prev: Option<(Vec<u8>, Vec<u8>)>,
+    /// Chroma small frames of the current frame (swapped with `chroma_prev`), and box scratch.
+    chroma_cur: (Vec<u8>, Vec<u8>),
+    box_acc: Vec<u16>,
+    round: RoundDiv,
     hist_prev: [u32; 64],
     colacc: Vec<u16>,
     colproj: Vec<u32>,
@@ -251,6 +255,85 @@ fn add_row(acc: &mut [u16], row: &[u8]) {
     }
 }
 
+/// One full-resolution luma row in a single read: returns (SAD against `prev`, sum of the row) and
+/// adds the row into `acc`. Same results as `sad_row`, `sum_row` and `add_row` one after another,
+/// but the row is loaded once (the three passes were most of the per-frame cost on light footage).
+#[inline]
+fn row_pass(row: &[u8], prev: Option<&[u8]>, acc: Option<&mut [u16]>) -> (u64, u64) {
+    match (prev, acc) {
+        (Some(p), Some(a)) => row_pass_n::<true, true>(row, p, a),
+        (Some(p), None) => row_pass_n::<true, false>(row, p, &mut []),
+        (None, Some(a)) => row_pass_n::<false, true>(row, &[], a),
+        (None, None) => (0, sum_row(row)),
+    }
+}
+
+#[inline]
+fn row_pass_n<const P: bool, const A: bool>(
+    row: &[u8],
+    prev: &[u8],
+    acc: &mut [u16],
+) -> (u64, u64) {
+    let mut n = row.len();
+    if P {
+        n = n.min(prev.len());
+    }
+    if A {
+        n = n.min(acc.len());
+    }
+    #[allow(unused_mut)]
+    let mut i = 0;
+    let (mut sad, mut sum) = (0u64, 0u64);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86_64 baseline; every load and store is within `n` bytes of
+        // `row` (and of `prev` when P) and within `n` elements of `acc` (when A).
+        unsafe {
+            let zero = _mm_setzero_si128();
+            let (mut vsad, mut vsum) = (_mm_setzero_si128(), _mm_setzero_si128());
+            while i + 16 <= n {
+                let v = _mm_loadu_si128(row.as_ptr().add(i) as *const __m128i);
+                vsum = _mm_add_epi64(vsum, _mm_sad_epu8(v, zero));
+                if P {
+                    let q = _mm_loadu_si128(prev.as_ptr().add(i) as *const __m128i);
+                    vsad = _mm_add_epi64(vsad, _mm_sad_epu8(v, q));
+                }
+                if A {
+                    let pa = acc.as_mut_ptr().add(i) as *mut __m128i;
+                    let pb = acc.as_mut_ptr().add(i + 8) as *mut __m128i;
+                    _mm_storeu_si128(
+                        pa,
+                        _mm_add_epi16(_mm_loadu_si128(pa), _mm_unpacklo_epi8(v, zero)),
+                    );
+                    _mm_storeu_si128(
+                        pb,
+                        _mm_add_epi16(_mm_loadu_si128(pb), _mm_unpackhi_epi8(v, zero)),
+                    );
+                }
+                i += 16;
+            }
+            let lanes = |x: __m128i| {
+                _mm_cvtsi128_si64(x) as u64 + _mm_cvtsi128_si64(_mm_unpackhi_epi64(x, x)) as u64
+            };
+            sad += lanes(vsad);
+            sum += lanes(vsum);
+        }
+    }
+    for j in i..n {
+        sum += row[j] as u64;
+        if P {
+            sad += row[j].abs_diff(prev[j]) as u64;
+        }
+        if A {
+            acc[j] += row[j] as u16;
+        }
+    }
+    // Bytes past `n` (only when the slices differ in length) still count towards the row sum.
+    sum += row[n..].iter().map(|&x| x as u64).sum::<u64>();
+    (sad, sum)
+}
+
 /// Sum of products of two byte slices (dot product).
 fn dot_u8(a: &[u8], b: &[u8]) -> u64 {
     let n = a.len().min(b.len());
@@ -318,21 +401,77 @@ fn avg_u8(a: &[u8], b: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Box-average a plane by (fx, fy) into `out` (ow × oh).
-fn box_reduce(p: &Plane<'_>, fx: usize, fy: usize, ow: usize, oh: usize, out: &mut Vec<u8>) {
+/// Rounded division `(s + d/2) / d` by a fixed `d` for every box sum `s` of 8-bit pixels, as a table:
+/// the per-pixel hardware division was the single hottest instruction of the signal pass.
+#[derive(Default)]
+struct RoundDiv {
+    div: u32,
+    lut: Vec<u8>,
+}
+
+impl RoundDiv {
+    fn for_div(&mut self, div: u32) -> &Self {
+        if self.div != div || self.lut.is_empty() {
+            let div = div.max(1);
+            self.div = div;
+            self.lut = (0..=255 * div)
+                .map(|s| ((s + div / 2) / div) as u8)
+                .collect();
+        }
+        self
+    }
+
+    /// Write the rounded means of consecutive `f`-wide groups of `acc` into `out`.
+    #[inline]
+    fn means(&self, acc: &[u16], f: usize, out: &mut [u8]) {
+        // Fixed group widths let the compiler unroll and vectorise the sums.
+        match f {
+            1 => self.means_n::<1>(acc, out),
+            2 => self.means_n::<2>(acc, out),
+            3 => self.means_n::<3>(acc, out),
+            4 => self.means_n::<4>(acc, out),
+            5 => self.means_n::<5>(acc, out),
+            6 => self.means_n::<6>(acc, out),
+            8 => self.means_n::<8>(acc, out),
+            _ => {
+                for (o, g) in out.iter_mut().zip(acc.chunks_exact(f)) {
+                    let s: u32 = g.iter().map(|&v| v as u32).sum();
+                    *o = self.lut.get(s as usize).copied().unwrap_or(255);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn means_n<const N: usize>(&self, acc: &[u16], out: &mut [u8]) {
+        let lut = &self.lut[..];
+        for (o, g) in out.iter_mut().zip(acc.chunks_exact(N)) {
+            let s: u32 = g.iter().map(|&v| v as u32).sum();
+            *o = lut.get(s as usize).copied().unwrap_or(255);
+        }
+    }
+}
+
+/// Box-average a plane by (fx, fy) into `out` (ow × oh); `acc` is scratch.
+fn box_reduce(
+    p: &Plane<'_>,
+    (fx, fy): (usize, usize),
+    (ow, oh): (usize, usize),
+    acc: &mut Vec<u16>,
+    rd: &mut RoundDiv,
+    out: &mut Vec<u8>,
+) {
     out.clear();
     out.resize(ow * oh, 0);
-    let mut acc = vec![0u16; ow * fx];
-    let div = (fx * fy) as u32;
-    for by in 0..oh {
+    acc.clear();
+    acc.resize(ow * fx, 0);
+    let rd = rd.for_div((fx * fy) as u32);
+    for (by, orow) in out.chunks_exact_mut(ow).enumerate() {
         acc.fill(0);
         for y in by * fy..(by * fy + fy).min(p.height) {
-            add_row(&mut acc, &p.row(y)[..ow * fx]);
+            add_row(acc, &p.row(y)[..ow * fx]);
         }
-        for bx in 0..ow {
-            let s: u32 = acc[bx * fx..bx * fx + fx].iter().map(|&v| v as u32).sum();
-            out[by * ow + bx] = ((s + div / 2) / div) as u8;
-        }
+        rd.means(acc, fx, orow);
     }
 }
 
@@ -533,6 +672,9 @@ impl Analyzer {
             tiny: Vec::new(),
             tk: 1,
             chroma_prev: None,
+            chroma_cur: (Vec::new(), Vec::new()),
+            box_acc: Vec::new(),
+            round: RoundDiv::default(),
             hist_prev: [0; 64],
             colacc: Vec::new(),
             colproj: Vec::new(),
@@ -591,25 +733,18 @@ impl Analyzer {
         let mut sad = 0u64;
         self.colacc.fill(0);
         self.colproj.fill(0);
-        let div = (f * f) as u32;
+        let rd = self.round.for_div((f * f) as u32);
         let usable_h = (sh * f).min(h);
         for y in 0..h {
             let row = cur.y.row(y);
-            if let Some(p) = prev {
-                sad += sad_row(row, p.y.row(y));
-            }
-            self.rowproj[y] = sum_row(row) as u32;
+            let acc = (y < usable_h).then_some(&mut self.colacc[..]);
+            let (d, total) = row_pass(row, prev.map(|p| p.y.row(y)), acc);
+            sad += d;
+            self.rowproj[y] = total as u32;
             if y < usable_h {
-                add_row(&mut self.colacc, row);
                 if (y + 1) % f == 0 {
                     let by = y / f;
-                    for bx in 0..sw {
-                        let s: u32 = self.colacc[bx * f..bx * f + f]
-                            .iter()
-                            .map(|&v| v as u32)
-                            .sum();
-                        small[by * sw + bx] = ((s + div / 2) / div) as u8;
-                    }
+                    rd.means(&self.colacc, f, &mut small[by * sw..by * sw + sw]);
                     for (c, &a) in self.colproj.iter_mut().zip(&self.colacc) {
                         *c += a as u32;
                     }
@@ -629,17 +764,31 @@ impl Analyzer {
             let fx = (f * u.width / w).max(1);
             let fy = (f * u.height / h).max(1);
             let (ow, oh) = ((u.width / fx).max(1), (u.height / fy).max(1));
-            let (mut us, mut vs) = match self.chroma_prev.take() {
-                Some((a, b)) => (a, b),
-                None => (Vec::new(), Vec::new()),
-            };
-            let (pu, pv) = (us.clone(), vs.clone());
-            box_reduce(&u, fx, fy, ow, oh, &mut us);
-            box_reduce(&v, fx, fy, ow, oh, &mut vs);
-            if prev.is_some() && pu.len() == us.len() {
-                cmafd = 0.5 * (mad_pct(&us, &pu) + mad_pct(&vs, &pv));
+            let (mut us, mut vs) = std::mem::take(&mut self.chroma_cur);
+            box_reduce(
+                &u,
+                (fx, fy),
+                (ow, oh),
+                &mut self.box_acc,
+                &mut self.round,
+                &mut us,
+            );
+            box_reduce(
+                &v,
+                (fx, fy),
+                (ow, oh),
+                &mut self.box_acc,
+                &mut self.round,
+                &mut vs,
+            );
+            if let (true, Some((pu, pv))) = (prev.is_some(), &self.chroma_prev) {
+                if pu.len() == us.len() {
+                    cmafd = 0.5 * (mad_pct(&us, pu) + mad_pct(&vs, pv));
+                }
             }
-            self.chroma_prev = Some((us, vs));
+            if let Some(old) = self.chroma_prev.replace((us, vs)) {
+                self.chroma_cur = old;
+            }
         }
 
         let hist = histogram(&small);
