@@ -444,6 +444,15 @@ impl RoundDiv {
 
     #[inline]
     fn means_n<const N: usize>(&self, acc: &[u16], out: &mut [u8]) {
+        if self.div.is_power_of_two() {
+            // (s + d/2) / d as a shift: no table lookups, so the loop vectorises.
+            let (half, sh) = (self.div / 2, self.div.trailing_zeros());
+            for (o, g) in out.iter_mut().zip(acc.chunks_exact(N)) {
+                let s: u32 = g.iter().map(|&v| v as u32).sum();
+                *o = ((s + half) >> sh).min(255) as u8;
+            }
+            return;
+        }
         let lut = &self.lut[..];
         for (o, g) in out.iter_mut().zip(acc.chunks_exact(N)) {
             let s: u32 = g.iter().map(|&v| v as u32).sum();
@@ -534,11 +543,18 @@ pub(crate) fn ncc(a: &[u8], b: &[u8]) -> f32 {
 }
 
 fn histogram(a: &[u8]) -> [u32; 64] {
-    let mut h = [0u32; 64];
-    for &x in a {
-        h[(x >> 2) as usize] += 1;
+    // Four partial histograms: consecutive equal pixels no longer wait on one counter.
+    let mut hs = [[0u32; 64]; 4];
+    let mut chunks = a.chunks_exact(4);
+    for c in &mut chunks {
+        for (h, &x) in hs.iter_mut().zip(c) {
+            h[(x >> 2) as usize] += 1;
+        }
     }
-    h
+    for &x in chunks.remainder() {
+        hs[0][(x >> 2) as usize] += 1;
+    }
+    std::array::from_fn(|i| hs[0][i] + hs[1][i] + hs[2][i] + hs[3][i])
 }
 
 /// Decimate a projection by `k`, convert to mean values and remove its mean.
@@ -561,11 +577,21 @@ fn best_shift(cur: &[f32], prev: &[f32], max_s: usize) -> (f32, f32) {
     let max_s = max_s.min(n / 3) as isize;
     let err = |s: isize| -> f32 {
         let (lo, hi) = ((s.max(0)) as usize, (n as isize + s.min(0)) as usize);
-        let mut e = 0.0f32;
-        for x in lo..hi {
-            e += (cur[x] - prev[(x as isize - s) as usize]).abs();
+        let (a, b) = (
+            &cur[lo..hi],
+            &prev[(lo as isize - s) as usize..(hi as isize - s) as usize],
+        );
+        // Eight partial sums so the loop vectorises (one running f32 sum cannot be reordered).
+        let mut acc = [0.0f32; 8];
+        let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        for (x, y) in ca.zip(cb) {
+            for k in 0..8 {
+                acc[k] += (x[k] - y[k]).abs();
+            }
         }
-        e / (hi - lo).max(1) as f32
+        let tail: f32 = ra.iter().zip(rb).map(|(x, y)| (x - y).abs()).sum();
+        (acc.iter().sum::<f32>() + tail) / (hi - lo).max(1) as f32
     };
     let errs: Vec<f32> = (-max_s..=max_s).map(err).collect();
     let e0 = errs[max_s as usize];
