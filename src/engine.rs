@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::{AnalyzeOptions, SampleSpec, analyze_video_sampled, picture, subject};
+use crate::analyze::{AnalyzeOptions, SampleSpec, picture, subject};
 use crate::cache::Cache;
 use crate::config::Ignore;
 use crate::model::{
@@ -479,13 +479,11 @@ fn measure(
                 {
                     let rotation = v.rotation_deg;
                     let spec = sample_spec(opts, visual);
-                    match analyze_video_sampled(path, &opts.analyze_opts, &spec) {
-                        Ok(d) => {
+                    match subject::analyze_with_subject(path, &opts.analyze_opts, &spec, rotation) {
+                        Ok((d, people)) => {
                             if visual {
                                 *art = Some(artefacts::from_video(&d, &f));
                             }
-                            // A detector that cannot load was reported when the run started.
-                            let people = subject::summarize(&d, rotation).ok().flatten();
                             f.analysis = Some(VideoAnalysis {
                                 subject: people,
                                 ..d.analysis

@@ -121,6 +121,17 @@ pub fn analyze_video_sampled(
     opts: &AnalyzeOptions,
     spec: &SampleSpec,
 ) -> Result<DetailedAnalysis, AnalyzeError> {
+    analyze_video_with(path, opts, spec, |_| {})
+}
+
+/// Like `analyze_video_sampled`, and hands each evenly spaced sample to `on_even` as soon as it is
+/// kept (its time is not known yet: `t` is 0), so consumers can work while the decode goes on.
+pub fn analyze_video_with(
+    path: &Path,
+    opts: &AnalyzeOptions,
+    spec: &SampleSpec,
+    mut on_even: impl FnMut(&Sample),
+) -> Result<DetailedAnalysis, AnalyzeError> {
     let mut src = decode::open(path, opts.skip_loop_filter, opts.skip_nonref)?;
     let fps = src.fps;
     let mut an = signals::Analyzer::new(fps, opts.freeze_noise);
@@ -132,7 +143,9 @@ pub fn analyze_video_sampled(
         let idx = an.recs.len();
         an.push(cur, prev);
         let mafd = an.recs.last().map_or(0.0, |r| r.mafd);
-        sampler.offer(idx, cur, mafd, fps);
+        if let Some(s) = sampler.offer(idx, cur, mafd, fps) {
+            on_even(s);
+        }
         stamps.push(ts);
     });
     an.finish();

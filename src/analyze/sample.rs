@@ -106,10 +106,11 @@ impl Sampler {
         }
     }
 
-    /// Offer frame `idx` (its luma jump to the previous frame is `mafd`, %).
-    pub fn offer(&mut self, idx: usize, pic: &Picture<'_>, mafd: f32, fps: f64) {
+    /// Offer frame `idx` (its luma jump to the previous frame is `mafd`, %). Returns the sample
+    /// when the frame was kept as an evenly spaced one (those are final; candidates may be replaced).
+    pub fn offer(&mut self, idx: usize, pic: &Picture<'_>, mafd: f32, fps: f64) -> Option<&Sample> {
         if self.spec.is_empty() {
-            return;
+            return None;
         }
         // Counting kept frames only on the frames that could be kept (this runs for every frame).
         let even = self.spec.every_s > 0.0
@@ -124,10 +125,10 @@ impl Sampler {
         if even {
             let s = self.copy(idx, pic, mafd, SampleReason::Even);
             self.samples.push(s);
-            return;
+            return self.samples.last();
         }
         if !self.spec.candidates || idx == 0 || mafd < self.spec.candidate_mafd {
-            return;
+            return None;
         }
         let gap = ((self.spec.min_gap_s * fps).round() as usize).max(1);
         // The last candidate within the gap: replace it only when this jump is larger.
@@ -141,11 +142,12 @@ impl Sampler {
                 if mafd > last.mafd {
                     self.samples[pos] = self.copy(idx, pic, mafd, SampleReason::CutCandidate);
                 }
-                return;
+                return None;
             }
         }
         let s = self.copy(idx, pic, mafd, SampleReason::CutCandidate);
         self.samples.push(s);
+        None
     }
 
     fn copy(&self, idx: usize, pic: &Picture<'_>, mafd: f32, reason: SampleReason) -> Sample {

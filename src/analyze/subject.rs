@@ -26,22 +26,73 @@ pub fn summarize(
         .filter(|s| s.reason == super::SampleReason::Even)
         .filter_map(|s| s.luma.as_ref())
         .collect();
-    if frames.is_empty() {
-        return Ok(None);
-    }
     let per: Vec<PictureFacts> = frames
         .par_iter()
-        .map(|g| {
-            let g = detect::fit_area(g, detect::VIDEO_AREA);
-            detect::analyze_picture(
-                &super::sample::upright(&full_range(&g), rotation_deg),
-                &detect::VIDEO_PARAMS,
-            )
-        })
+        .map(|g| frame_facts(g, rotation_deg))
         .collect::<Result<_, _>>()?;
-    let mut s = reduce(&per);
+    Ok(summarize_facts(&per, d))
+}
+
+/// The detectors on one sampled grey frame (`Sample::luma`), shown upright.
+pub fn frame_facts(luma: &GrayImage, rotation_deg: f64) -> Result<PictureFacts, String> {
+    let g = detect::fit_area(luma, detect::VIDEO_AREA);
+    detect::analyze_picture(
+        &super::sample::upright(&full_range(&g), rotation_deg),
+        &detect::VIDEO_PARAMS,
+    )
+}
+
+/// The per-video figures from the per-frame facts (in frame order); None without frames.
+pub fn summarize_facts(per: &[PictureFacts], d: &super::DetailedAnalysis) -> Option<VideoSubject> {
+    if per.is_empty() {
+        return None;
+    }
+    let mut s = reduce(per);
     s.camera_travel = camera_travel(d);
-    Ok(Some(s))
+    Some(s)
+}
+
+/// Decode and analyse the video once (`analyze_video_with`) while a second thread runs the
+/// detectors on each evenly spaced grey frame as soon as the pass keeps it. The detectors used to
+/// wait for the end of the decode; on light footage the decoder leaves a core partly idle, and this
+/// fills it. Same facts as `analyze_video_sampled` followed by `summarize`.
+pub fn analyze_with_subject(
+    path: &std::path::Path,
+    opts: &super::AnalyzeOptions,
+    spec: &super::SampleSpec,
+    rotation_deg: f64,
+) -> Result<(super::DetailedAnalysis, Option<VideoSubject>), super::AnalyzeError> {
+    if spec.luma_edge == 0 {
+        return super::analyze_video_sampled(path, opts, spec).map(|d| (d, None));
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<GrayImage>();
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("subject".into())
+            .spawn_scoped(scope, move || {
+                rx.iter()
+                    .map(|g| frame_facts(&g, rotation_deg))
+                    .collect::<Result<Vec<_>, String>>()
+            });
+        let d = super::analyze_video_with(path, opts, spec, |s| {
+            if let (Ok(_), Some(l)) = (&worker, &s.luma) {
+                let _ = tx.send(l.clone());
+            }
+        });
+        drop(tx);
+        let per = match worker {
+            Ok(w) => w.join().ok().and_then(Result::ok),
+            Err(_) => None,
+        };
+        let d = d?;
+        // A detector that cannot load was reported when the run started; no thread, no facts
+        // from it here either way (`summarize` is the fallback when the thread could not start).
+        let subject = match per {
+            Some(per) => summarize_facts(&per, &d),
+            None => summarize(&d, rotation_deg).ok().flatten(),
+        };
+        Ok((d, subject))
+    })
 }
 
 /// How far the camera travelled over the frames inside `analysis.camera_motion`, in frame widths
