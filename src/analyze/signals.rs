@@ -767,15 +767,13 @@ impl Analyzer {
             let (d, total) = row_pass(row, prev.map(|p| p.y.row(y)), acc);
             sad += d;
             self.rowproj[y] = total as u32;
-            if y < usable_h {
-                if (y + 1) % f == 0 {
-                    let by = y / f;
-                    rd.means(&self.colacc, f, &mut small[by * sw..by * sw + sw]);
-                    for (c, &a) in self.colproj.iter_mut().zip(&self.colacc) {
-                        *c += a as u32;
-                    }
-                    self.colacc.fill(0);
+            if y < usable_h && (y + 1) % f == 0 {
+                let by = y / f;
+                rd.means(&self.colacc, f, &mut small[by * sw..by * sw + sw]);
+                for (c, &a) in self.colproj.iter_mut().zip(&self.colacc) {
+                    *c += a as u32;
                 }
+                self.colacc.fill(0);
             }
         }
         let mafd = if prev.is_some() {
@@ -807,10 +805,10 @@ impl Analyzer {
                 &mut self.round,
                 &mut vs,
             );
-            if let (true, Some((pu, pv))) = (prev.is_some(), &self.chroma_prev) {
-                if pu.len() == us.len() {
-                    cmafd = 0.5 * (mad_pct(&us, pu) + mad_pct(&vs, pv));
-                }
+            if let (true, Some((pu, pv))) = (prev.is_some(), &self.chroma_prev)
+                && pu.len() == us.len()
+            {
+                cmafd = 0.5 * (mad_pct(&us, pu) + mad_pct(&vs, pv));
             }
             if let Some(old) = self.chroma_prev.replace((us, vs)) {
                 self.chroma_cur = old;
