@@ -2,7 +2,8 @@
 # Speed and accuracy of the video analysis against FFmpeg's own decode, ffmpeg scdet and PySceneDetect.
 #
 # Generates a 1080p and a 4K H.264 clip with known cuts (lavfi sources, hard cuts, a dissolve, a fast
-# pan), then times on each clip, in one run: our analysis, `ffmpeg -threads 0 -i clip -f null -`
+# pan) and takes real footage from ../shared/corpus (720p as is, and upscaled to 1080p), then times
+# on each clip, in one run: our analysis, `ffmpeg -threads 0 -i clip -f null -`
 # (the decode floor), ffmpeg scdet (threshold 10), PySceneDetect detect-content and detect-adaptive
 # (installed from PyPI into a local venv). Records wall time, CPU time and peak RSS (/usr/bin/time -v)
 # and cut F1 (±0.25 s), and prints a table with ratios to the decode floor.
@@ -70,10 +71,28 @@ life=$s:mold=10:ratio=0.3,trim=duration=2,setpts=PTS-STARTPTS,format=yuv420p[c];
     echo "2.0 4.0" > "$DIR/clip4k.truth"
 }
 
+# Real footage: the lavfi clips above are noise-like and costly to decode, which flatters any tool
+# whose own work is small next to the decode. PySceneDetect's test video (a 24 s 720p film excerpt,
+# corpus/MANIFEST) as it is (real720) and upscaled to 1080p at a usual bitrate (real1080), with
+# the verified cut times from corpus/cuts.json.
+REAL_SRC="../shared/corpus/videos/cuts/psd_testvideo.mp4"
+REAL_TRUTH="1.001 6.006 13.146"
+gen_real() {
+    [ -s "$REAL_SRC" ] || return 1
+    [ -s "$DIR/real720.mp4" ] || cp "$REAL_SRC" "$DIR/real720.mp4"
+    echo "$REAL_TRUTH" > "$DIR/real720.truth"
+    if [ ! -s "$DIR/real1080.mp4" ]; then
+        ffmpeg -v error -y -i "$REAL_SRC" -vf scale=1920:1080:flags=lanczos -an \
+            -c:v libx264 -preset medium -crf 20 -pix_fmt yuv420p "$DIR/real1080.mp4"
+    fi
+    echo "$REAL_TRUTH" > "$DIR/real1080.truth"
+}
+
 echo "generating clips in $DIR ..." >&2
 # (clips are reused when present)
 gen_1080
 CLIPS=(clip1080)
+if gen_real; then CLIPS+=(real720 real1080); else echo "no $REAL_SRC: real-footage clips skipped" >&2; fi
 if [ "$DO_4K" = 1 ]; then gen_4k; CLIPS+=(clip4k); fi
 
 # ---- PySceneDetect venv --------------------------------------------------------------------------

@@ -53,6 +53,8 @@ fn shrink(a: &[u8], w: usize, h: usize, k: usize, out: &mut Vec<u8>) {
         return;
     }
     let div = (k * k) as u32;
+    // k is 1..=4 for frames up to 4K wide, so `div` is usually a power of two: shift, don't divide.
+    let shift = div.is_power_of_two().then(|| div.trailing_zeros());
     for ty in 0..th {
         for tx in 0..tw {
             let mut s = 0u32;
@@ -62,7 +64,10 @@ fn shrink(a: &[u8], w: usize, h: usize, k: usize, out: &mut Vec<u8>) {
                     .map(|&v| v as u32)
                     .sum::<u32>();
             }
-            out[ty * tw + tx] = ((s + div / 2) / div) as u8;
+            out[ty * tw + tx] = match shift {
+                Some(sh) => (s + div / 2) >> sh,
+                None => (s + div / 2) / div,
+            } as u8;
         }
     }
 }
