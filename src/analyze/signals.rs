@@ -1050,3 +1050,86 @@ impl Analyzer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+    fn bytes(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed.max(1);
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn row_pass_equals_the_three_separate_passes() {
+        for (n, m) in [
+            (0, 0),
+            (7, 7),
+            (16, 16),
+            (33, 33),
+            (1280, 1280),
+            (100, 90),
+            (90, 100),
+        ] {
+            let row = bytes(n, n as u64 + 1);
+            let prev = bytes(m, m as u64 + 99);
+            let mut acc = vec![3u16; m];
+            let mut want_acc = acc.clone();
+            let (sad, sum) = row_pass(&row, Some(&prev), Some(&mut acc));
+            add_row(&mut want_acc, &row);
+            let k = n.min(m);
+            assert_eq!(sad, sad_row(&row[..k], &prev[..k]), "sad {n}x{m}");
+            assert_eq!(sum, sum_row(&row), "sum {n}x{m}");
+            assert_eq!(acc, want_acc, "acc {n}x{m}");
+            assert_eq!(row_pass(&row, None, None), (0, sum_row(&row)));
+            assert_eq!(row_pass(&row, Some(&prev), None).0, sad);
+        }
+    }
+
+    #[test]
+    fn table_division_rounds_like_integer_division() {
+        let mut rd = RoundDiv::default();
+        for f in 1..=10usize {
+            for fy in [1usize, 2, f] {
+                let div = (f * fy) as u32;
+                let acc: Vec<u16> = bytes(f * 50, f as u64)
+                    .iter()
+                    .map(|&b| b as u16 * fy as u16)
+                    .collect();
+                let mut out = vec![0u8; 50];
+                rd.for_div(div).means(&acc, f, &mut out);
+                for (i, &o) in out.iter().enumerate() {
+                    let s: u32 = acc[i * f..i * f + f].iter().map(|&v| v as u32).sum();
+                    assert_eq!(o as u32, (s + div / 2) / div, "f {f} fy {fy} at {i}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn split_histogram_counts_every_pixel() {
+        for n in [0usize, 1, 5, 36_864] {
+            let a = bytes(n, 7);
+            let mut want = [0u32; 64];
+            a.iter().for_each(|&x| want[(x >> 2) as usize] += 1);
+            assert_eq!(histogram(&a), want);
+        }
+    }
+
+    #[test]
+    fn shift_search_finds_a_known_shift() {
+        let base: Vec<f32> = (0..300).map(|i| ((i as f32) * 0.37).sin() * 20.0).collect();
+        let moved: Vec<f32> = (0..300).map(|i| base[(i + 300 - 6) % 300]).collect();
+        let (s, conf) = best_shift(&moved[10..290], &base[10..290], 20);
+        assert!((s - 6.0).abs() < 0.3, "shift {s}");
+        assert!(conf < 0.2, "confidence {conf}");
+    }
+}
