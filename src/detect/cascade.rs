@@ -340,6 +340,10 @@ impl Cascade {
             leaves: Vec::new(),
             // The normalising rectangle's far corner; every feature lies inside the window too.
             max_offset: self.height as usize * stride + self.width as usize,
+            tabled: self
+                .stages
+                .iter()
+                .all(|s| s.weaks.iter().all(|w| w.nodes.len() <= TABLE_NODES)),
         };
         for stage in &self.stages {
             for weak in &stage.weaks {
@@ -399,16 +403,18 @@ impl Cascade {
     ) {
         let (w, h) = (self.width as usize, self.height as usize);
         let st = ii.stride;
-        let rows = (lh + 1) * st;
-        let s = &ii.s[..rows];
+        let (s, q) = (&ii.s[..], &ii.sq[..]);
         // Safety of the unchecked reads below: window origins run over y <= lh - h, x <= lw - w and
         // every offset read from an origin is at most `max_offset` (h rows and w columns on), so the
-        // last origin plus `max_offset` bounds every read. Checked here once per level.
+        // last origin plus `max_offset` bounds every read; the four-window reads go at most
+        // `OVERREAD` further (the buffers are that much longer). Checked here once per level.
         let max_offset = match model {
             Model::Haar(f) => f.max_offset,
             Model::Lbp(f) => f.max_offset,
         };
-        assert!(lw + 1 <= st && lw >= w && lh >= h && (lh - h) * st + (lw - w) + max_offset < rows);
+        assert!(lw < st && lw >= w && lh >= h);
+        let last = (lh - h) * st + (lw - w) + max_offset + OVERREAD;
+        assert!(last < s.len() && (q.is_empty() || last < q.len()));
         let mut emit = |x: usize, y: usize| {
             hits.push(Rect {
                 x: (x as f64 * factor).round() as i32,
@@ -419,29 +425,59 @@ impl Cascade {
         };
         match model {
             Model::Haar(flat) => {
-                let q = &ii.sq[..rows];
                 // OpenCV's normrect: the window less a 1-px border; flat windows are rejected.
                 let norm = corners(1, 1, w - 2, h - 2, st);
                 let area = ((w - 2) * (h - 2)) as f64;
+                // The window's normaliser (1 / (area × standard deviation)) as the features use it,
+                // or None when the window is too flat to hold a face.
+                let inv_norm = |base: usize| {
+                    // SAFETY: `base` is a window origin and `norm` lies in the window (see above).
+                    let (sum, sq) = unsafe {
+                        let g = |k: usize| *q.get_unchecked(base + norm[k] as usize);
+                        (sum4(s, base, &norm) as f64, (g(3) + g(0)) - (g(1) + g(2)))
+                    };
+                    let nf = area * sq as f64 - sum * sum;
+                    let inv = if nf > 0.0 {
+                        1.0 / nf.sqrt()
+                    } else {
+                        f64::INFINITY
+                    };
+                    (area * inv < 0.1).then_some(inv as f32)
+                };
+                let windows = (lw - w) / step + 1;
                 for y in (0..=lh - h).step_by(step) {
-                    for x in (0..=lw - w).step_by(step) {
-                        let base = y * st + x;
-                        // SAFETY: `base` is a window origin and `norm` lies in the window (see above).
-                        let (sum, sq) = unsafe {
-                            let g = |k: usize| *q.get_unchecked(base + norm[k] as usize);
-                            (sum4(s, base, &norm) as f64, (g(3) + g(0)) - (g(1) + g(2)))
-                        };
-                        let nf = area * sq as f64 - sum * sum;
-                        let inv = if nf > 0.0 {
-                            1.0 / nf.sqrt()
-                        } else {
-                            f64::INFINITY
-                        };
-                        if area * inv < 0.1 {
-                            let inv = inv as f32;
+                    let row = y * st;
+                    let mut i = 0;
+                    #[cfg(target_arch = "x86_64")]
+                    if flat.tabled {
+                        while i + 4 <= windows {
+                            let base = row + i * step;
+                            let inv = [0, 1, 2, 3].map(|l| inv_norm(base + l * step));
+                            if inv.iter().any(Option::is_some) {
+                                // SAFETY: the four windows' origins are origins (i + 3 < windows),
+                                // so every read is bounded as above.
+                                let pass = unsafe {
+                                    if step == 1 {
+                                        lanes::passes::<1>(flat, s, base, inv)
+                                    } else {
+                                        lanes::passes::<2>(flat, s, base, inv)
+                                    }
+                                };
+                                for l in 0..4 {
+                                    if pass >> l & 1 == 1 {
+                                        emit((i + l) * step, y);
+                                    }
+                                }
+                            }
+                            i += 4;
+                        }
+                    }
+                    for i in i..windows {
+                        let base = row + i * step;
+                        if let Some(inv) = inv_norm(base) {
                             // SAFETY: as above, every node's rectangles lie in the window.
                             if flat.passes(|t| unsafe { t.value(s, base) } * inv < t.threshold) {
-                                emit(x, y);
+                                emit(i * step, y);
                             }
                         }
                     }
@@ -482,6 +518,8 @@ struct Flat<T> {
     leaves: Vec<f32>,
     /// The largest offset any test reads from a window's origin.
     max_offset: usize,
+    /// Every tree has an outcome table (no tree has more than `TABLE_NODES` nodes).
+    tabled: bool,
 }
 
 /// Trees with at most this many nodes are evaluated without branching: every node's test, then the
@@ -534,6 +572,117 @@ impl<T> Flat<T> {
             first = end;
         }
         true
+    }
+}
+
+/// How far past a window's last corner the four-window reads of `lanes` may go (one entry: with
+/// 2-px steps they load eight neighbours and keep every other one).
+const OVERREAD: usize = 1;
+
+/// Four neighbouring windows at once (SSE2, which every x86-64 has): each node's feature for the
+/// four, then the stage sums, until no window is left. Lane for lane the same f32 operations in the
+/// same order as the one-window path (`HaarTest::value`, `Flat::passes`), so the same windows pass.
+#[cfg(target_arch = "x86_64")]
+mod lanes {
+    use std::arch::x86_64::*;
+
+    use super::{Flat, HaarTest};
+
+    /// The integral image at `at`, `at + STEP`, `at + 2 STEP`, `at + 3 STEP`.
+    ///
+    /// # Safety
+    /// `at + 3 * STEP + OVERREAD` must be inside `s`.
+    #[inline(always)]
+    unsafe fn load<const STEP: usize>(s: &[u32], at: usize) -> __m128i {
+        unsafe {
+            let p = s.as_ptr().add(at) as *const __m128i;
+            if STEP == 1 {
+                _mm_loadu_si128(p)
+            } else {
+                let a = _mm_castsi128_ps(_mm_loadu_si128(p));
+                let b = _mm_castsi128_ps(_mm_loadu_si128(p.add(1)));
+                _mm_castps_si128(_mm_shuffle_ps::<0b10_00_10_00>(a, b))
+            }
+        }
+    }
+
+    /// `sum4` for four windows.
+    #[inline(always)]
+    unsafe fn sum4<const STEP: usize>(s: &[u32], base: usize, o: &[u32; 4]) -> __m128 {
+        unsafe {
+            let g = |k: usize| load::<STEP>(s, base + o[k] as usize);
+            let v = _mm_add_epi32(_mm_sub_epi32(_mm_sub_epi32(g(3), g(1)), g(2)), g(0));
+            _mm_cvtepi32_ps(v)
+        }
+    }
+
+    /// `HaarTest::value` for four windows.
+    #[inline(always)]
+    unsafe fn value<const STEP: usize>(t: &HaarTest, s: &[u32], base: usize) -> __m128 {
+        unsafe {
+            let term = |k: usize| {
+                _mm_mul_ps(
+                    _mm_set1_ps(t.weights[k]),
+                    sum4::<STEP>(s, base, &t.rects[k]),
+                )
+            };
+            let mut v = term(0);
+            v = _mm_add_ps(v, term(1));
+            if t.three {
+                v = _mm_add_ps(v, term(2));
+            }
+            v
+        }
+    }
+
+    /// Which of the four windows at `base + l * STEP` pass every stage (bit l), given each one's
+    /// normaliser (`None`: rejected already).
+    ///
+    /// # Safety
+    /// The four must be window origins whose reads (`flat.max_offset` on, plus `OVERREAD`) are
+    /// inside `s`, and every tree must have an outcome table (`flat.tabled`).
+    pub(super) unsafe fn passes<const STEP: usize>(
+        flat: &Flat<HaarTest>,
+        s: &[u32],
+        base: usize,
+        inv: [Option<f32>; 4],
+    ) -> u32 {
+        unsafe {
+            let on = |l: usize| -i32::from(inv[l].is_some());
+            let mut alive = _mm_set_epi32(on(3), on(2), on(1), on(0));
+            let k = |l: usize| inv[l].unwrap_or(0.0);
+            let inv = _mm_set_ps(k(3), k(2), k(1), k(0));
+            let mut first = 0;
+            for &(end, threshold) in &flat.stages {
+                let mut sum = _mm_setzero_ps();
+                for weak in &flat.weaks[first..end] {
+                    let nodes = &flat.nodes[weak.first as usize..][..weak.count as usize];
+                    let mut mask = _mm_setzero_si128();
+                    for (k, node) in nodes.iter().enumerate() {
+                        let t = &node.test;
+                        let v = _mm_mul_ps(value::<STEP>(t, s, base), inv);
+                        let holds = _mm_castps_si128(_mm_cmplt_ps(v, _mm_set1_ps(t.threshold)));
+                        mask = _mm_or_si128(mask, _mm_and_si128(holds, _mm_set1_epi32(1 << k)));
+                    }
+                    let table = &flat.leaves[weak.leaves as usize..][..1 << nodes.len()];
+                    let mut leaf = _mm_set1_ps(table[0]);
+                    for (j, &v) in table.iter().enumerate().skip(1) {
+                        let here =
+                            _mm_castsi128_ps(_mm_cmpeq_epi32(mask, _mm_set1_epi32(j as i32)));
+                        leaf =
+                            _mm_or_ps(_mm_and_ps(here, _mm_set1_ps(v)), _mm_andnot_ps(here, leaf));
+                    }
+                    sum = _mm_add_ps(sum, leaf);
+                }
+                let fail = _mm_castps_si128(_mm_cmplt_ps(sum, _mm_set1_ps(threshold)));
+                alive = _mm_andnot_si128(fail, alive);
+                if _mm_movemask_ps(_mm_castsi128_ps(alive)) == 0 {
+                    return 0;
+                }
+                first = end;
+            }
+            _mm_movemask_ps(_mm_castsi128_ps(alive)) as u32
+        }
     }
 }
 
@@ -740,9 +889,9 @@ impl Integral {
     fn new(stride: usize, rows: usize, squares: bool) -> Self {
         Integral {
             stride,
-            s: vec![0; stride * rows],
+            s: vec![0; stride * rows + OVERREAD],
             sq: if squares {
-                vec![0; stride * rows]
+                vec![0; stride * rows + OVERREAD]
             } else {
                 Vec::new()
             },
