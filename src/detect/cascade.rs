@@ -275,11 +275,15 @@ impl Cascade {
 
     /// Objects in a grey image, grouped (image pixels).
     pub fn detect(&self, img: &GrayImage, p: &Params) -> Vec<Rect> {
-        group_rectangles(&self.detect_raw(img, p), p.min_neighbors, 0.2)
+        group_rectangles(
+            &self.detect_raw(img, p, Lanes::best()),
+            p.min_neighbors,
+            0.2,
+        )
     }
 
     /// Every window that passes all stages, over the whole pyramid, before grouping (image pixels).
-    fn detect_raw(&self, img: &GrayImage, p: &Params) -> Vec<Rect> {
+    fn detect_raw(&self, img: &GrayImage, p: &Params, lanes: Lanes) -> Vec<Rect> {
         let mut hits = Vec::new();
         let (iw, ih) = (img.width(), img.height());
         if iw < self.width + 1 || ih < self.height + 1 {
@@ -323,7 +327,7 @@ impl Cascade {
                 };
                 let (lw, lh) = (sw as usize, sh as usize);
                 ii.fill(raw, lw, lh);
-                self.scan(&ii, &model, lw, lh, step, factor, &mut hits);
+                self.scan(&ii, &model, (lw, lh), step, factor, lanes, &mut hits);
             }
             factor *= p.scale_factor.max(1.01);
         }
@@ -385,6 +389,8 @@ impl Cascade {
             }
             flat.stages.push((flat.weaks.len(), stage.threshold));
         }
+        // The eight-window path loads eight table entries whatever the tree's size.
+        flat.leaves.extend([0.0; 8]);
         flat
     }
 
@@ -395,10 +401,10 @@ impl Cascade {
         &self,
         ii: &Integral,
         model: &Model,
-        lw: usize,
-        lh: usize,
+        (lw, lh): (usize, usize),
         step: usize,
         factor: f64,
+        lanes: Lanes,
         hits: &mut Vec<Rect>,
     ) {
         let (w, h) = (self.width as usize, self.height as usize);
@@ -450,7 +456,30 @@ impl Cascade {
                     let mut i = 0;
                     #[cfg(target_arch = "x86_64")]
                     if flat.tabled {
-                        while i + 4 <= windows {
+                        while lanes == Lanes::Eight && i + 8 <= windows {
+                            let base = row + i * step;
+                            let order = lanes::order8(step);
+                            let inv = order.map(|j| inv_norm(base + j * step));
+                            if inv.iter().any(Option::is_some) {
+                                // SAFETY: the eight windows' origins are origins (i + 7 < windows),
+                                // so every read is bounded as above; AVX2 is there.
+                                let pass = unsafe {
+                                    if step == 1 {
+                                        lanes::passes8::<1>(flat, s, base, inv)
+                                    } else {
+                                        lanes::passes8::<2>(flat, s, base, inv)
+                                    }
+                                };
+                                // `order` swaps lanes in pairs: window j is in lane order[j].
+                                for j in 0..8 {
+                                    if pass >> order[j] & 1 == 1 {
+                                        emit((i + j) * step, y);
+                                    }
+                                }
+                            }
+                            i += 8;
+                        }
+                        while lanes >= Lanes::Four && i + 4 <= windows {
                             let base = row + i * step;
                             let inv = [0, 1, 2, 3].map(|l| inv_norm(base + l * step));
                             if inv.iter().any(Option::is_some) {
@@ -498,6 +527,32 @@ impl Cascade {
                 }
             }
         }
+    }
+}
+
+/// How many windows the HAAR path evaluates at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Lanes {
+    One,
+    /// SSE2 (x86-64).
+    Four,
+    /// AVX2 (x86-64 CPUs that have it).
+    Eight,
+}
+
+impl Lanes {
+    /// The widest this CPU runs.
+    fn best() -> Lanes {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                Lanes::Eight
+            } else {
+                Lanes::Four
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        Lanes::One
     }
 }
 
@@ -575,13 +630,14 @@ impl<T> Flat<T> {
     }
 }
 
-/// How far past a window's last corner the four-window reads of `lanes` may go (one entry: with
-/// 2-px steps they load eight neighbours and keep every other one).
+/// How far past a window's last corner the four- and eight-window reads of `lanes` may go (one
+/// entry: with 2-px steps they load twice the neighbours and keep every other one).
 const OVERREAD: usize = 1;
 
-/// Four neighbouring windows at once (SSE2, which every x86-64 has): each node's feature for the
-/// four, then the stage sums, until no window is left. Lane for lane the same f32 operations in the
-/// same order as the one-window path (`HaarTest::value`, `Flat::passes`), so the same windows pass.
+/// Four neighbouring windows at once (SSE2, which every x86-64 has), or eight (AVX2, where the CPU
+/// has it): each node's feature for all of them, then the stage sums, until no window is left. Lane
+/// for lane the same f32 operations in the same order as the one-window path (`HaarTest::value`,
+/// `Flat::passes`), so the same windows pass (no FMA: products are rounded before they are added).
 #[cfg(target_arch = "x86_64")]
 mod lanes {
     use std::arch::x86_64::*;
@@ -682,6 +738,116 @@ mod lanes {
                 first = end;
             }
             _mm_movemask_ps(_mm_castsi128_ps(alive)) as u32
+        }
+    }
+
+    /// The window in each lane of the eight-window path: in order at 1-px steps; at 2-px steps the
+    /// in-lane shuffle leaves windows 2, 3 in lanes 4, 5 and windows 4, 5 in lanes 2, 3 (and the
+    /// other way round: the same table maps windows to lanes).
+    pub(super) fn order8(step: usize) -> [usize; 8] {
+        if step == 1 {
+            [0, 1, 2, 3, 4, 5, 6, 7]
+        } else {
+            [0, 1, 4, 5, 2, 3, 6, 7]
+        }
+    }
+
+    /// The integral image at `at + order8(STEP)[l] * STEP` in lane l.
+    ///
+    /// # Safety
+    /// `at + 7 * STEP + OVERREAD` must be inside `s`; AVX2 must be there.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn load8<const STEP: usize>(s: &[u32], at: usize) -> __m256i {
+        unsafe {
+            let p = s.as_ptr().add(at) as *const __m256i;
+            if STEP == 1 {
+                _mm256_loadu_si256(p)
+            } else {
+                let a = _mm256_castsi256_ps(_mm256_loadu_si256(p));
+                let b = _mm256_castsi256_ps(_mm256_loadu_si256(p.add(1)));
+                _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(a, b))
+            }
+        }
+    }
+
+    /// `sum4` for eight windows.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn sum8<const STEP: usize>(s: &[u32], base: usize, o: &[u32; 4]) -> __m256 {
+        unsafe {
+            let a = load8::<STEP>(s, base + o[0] as usize);
+            let b = load8::<STEP>(s, base + o[1] as usize);
+            let c = load8::<STEP>(s, base + o[2] as usize);
+            let d = load8::<STEP>(s, base + o[3] as usize);
+            _mm256_cvtepi32_ps(_mm256_add_epi32(
+                _mm256_sub_epi32(_mm256_sub_epi32(d, b), c),
+                a,
+            ))
+        }
+    }
+
+    /// `HaarTest::value` for eight windows.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn value8<const STEP: usize>(t: &HaarTest, s: &[u32], base: usize) -> __m256 {
+        unsafe {
+            let w = |k: usize| _mm256_set1_ps(t.weights[k]);
+            let mut v = _mm256_mul_ps(w(0), sum8::<STEP>(s, base, &t.rects[0]));
+            v = _mm256_add_ps(v, _mm256_mul_ps(w(1), sum8::<STEP>(s, base, &t.rects[1])));
+            if t.three {
+                v = _mm256_add_ps(v, _mm256_mul_ps(w(2), sum8::<STEP>(s, base, &t.rects[2])));
+            }
+            v
+        }
+    }
+
+    /// `passes` for eight windows, lane l holding the window `order8(STEP)[l]` after `base`;
+    /// bit l of the result is lane l's.
+    ///
+    /// # Safety
+    /// As `passes`, for eight windows; AVX2 must be there.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn passes8<const STEP: usize>(
+        flat: &Flat<HaarTest>,
+        s: &[u32],
+        base: usize,
+        inv: [Option<f32>; 8],
+    ) -> u32 {
+        unsafe {
+            let on = inv.map(|v| -i32::from(v.is_some()));
+            let mut alive = _mm256_loadu_si256(on.as_ptr() as *const __m256i);
+            let inv = inv.map(|v| v.unwrap_or(0.0));
+            let inv = _mm256_loadu_ps(inv.as_ptr());
+            let mut first = 0;
+            for &(end, threshold) in &flat.stages {
+                let mut sum = _mm256_setzero_ps();
+                for weak in &flat.weaks[first..end] {
+                    let nodes = &flat.nodes[weak.first as usize..][..weak.count as usize];
+                    let mut mask = _mm256_setzero_si256();
+                    for (k, node) in nodes.iter().enumerate() {
+                        let t = &node.test;
+                        let v = _mm256_mul_ps(value8::<STEP>(t, s, base), inv);
+                        let holds = _mm256_cmp_ps::<_CMP_LT_OQ>(v, _mm256_set1_ps(t.threshold));
+                        let bit = _mm256_set1_epi32(1 << k);
+                        mask = _mm256_or_si256(
+                            mask,
+                            _mm256_and_si256(_mm256_castps_si256(holds), bit),
+                        );
+                    }
+                    // The table has at most 8 entries and `leaves` 8 spare ones at its end.
+                    let table = &flat.leaves[weak.leaves as usize..][..8];
+                    let leaf = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table.as_ptr()), mask);
+                    sum = _mm256_add_ps(sum, leaf);
+                }
+                let fail = _mm256_cmp_ps::<_CMP_LT_OQ>(sum, _mm256_set1_ps(threshold));
+                alive = _mm256_andnot_si256(_mm256_castps_si256(fail), alive);
+                if _mm256_movemask_ps(_mm256_castsi256_ps(alive)) == 0 {
+                    return 0;
+                }
+                first = end;
+            }
+            _mm256_movemask_ps(_mm256_castsi256_ps(alive)) as u32
         }
     }
 }
@@ -1259,8 +1425,8 @@ mod tests {
     }
 
     /// The flattened evaluator passes exactly the windows the reference passes, on every level of
-    /// the pyramid, for the embedded cascade and any of OpenCV's installed HAAR (untilted) and LBP
-    /// cascades.
+    /// the pyramid, one, four and eight windows at a time (as far as the CPU goes), for the embedded
+    /// cascade and any of OpenCV's installed HAAR (untilted) and LBP cascades.
     #[test]
     fn flat_evaluator_matches_the_reference() {
         let mut cascades = vec![(
@@ -1293,7 +1459,12 @@ mod tests {
                 // The full settings on the embedded cascade; one (the finest) on the others.
                 for p in &params[..if name == "alt2" { 3 } else { 1 }] {
                     let want = reference::detect_raw(c, img, p);
-                    assert_eq!(c.detect_raw(img, p), want, "{name}, picture {i}, {p:?}");
+                    for lanes in [Lanes::One, Lanes::Four, Lanes::Eight] {
+                        if lanes <= Lanes::best() {
+                            let got = c.detect_raw(img, p, lanes);
+                            assert_eq!(got, want, "{name}, picture {i}, {p:?}, {lanes:?}");
+                        }
+                    }
                 }
             }
         }
