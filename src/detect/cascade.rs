@@ -432,24 +432,12 @@ impl Cascade {
         match model {
             Model::Haar(flat) => {
                 // OpenCV's normrect: the window less a 1-px border; flat windows are rejected.
-                let norm = corners(1, 1, w - 2, h - 2, st);
-                let area = ((w - 2) * (h - 2)) as f64;
-                // The window's normaliser (1 / (area × standard deviation)) as the features use it,
-                // or None when the window is too flat to hold a face.
-                let inv_norm = |base: usize| {
-                    // SAFETY: `base` is a window origin and `norm` lies in the window (see above).
-                    let (sum, sq) = unsafe {
-                        let g = |k: usize| *q.get_unchecked(base + norm[k] as usize);
-                        (sum4(s, base, &norm) as f64, (g(3) + g(0)) - (g(1) + g(2)))
-                    };
-                    let nf = area * sq as f64 - sum * sum;
-                    let inv = if nf > 0.0 {
-                        1.0 / nf.sqrt()
-                    } else {
-                        f64::INFINITY
-                    };
-                    (area * inv < 0.1).then_some(inv as f32)
+                let norm = Normaliser {
+                    corners: corners(1, 1, w - 2, h - 2, st),
+                    area: ((w - 2) * (h - 2)) as f64,
                 };
+                // SAFETY (every `inv` call): `base` is a window origin and `norm` lies in the window.
+                let inv_norm = |base: usize| unsafe { norm.inv(s, q, base) };
                 let windows = (lw - w) / step + 1;
                 for y in (0..=lh - h).step_by(step) {
                     let row = y * st;
@@ -459,7 +447,10 @@ impl Cascade {
                         while lanes == Lanes::Eight && i + 8 <= windows {
                             let base = row + i * step;
                             let order = lanes::order8(step);
-                            let inv = order.map(|j| inv_norm(base + j * step));
+                            let mut inv = [None; 8];
+                            for (v, j) in inv.iter_mut().zip(order) {
+                                *v = inv_norm(base + j * step);
+                            }
                             if inv.iter().any(Option::is_some) {
                                 // SAFETY: the eight windows' origins are origins (i + 7 < windows),
                                 // so every read is bounded as above; AVX2 is there.
@@ -481,7 +472,10 @@ impl Cascade {
                         }
                         while lanes >= Lanes::Four && i + 4 <= windows {
                             let base = row + i * step;
-                            let inv = [0, 1, 2, 3].map(|l| inv_norm(base + l * step));
+                            let mut inv = [None; 4];
+                            for (l, v) in inv.iter_mut().enumerate() {
+                                *v = inv_norm(base + l * step);
+                            }
                             if inv.iter().any(Option::is_some) {
                                 // SAFETY: the four windows' origins are origins (i + 3 < windows),
                                 // so every read is bounded as above.
@@ -530,9 +524,41 @@ impl Cascade {
     }
 }
 
+/// HAAR windows are normalised by their standard deviation (OpenCV's normrect: the window less a
+/// 1-px border).
+struct Normaliser {
+    corners: [u32; 4],
+    area: f64,
+}
+
+impl Normaliser {
+    /// The window's normaliser (1 / (area × standard deviation)) as the features use it, or None
+    /// when the window is too flat to hold a face.
+    ///
+    /// # Safety
+    /// `base` plus every corner offset must be inside `s` and `q`.
+    #[inline(always)]
+    unsafe fn inv(&self, s: &[u32], q: &[u64], base: usize) -> Option<f32> {
+        let (o, area) = (&self.corners, self.area);
+        let (sum, sq) = unsafe {
+            let g = |k: usize| *q.get_unchecked(base + o[k] as usize);
+            (sum4(s, base, o) as f64, (g(3) + g(0)) - (g(1) + g(2)))
+        };
+        let nf = area * sq as f64 - sum * sum;
+        let inv = if nf > 0.0 {
+            1.0 / nf.sqrt()
+        } else {
+            f64::INFINITY
+        };
+        (area * inv < 0.1).then_some(inv as f32)
+    }
+}
+
 /// How many windows the HAAR path evaluates at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Lanes {
+    /// Other targets (and the tests, which run every width the CPU has).
+    #[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
     One,
     /// SSE2 (x86-64).
     Four,
