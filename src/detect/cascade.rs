@@ -462,8 +462,8 @@ impl Cascade {
                                     }
                                 };
                                 // `order` swaps lanes in pairs: window j is in lane order[j].
-                                for j in 0..8 {
-                                    if pass >> order[j] & 1 == 1 {
+                                for (j, lane) in order.into_iter().enumerate() {
+                                    if pass >> lane & 1 == 1 {
                                         emit((i + j) * step, y);
                                     }
                                 }
