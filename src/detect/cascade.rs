@@ -275,8 +275,40 @@ impl Cascade {
 
     /// Objects in a grey image, grouped (image pixels).
     pub fn detect(&self, img: &GrayImage, p: &Params) -> Vec<Rect> {
+        group_rectangles(
+            &self.detect_raw(img, p, Lanes::best()),
+            p.min_neighbors,
+            0.2,
+        )
+    }
+
+    /// Every window that passes all stages, over the whole pyramid, before grouping (image pixels).
+    fn detect_raw(&self, img: &GrayImage, p: &Params, lanes: Lanes) -> Vec<Rect> {
         let mut hits = Vec::new();
         let (iw, ih) = (img.width(), img.height());
+        if iw < self.width + 1 || ih < self.height + 1 {
+            return hits;
+        }
+        // No level is larger than the image: one integral-image stride serves them all, so the
+        // features' offsets are computed once per call and the buffers are reused level to level.
+        let stride = iw as usize + 1;
+        let haar = self.feature_type == FeatureType::Haar;
+        let mut ii = Integral::new(stride, ih as usize + 1, haar);
+        let model = match self.feature_type {
+            FeatureType::Haar => Model::Haar(self.flatten(stride, |f, node| {
+                let Feature::Haar(rects) = f else {
+                    unreachable!("a HAAR cascade has HAAR features")
+                };
+                HaarTest::new(rects, stride, node.threshold)
+            })),
+            FeatureType::Lbp => Model::Lbp(self.flatten(stride, |f, node| {
+                let Feature::Lbp(r) = f else {
+                    unreachable!("an LBP cascade has LBP features")
+                };
+                LbpTest::new(r, stride, node.subset)
+            })),
+        };
+        let mut level = Vec::new();
         let mut factor = 1.0f64;
         let min = p.min_size.max(self.width.min(self.height)) as f64;
         loop {
@@ -287,148 +319,668 @@ impl Cascade {
             }
             if (self.width.min(self.height) as f64) * factor >= min {
                 let step = if p.fine && factor > 2.0 { 1 } else { 2 };
-                if factor == 1.0 {
-                    self.scan(img, step, factor, &mut hits);
+                let raw = if factor == 1.0 {
+                    img.as_raw().as_slice()
                 } else {
-                    self.scan(&bilinear(img, sw, sh), step, factor, &mut hits);
-                }
+                    bilinear_into(img, sw, sh, &mut level);
+                    level.as_slice()
+                };
+                let (lw, lh) = (sw as usize, sh as usize);
+                ii.fill(raw, lw, lh);
+                self.scan(&ii, &model, (lw, lh), step, factor, lanes, &mut hits);
             }
             factor *= p.scale_factor.max(1.01);
         }
-        group_rectangles(&hits, p.min_neighbors, 0.2)
+        hits
     }
 
-    fn scan(&self, img: &GrayImage, step: usize, factor: f64, hits: &mut Vec<Rect>) {
-        let ii = Integral::new(img, self.feature_type == FeatureType::Haar);
-        let st = ii.w as i32;
-        // Every feature's rectangle corners as offsets into the integral image from the window's origin.
-        let corners = |x: u32, y: u32, w: u32, h: u32| {
-            let (x, y, w, h) = (x as i32, y as i32, w as i32, h as i32);
-            [
-                y * st + x,
-                y * st + x + w,
-                (y + h) * st + x,
-                (y + h) * st + x + w,
-            ]
+    /// The cascade as contiguous arrays for integral images `stride` wide; `test` turns a node and
+    /// its feature into what the window loop evaluates.
+    fn flatten<T>(&self, stride: usize, test: impl Fn(&Feature, &NodeDef) -> T) -> Flat<T> {
+        let mut flat = Flat {
+            stages: Vec::with_capacity(self.stages.len()),
+            weaks: Vec::new(),
+            nodes: Vec::new(),
+            leaves: Vec::new(),
+            // The normalising rectangle's far corner; every feature lies inside the window too.
+            max_offset: self.height as usize * stride + self.width as usize,
+            tabled: self
+                .stages
+                .iter()
+                .all(|s| s.weaks.iter().all(|w| w.nodes.len() <= TABLE_NODES)),
         };
-        let mut haar: Vec<HaarOffs> = Vec::new();
-        let mut lbp: Vec<[i32; 16]> = Vec::new();
-        for f in &self.features {
-            match f {
-                Feature::Haar(rects) => {
-                    let mut o = [([0i32; 4], 0f32); 3];
-                    for (k, r) in rects.iter().enumerate() {
-                        o[k] = (corners(r.x, r.y, r.w, r.h), r.weight);
-                    }
-                    haar.push((o, rects.len()));
-                }
-                Feature::Lbp([x, y, w, h]) => {
-                    let mut o = [0i32; 16];
-                    for i in 0..4i32 {
-                        for j in 0..4i32 {
-                            o[(i * 4 + j) as usize] =
-                                (*y as i32 + i * *h as i32) * st + *x as i32 + j * *w as i32;
-                        }
-                    }
-                    lbp.push(o);
-                }
-            }
-        }
-        let (w, h) = (self.width as usize, self.height as usize);
-        let norm = corners(1, 1, self.width - 2, self.height - 2);
-        let area = ((self.width - 2) * (self.height - 2)) as f64;
-        let mut y = 0;
-        while y + h < ii.h {
-            let mut x = 0;
-            while x + w < ii.w {
-                let base = y * ii.w + x;
-                let s = &ii.s[base..];
-                let pass = match self.feature_type {
-                    FeatureType::Haar => {
-                        // OpenCV's normrect: the window less a 1-px border; flat windows are rejected.
-                        let sum = sum4(s, &norm) as f64;
-                        let q = &ii.sq[base..];
-                        let sq = (q[norm[3] as usize] + q[norm[0] as usize])
-                            - (q[norm[1] as usize] + q[norm[2] as usize]);
-                        let nf = area * sq as f64 - sum * sum;
-                        let inv = if nf > 0.0 {
-                            1.0 / nf.sqrt()
-                        } else {
-                            f64::INFINITY
-                        };
-                        area * inv < 0.1
-                            && self.stages_pass(|node| {
-                                let (rects, n) = &haar[node.feature];
-                                let mut v = 0.0f32;
-                                for (o, wgt) in &rects[..*n] {
-                                    v += wgt * sum4(s, o) as f32;
-                                }
-                                v * (inv as f32) < node.threshold
-                            })
-                    }
-                    FeatureType::Lbp => self.stages_pass(|node| {
-                        let c = lbp_code(s, &lbp[node.feature]);
-                        node.subset[(c >> 5) as usize] & (1 << (c & 31)) != 0
-                    }),
-                };
-                if pass {
-                    hits.push(Rect {
-                        x: (x as f64 * factor).round() as i32,
-                        y: (y as f64 * factor).round() as i32,
-                        w: (w as f64 * factor).round() as i32,
-                        h: (h as f64 * factor).round() as i32,
+        for stage in &self.stages {
+            for weak in &stage.weaks {
+                let (root, leaf0) = (flat.nodes.len() as i32, flat.leaves.len() as i32);
+                flat.weaks.push(FlatWeak {
+                    first: root as u32,
+                    count: weak.nodes.len() as u32,
+                    leaves: leaf0 as u32,
+                });
+                // Children > 0 point forward within the tree (checked on load), so an absolute
+                // node index is > 0 too; a leaf is stored as minus its absolute index.
+                let child = |c: i32| if c > 0 { root + c } else { -(leaf0 - c) };
+                for node in &weak.nodes {
+                    flat.nodes.push(FlatNode {
+                        test: test(&self.features[node.feature], node),
+                        next: [child(node.left), child(node.right)],
                     });
                 }
-                x += step;
+                if weak.nodes.len() <= TABLE_NODES {
+                    // The leaf each combination of outcomes reaches (bit k: node k's test holds).
+                    for mask in 0..1usize << weak.nodes.len() {
+                        let mut idx = 0i32;
+                        loop {
+                            let node = &weak.nodes[idx as usize];
+                            idx = if mask >> idx & 1 == 1 {
+                                node.left
+                            } else {
+                                node.right
+                            };
+                            if idx <= 0 {
+                                break;
+                            }
+                        }
+                        flat.leaves.push(weak.leaves[(-idx) as usize]);
+                    }
+                } else {
+                    flat.leaves.extend_from_slice(&weak.leaves);
+                }
             }
-            y += step;
+            flat.stages.push((flat.weaks.len(), stage.threshold));
         }
+        // The eight-window path loads eight table entries whatever the tree's size.
+        flat.leaves.extend([0.0; 8]);
+        flat
     }
 
-    /// Whether a window passes every stage; `left(node)` evaluates a node's feature test.
-    #[inline]
-    fn stages_pass(&self, left: impl Fn(&NodeDef) -> bool) -> bool {
-        for stage in &self.stages {
-            let mut sum = 0.0f32;
-            for weak in &stage.weaks {
-                let mut idx = 0i32;
-                loop {
-                    let node = &weak.nodes[idx as usize];
-                    idx = if left(node) { node.left } else { node.right };
-                    if idx <= 0 {
-                        break;
+    /// Slide the window over one pyramid level (`lw`×`lh` pixels, integral image `ii`) in steps of
+    /// `step` px; windows that pass every stage go to `hits` in image pixels (level × `factor`).
+    #[allow(clippy::too_many_arguments)]
+    fn scan(
+        &self,
+        ii: &Integral,
+        model: &Model,
+        (lw, lh): (usize, usize),
+        step: usize,
+        factor: f64,
+        lanes: Lanes,
+        hits: &mut Vec<Rect>,
+    ) {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let st = ii.stride;
+        let (s, q) = (&ii.s[..], &ii.sq[..]);
+        // Safety of the unchecked reads below: window origins run over y <= lh - h, x <= lw - w and
+        // every offset read from an origin is at most `max_offset` (h rows and w columns on), so the
+        // last origin plus `max_offset` bounds every read; the four-window reads go at most
+        // `OVERREAD` further (the buffers are that much longer). Checked here once per level.
+        let max_offset = match model {
+            Model::Haar(f) => f.max_offset,
+            Model::Lbp(f) => f.max_offset,
+        };
+        assert!(lw < st && lw >= w && lh >= h);
+        let last = (lh - h) * st + (lw - w) + max_offset + OVERREAD;
+        assert!(last < s.len() && (q.is_empty() || last < q.len()));
+        let mut emit = |x: usize, y: usize| {
+            hits.push(Rect {
+                x: (x as f64 * factor).round() as i32,
+                y: (y as f64 * factor).round() as i32,
+                w: (w as f64 * factor).round() as i32,
+                h: (h as f64 * factor).round() as i32,
+            })
+        };
+        match model {
+            Model::Haar(flat) => {
+                // OpenCV's normrect: the window less a 1-px border; flat windows are rejected.
+                let norm = Normaliser {
+                    corners: corners(1, 1, w - 2, h - 2, st),
+                    area: ((w - 2) * (h - 2)) as f64,
+                };
+                // SAFETY (every `inv` call): `base` is a window origin and `norm` lies in the window.
+                let inv_norm = |base: usize| unsafe { norm.inv(s, q, base) };
+                let windows = (lw - w) / step + 1;
+                for y in (0..=lh - h).step_by(step) {
+                    let row = y * st;
+                    let mut i = 0;
+                    #[cfg(target_arch = "x86_64")]
+                    if flat.tabled {
+                        while lanes == Lanes::Eight && i + 8 <= windows {
+                            let base = row + i * step;
+                            let order = lanes::order8(step);
+                            let mut inv = [None; 8];
+                            for (v, j) in inv.iter_mut().zip(order) {
+                                *v = inv_norm(base + j * step);
+                            }
+                            if inv.iter().any(Option::is_some) {
+                                // SAFETY: the eight windows' origins are origins (i + 7 < windows),
+                                // so every read is bounded as above; AVX2 is there.
+                                let pass = unsafe {
+                                    if step == 1 {
+                                        lanes::passes8::<1>(flat, s, base, inv)
+                                    } else {
+                                        lanes::passes8::<2>(flat, s, base, inv)
+                                    }
+                                };
+                                // `order` swaps lanes in pairs: window j is in lane order[j].
+                                for (j, lane) in order.into_iter().enumerate() {
+                                    if pass >> lane & 1 == 1 {
+                                        emit((i + j) * step, y);
+                                    }
+                                }
+                            }
+                            i += 8;
+                        }
+                        while lanes >= Lanes::Four && i + 4 <= windows {
+                            let base = row + i * step;
+                            let mut inv = [None; 4];
+                            for (l, v) in inv.iter_mut().enumerate() {
+                                *v = inv_norm(base + l * step);
+                            }
+                            if inv.iter().any(Option::is_some) {
+                                // SAFETY: the four windows' origins are origins (i + 3 < windows),
+                                // so every read is bounded as above.
+                                let pass = unsafe {
+                                    if step == 1 {
+                                        lanes::passes::<1>(flat, s, base, inv)
+                                    } else {
+                                        lanes::passes::<2>(flat, s, base, inv)
+                                    }
+                                };
+                                for l in 0..4 {
+                                    if pass >> l & 1 == 1 {
+                                        emit((i + l) * step, y);
+                                    }
+                                }
+                            }
+                            i += 4;
+                        }
+                    }
+                    for i in i..windows {
+                        let base = row + i * step;
+                        if let Some(inv) = inv_norm(base) {
+                            // SAFETY: as above, every node's rectangles lie in the window.
+                            if flat.passes(|t| unsafe { t.value(s, base) } * inv < t.threshold) {
+                                emit(i * step, y);
+                            }
+                        }
                     }
                 }
-                sum += weak.leaves[(-idx) as usize];
             }
-            if sum < stage.threshold {
+            Model::Lbp(flat) => {
+                for y in (0..=lh - h).step_by(step) {
+                    for x in (0..=lw - w).step_by(step) {
+                        let base = y * st + x;
+                        // SAFETY: as above, every node's 3×3 blocks lie in the window.
+                        if flat.passes(|t| {
+                            let c = unsafe { lbp_code(s, base, &t.offsets) };
+                            t.subset[(c >> 5) as usize] & (1 << (c & 31)) != 0
+                        }) {
+                            emit(x, y);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// HAAR windows are normalised by their standard deviation (OpenCV's normrect: the window less a
+/// 1-px border).
+struct Normaliser {
+    corners: [u32; 4],
+    area: f64,
+}
+
+impl Normaliser {
+    /// The window's normaliser (1 / (area × standard deviation)) as the features use it, or None
+    /// when the window is too flat to hold a face.
+    ///
+    /// # Safety
+    /// `base` plus every corner offset must be inside `s` and `q`.
+    #[inline(always)]
+    unsafe fn inv(&self, s: &[u32], q: &[u64], base: usize) -> Option<f32> {
+        let (o, area) = (&self.corners, self.area);
+        let (sum, sq) = unsafe {
+            let g = |k: usize| *q.get_unchecked(base + o[k] as usize);
+            (sum4(s, base, o) as f64, (g(3) + g(0)) - (g(1) + g(2)))
+        };
+        let nf = area * sq as f64 - sum * sum;
+        let inv = if nf > 0.0 {
+            1.0 / nf.sqrt()
+        } else {
+            f64::INFINITY
+        };
+        (area * inv < 0.1).then_some(inv as f32)
+    }
+}
+
+/// How many windows the HAAR path evaluates at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Lanes {
+    /// Other targets (and the tests, which run every width the CPU has).
+    #[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+    One,
+    /// SSE2 (x86-64).
+    Four,
+    /// AVX2 (x86-64 CPUs that have it).
+    Eight,
+}
+
+impl Lanes {
+    /// The widest this CPU runs.
+    fn best() -> Lanes {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                Lanes::Eight
+            } else {
+                Lanes::Four
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        Lanes::One
+    }
+}
+
+/// A cascade's node tests for one integral-image stride, by feature type.
+enum Model {
+    Haar(Flat<HaarTest>),
+    Lbp(Flat<LbpTest>),
+}
+
+/// A cascade flattened for evaluation: stages → weak trees → nodes in contiguous arrays, in the
+/// order they are evaluated, each node carrying its feature ready to read (OpenCV's `OptFeature`).
+struct Flat<T> {
+    /// Per stage: one past its last weak tree in `weaks`, and its threshold.
+    stages: Vec<(usize, f32)>,
+    weaks: Vec<FlatWeak>,
+    nodes: Vec<FlatNode<T>>,
+    /// Per weak tree: its outcome table (`TABLE_NODES` nodes or fewer) or its leaves.
+    leaves: Vec<f32>,
+    /// The largest offset any test reads from a window's origin.
+    max_offset: usize,
+    /// Every tree has an outcome table (no tree has more than `TABLE_NODES` nodes).
+    tabled: bool,
+}
+
+/// Trees with at most this many nodes are evaluated without branching: every node's test, then the
+/// leaf from a table indexed by the outcomes (alt2's trees have two nodes). Larger trees are walked.
+const TABLE_NODES: usize = 3;
+
+/// A weak tree: its nodes `first..first + count` in `nodes`, its table or leaves from `leaves`.
+struct FlatWeak {
+    first: u32,
+    count: u32,
+    leaves: u32,
+}
+
+struct FlatNode<T> {
+    test: T,
+    /// Where to go when the test holds / fails: > 0 a node in `nodes`, <= 0 minus a leaf in `leaves`.
+    next: [i32; 2],
+}
+
+impl<T> Flat<T> {
+    /// Whether a window passes every stage; `holds(test)` evaluates a node's test on the window.
+    /// The leaves are summed in the trees' order, as the tree walk does.
+    #[inline(always)]
+    fn passes(&self, holds: impl Fn(&T) -> bool) -> bool {
+        let mut first = 0;
+        for &(end, threshold) in &self.stages {
+            let mut sum = 0.0f32;
+            for weak in &self.weaks[first..end] {
+                let nodes = &self.nodes[weak.first as usize..][..weak.count as usize];
+                sum += if nodes.len() <= TABLE_NODES {
+                    let mut mask = 0;
+                    for (k, node) in nodes.iter().enumerate() {
+                        mask |= usize::from(holds(&node.test)) << k;
+                    }
+                    self.leaves[weak.leaves as usize + mask]
+                } else {
+                    let mut node = &nodes[0];
+                    loop {
+                        let next = node.next[usize::from(!holds(&node.test))];
+                        if next <= 0 {
+                            break self.leaves[(-next) as usize];
+                        }
+                        node = &self.nodes[next as usize];
+                    }
+                };
+            }
+            if sum < threshold {
                 return false;
             }
+            first = end;
         }
         true
     }
 }
 
-/// A HAAR feature's rectangles (corner offsets, weight) at one pyramid level, and how many are used.
-type HaarOffs = ([([i32; 4], f32); 3], usize);
+/// How far past a window's last corner the four- and eight-window reads of `lanes` may go (one
+/// entry: with 2-px steps they load twice the neighbours and keep every other one).
+const OVERREAD: usize = 1;
 
-/// Sum of a rectangle given its four corner offsets from `s`'s start.
-#[inline]
-fn sum4(s: &[u32], o: &[i32; 4]) -> i32 {
-    (s[o[3] as usize] as i32)
-        .wrapping_sub(s[o[1] as usize] as i32)
-        .wrapping_sub(s[o[2] as usize] as i32)
-        .wrapping_add(s[o[0] as usize] as i32)
+/// Four neighbouring windows at once (SSE2, which every x86-64 has), or eight (AVX2, where the CPU
+/// has it): each node's feature for all of them, then the stage sums, until no window is left. Lane
+/// for lane the same f32 operations in the same order as the one-window path (`HaarTest::value`,
+/// `Flat::passes`), so the same windows pass (no FMA: products are rounded before they are added).
+#[cfg(target_arch = "x86_64")]
+mod lanes {
+    use std::arch::x86_64::*;
+
+    use super::{Flat, HaarTest};
+
+    /// The integral image at `at`, `at + STEP`, `at + 2 STEP`, `at + 3 STEP`.
+    ///
+    /// # Safety
+    /// `at + 3 * STEP + OVERREAD` must be inside `s`.
+    #[inline(always)]
+    unsafe fn load<const STEP: usize>(s: &[u32], at: usize) -> __m128i {
+        unsafe {
+            let p = s.as_ptr().add(at) as *const __m128i;
+            if STEP == 1 {
+                _mm_loadu_si128(p)
+            } else {
+                let a = _mm_castsi128_ps(_mm_loadu_si128(p));
+                let b = _mm_castsi128_ps(_mm_loadu_si128(p.add(1)));
+                _mm_castps_si128(_mm_shuffle_ps::<0b10_00_10_00>(a, b))
+            }
+        }
+    }
+
+    /// `sum4` for four windows.
+    #[inline(always)]
+    unsafe fn sum4<const STEP: usize>(s: &[u32], base: usize, o: &[u32; 4]) -> __m128 {
+        unsafe {
+            let g = |k: usize| load::<STEP>(s, base + o[k] as usize);
+            let v = _mm_add_epi32(_mm_sub_epi32(_mm_sub_epi32(g(3), g(1)), g(2)), g(0));
+            _mm_cvtepi32_ps(v)
+        }
+    }
+
+    /// `HaarTest::value` for four windows.
+    #[inline(always)]
+    unsafe fn value<const STEP: usize>(t: &HaarTest, s: &[u32], base: usize) -> __m128 {
+        unsafe {
+            let term = |k: usize| {
+                _mm_mul_ps(
+                    _mm_set1_ps(t.weights[k]),
+                    sum4::<STEP>(s, base, &t.rects[k]),
+                )
+            };
+            let mut v = term(0);
+            v = _mm_add_ps(v, term(1));
+            if t.three {
+                v = _mm_add_ps(v, term(2));
+            }
+            v
+        }
+    }
+
+    /// Which of the four windows at `base + l * STEP` pass every stage (bit l), given each one's
+    /// normaliser (`None`: rejected already).
+    ///
+    /// # Safety
+    /// The four must be window origins whose reads (`flat.max_offset` on, plus `OVERREAD`) are
+    /// inside `s`, and every tree must have an outcome table (`flat.tabled`).
+    pub(super) unsafe fn passes<const STEP: usize>(
+        flat: &Flat<HaarTest>,
+        s: &[u32],
+        base: usize,
+        inv: [Option<f32>; 4],
+    ) -> u32 {
+        unsafe {
+            let on = |l: usize| -i32::from(inv[l].is_some());
+            let mut alive = _mm_set_epi32(on(3), on(2), on(1), on(0));
+            let k = |l: usize| inv[l].unwrap_or(0.0);
+            let inv = _mm_set_ps(k(3), k(2), k(1), k(0));
+            let mut first = 0;
+            for &(end, threshold) in &flat.stages {
+                let mut sum = _mm_setzero_ps();
+                for weak in &flat.weaks[first..end] {
+                    let nodes = &flat.nodes[weak.first as usize..][..weak.count as usize];
+                    let mut mask = _mm_setzero_si128();
+                    for (k, node) in nodes.iter().enumerate() {
+                        let t = &node.test;
+                        let v = _mm_mul_ps(value::<STEP>(t, s, base), inv);
+                        let holds = _mm_castps_si128(_mm_cmplt_ps(v, _mm_set1_ps(t.threshold)));
+                        mask = _mm_or_si128(mask, _mm_and_si128(holds, _mm_set1_epi32(1 << k)));
+                    }
+                    let table = &flat.leaves[weak.leaves as usize..][..1 << nodes.len()];
+                    let mut leaf = _mm_set1_ps(table[0]);
+                    for (j, &v) in table.iter().enumerate().skip(1) {
+                        let here =
+                            _mm_castsi128_ps(_mm_cmpeq_epi32(mask, _mm_set1_epi32(j as i32)));
+                        leaf =
+                            _mm_or_ps(_mm_and_ps(here, _mm_set1_ps(v)), _mm_andnot_ps(here, leaf));
+                    }
+                    sum = _mm_add_ps(sum, leaf);
+                }
+                let fail = _mm_castps_si128(_mm_cmplt_ps(sum, _mm_set1_ps(threshold)));
+                alive = _mm_andnot_si128(fail, alive);
+                if _mm_movemask_ps(_mm_castsi128_ps(alive)) == 0 {
+                    return 0;
+                }
+                first = end;
+            }
+            _mm_movemask_ps(_mm_castsi128_ps(alive)) as u32
+        }
+    }
+
+    /// The window in each lane of the eight-window path: in order at 1-px steps; at 2-px steps the
+    /// in-lane shuffle leaves windows 2, 3 in lanes 4, 5 and windows 4, 5 in lanes 2, 3 (and the
+    /// other way round: the same table maps windows to lanes).
+    pub(super) fn order8(step: usize) -> [usize; 8] {
+        if step == 1 {
+            [0, 1, 2, 3, 4, 5, 6, 7]
+        } else {
+            [0, 1, 4, 5, 2, 3, 6, 7]
+        }
+    }
+
+    /// The integral image at `at + order8(STEP)[l] * STEP` in lane l.
+    ///
+    /// # Safety
+    /// `at + 7 * STEP + OVERREAD` must be inside `s`; AVX2 must be there.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn load8<const STEP: usize>(s: &[u32], at: usize) -> __m256i {
+        unsafe {
+            let p = s.as_ptr().add(at) as *const __m256i;
+            if STEP == 1 {
+                _mm256_loadu_si256(p)
+            } else {
+                let a = _mm256_castsi256_ps(_mm256_loadu_si256(p));
+                let b = _mm256_castsi256_ps(_mm256_loadu_si256(p.add(1)));
+                _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(a, b))
+            }
+        }
+    }
+
+    /// `sum4` for eight windows.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn sum8<const STEP: usize>(s: &[u32], base: usize, o: &[u32; 4]) -> __m256 {
+        unsafe {
+            let a = load8::<STEP>(s, base + o[0] as usize);
+            let b = load8::<STEP>(s, base + o[1] as usize);
+            let c = load8::<STEP>(s, base + o[2] as usize);
+            let d = load8::<STEP>(s, base + o[3] as usize);
+            _mm256_cvtepi32_ps(_mm256_add_epi32(
+                _mm256_sub_epi32(_mm256_sub_epi32(d, b), c),
+                a,
+            ))
+        }
+    }
+
+    /// `HaarTest::value` for eight windows.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn value8<const STEP: usize>(t: &HaarTest, s: &[u32], base: usize) -> __m256 {
+        unsafe {
+            let w = |k: usize| _mm256_set1_ps(t.weights[k]);
+            let mut v = _mm256_mul_ps(w(0), sum8::<STEP>(s, base, &t.rects[0]));
+            v = _mm256_add_ps(v, _mm256_mul_ps(w(1), sum8::<STEP>(s, base, &t.rects[1])));
+            if t.three {
+                v = _mm256_add_ps(v, _mm256_mul_ps(w(2), sum8::<STEP>(s, base, &t.rects[2])));
+            }
+            v
+        }
+    }
+
+    /// `passes` for eight windows, lane l holding the window `order8(STEP)[l]` after `base`;
+    /// bit l of the result is lane l's.
+    ///
+    /// # Safety
+    /// As `passes`, for eight windows; AVX2 must be there.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn passes8<const STEP: usize>(
+        flat: &Flat<HaarTest>,
+        s: &[u32],
+        base: usize,
+        inv: [Option<f32>; 8],
+    ) -> u32 {
+        unsafe {
+            let on = inv.map(|v| -i32::from(v.is_some()));
+            let mut alive = _mm256_loadu_si256(on.as_ptr() as *const __m256i);
+            let inv = inv.map(|v| v.unwrap_or(0.0));
+            let inv = _mm256_loadu_ps(inv.as_ptr());
+            let mut first = 0;
+            for &(end, threshold) in &flat.stages {
+                let mut sum = _mm256_setzero_ps();
+                for weak in &flat.weaks[first..end] {
+                    let nodes = &flat.nodes[weak.first as usize..][..weak.count as usize];
+                    let mut mask = _mm256_setzero_si256();
+                    for (k, node) in nodes.iter().enumerate() {
+                        let t = &node.test;
+                        let v = _mm256_mul_ps(value8::<STEP>(t, s, base), inv);
+                        let holds = _mm256_cmp_ps::<_CMP_LT_OQ>(v, _mm256_set1_ps(t.threshold));
+                        let bit = _mm256_set1_epi32(1 << k);
+                        mask = _mm256_or_si256(
+                            mask,
+                            _mm256_and_si256(_mm256_castps_si256(holds), bit),
+                        );
+                    }
+                    // The table has at most 8 entries and `leaves` 8 spare ones at its end.
+                    let table = &flat.leaves[weak.leaves as usize..][..8];
+                    let leaf = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table.as_ptr()), mask);
+                    sum = _mm256_add_ps(sum, leaf);
+                }
+                let fail = _mm256_cmp_ps::<_CMP_LT_OQ>(sum, _mm256_set1_ps(threshold));
+                alive = _mm256_andnot_si256(_mm256_castps_si256(fail), alive);
+                if _mm256_movemask_ps(_mm256_castsi256_ps(alive)) == 0 {
+                    return 0;
+                }
+                first = end;
+            }
+            _mm256_movemask_ps(_mm256_castsi256_ps(alive)) as u32
+        }
+    }
+}
+
+/// A HAAR node at one stride: up to three weighted rectangles as corner offsets from the window's
+/// origin (a missing one has weight 0 at offset 0), and the node's threshold.
+struct HaarTest {
+    rects: [[u32; 4]; 3],
+    weights: [f32; 3],
+    three: bool,
+    threshold: f32,
+}
+
+impl HaarTest {
+    fn new(rects: &[WRect], stride: usize, threshold: f32) -> Self {
+        let mut t = HaarTest {
+            rects: [[0; 4]; 3],
+            weights: [0.0; 3],
+            three: rects.len() == 3,
+            threshold,
+        };
+        for (k, r) in rects.iter().enumerate() {
+            t.rects[k] = corners(
+                r.x as usize,
+                r.y as usize,
+                r.w as usize,
+                r.h as usize,
+                stride,
+            );
+            t.weights[k] = r.weight;
+        }
+        t
+    }
+
+    /// The weighted sum of the rectangles, before normalising: the same f32 operations in the
+    /// same order as summing over the rectangles from 0 (a padded rectangle adds +0, which can
+    /// change only the sign of a zero sum, and the caller compares, where -0 == +0).
+    ///
+    /// # Safety
+    /// `base` plus every corner offset must be inside `s`.
+    #[inline(always)]
+    unsafe fn value(&self, s: &[u32], base: usize) -> f32 {
+        unsafe {
+            let mut v = self.weights[0] * sum4(s, base, &self.rects[0]) as f32;
+            v += self.weights[1] * sum4(s, base, &self.rects[1]) as f32;
+            if self.three {
+                v += self.weights[2] * sum4(s, base, &self.rects[2]) as f32;
+            }
+            v
+        }
+    }
+}
+
+/// An LBP node at one stride: the 4×4 corner grid of its 3×3 blocks as offsets from the window's
+/// origin, and its 256-bit category subset.
+struct LbpTest {
+    offsets: [u32; 16],
+    subset: [i32; 8],
+}
+
+impl LbpTest {
+    fn new(&[x, y, w, h]: &[u32; 4], stride: usize, subset: [i32; 8]) -> Self {
+        let mut offsets = [0u32; 16];
+        for i in 0..4 {
+            for j in 0..4 {
+                offsets[i * 4 + j] =
+                    ((y as usize + i * h as usize) * stride + x as usize + j * w as usize) as u32;
+            }
+        }
+        LbpTest { offsets, subset }
+    }
+}
+
+/// A rectangle's corners (top-left, top-right, bottom-left, bottom-right) as offsets into an
+/// integral image `stride` wide.
+fn corners(x: usize, y: usize, w: usize, h: usize, stride: usize) -> [u32; 4] {
+    [
+        y * stride + x,
+        y * stride + x + w,
+        (y + h) * stride + x,
+        (y + h) * stride + x + w,
+    ]
+    .map(|o| o as u32)
+}
+
+/// Sum of a rectangle whose corners are `o` from `base` in the integral image `s` (wrapping: exact
+/// whenever the true sum fits in an i32, as any window's does).
+///
+/// # Safety
+/// `base + o[k]` must be inside `s` for every k.
+#[inline(always)]
+unsafe fn sum4(s: &[u32], base: usize, o: &[u32; 4]) -> i32 {
+    let g = |k: usize| unsafe { *s.get_unchecked(base + o[k] as usize) } as i32;
+    g(3).wrapping_sub(g(1))
+        .wrapping_sub(g(2))
+        .wrapping_add(g(0))
 }
 
 /// OpenCV's LBP code: each outer block's sum compared with the centre block's, clockwise from the
 /// top-left (bit 7) to the middle-left (bit 0).
-#[inline]
-fn lbp_code(s: &[u32], o: &[i32; 16]) -> u32 {
-    let b = |p0: usize, p1: usize, p2: usize, p3: usize| -> i64 {
-        s[o[p3] as usize] as i64 - s[o[p1] as usize] as i64 - s[o[p2] as usize] as i64
-            + s[o[p0] as usize] as i64
-    };
+///
+/// # Safety
+/// `base + o[k]` must be inside `s` for every k.
+#[inline(always)]
+unsafe fn lbp_code(s: &[u32], base: usize, o: &[u32; 16]) -> u32 {
+    let g = |k: usize| unsafe { *s.get_unchecked(base + o[k] as usize) } as i64;
+    let b = |p0: usize, p1: usize, p2: usize, p3: usize| -> i64 { g(p3) - g(p1) - g(p2) + g(p0) };
     let c = b(5, 6, 9, 10);
     let bit = |v: i64, w: u32| if v >= c { w } else { 0 };
     bit(b(0, 1, 4, 5), 128)
@@ -441,8 +993,9 @@ fn lbp_code(s: &[u32], o: &[i32; 16]) -> u32 {
         | bit(b(4, 5, 8, 9), 1)
 }
 
-/// Bilinear downscale (OpenCV's INTER_LINEAR pixel-centre mapping), as detectMultiScale's pyramid.
-fn bilinear(img: &GrayImage, tw: u32, th: u32) -> GrayImage {
+/// Bilinear downscale (OpenCV's INTER_LINEAR pixel-centre mapping), as detectMultiScale's pyramid,
+/// into `out` (`tw`×`th` pixels; the buffer is reused level to level).
+fn bilinear_into(img: &GrayImage, tw: u32, th: u32, out: &mut Vec<u8>) {
     let (sw, sh) = (img.width() as usize, img.height() as usize);
     let src = img.as_raw();
     let (fx, fy) = (sw as f32 / tw as f32, sh as f32 / th as f32);
@@ -453,7 +1006,8 @@ fn bilinear(img: &GrayImage, tw: u32, th: u32) -> GrayImage {
             ((x0), (x0 + 1).min(sw - 1), p - x0 as f32)
         })
         .collect();
-    let mut out = Vec::with_capacity(tw as usize * th as usize);
+    out.clear();
+    out.reserve(tw as usize * th as usize);
     for y in 0..th as usize {
         let p = ((y as f32 + 0.5) * fy - 0.5).max(0.0);
         let y0 = (p as usize).min(sh - 1);
@@ -466,7 +1020,6 @@ fn bilinear(img: &GrayImage, tw: u32, th: u32) -> GrayImage {
             out.push((top * (1.0 - ay) + bot * ay + 0.5) as u8);
         }
     }
-    GrayImage::from_raw(tw, th, out).expect("buffer sized for the image")
 }
 
 fn read_feature(f: &Node, t: FeatureType, ww: u32, wh: u32) -> Result<Feature, String> {
@@ -514,64 +1067,50 @@ fn read_feature(f: &Node, t: FeatureType, ww: u32, wh: u32) -> Result<Feature, S
     }
 }
 
-/// Summed-area tables: `s[y][x]` = sum of pixels above and left of (x, y), size (w+1)×(h+1).
+/// Summed-area tables with a fixed row stride: `s[y * stride + x]` = sum of the pixels above and left
+/// of (x, y), for pictures up to `stride - 1` pixels wide; row 0 and column 0 stay zero. Sums wrap
+/// (u32): a rectangle's sum comes out exact as long as it fits, which any window's does.
 struct Integral {
-    w: usize,
-    h: usize,
+    stride: usize,
     s: Vec<u32>,
+    /// Squares (HAAR only; empty otherwise).
     sq: Vec<u64>,
 }
 
 impl Integral {
-    fn new(img: &GrayImage, squares: bool) -> Self {
-        let (w, h) = (img.width() as usize, img.height() as usize);
-        let stride = w + 1;
-        let mut s = vec![0u32; stride * (h + 1)];
-        let mut sq = if squares {
-            vec![0u64; stride * (h + 1)]
-        } else {
-            Vec::new()
-        };
-        let raw = img.as_raw();
-        for y in 0..h {
-            let mut row = 0u32;
-            let mut row_sq = 0u64;
-            for x in 0..w {
-                let v = raw[y * w + x] as u32;
-                row += v;
-                s[(y + 1) * stride + x + 1] = s[y * stride + x + 1] + row;
-                if squares {
-                    row_sq += (v * v) as u64;
-                    sq[(y + 1) * stride + x + 1] = sq[y * stride + x + 1] + row_sq;
+    fn new(stride: usize, rows: usize, squares: bool) -> Self {
+        Integral {
+            stride,
+            s: vec![0; stride * rows + OVERREAD],
+            sq: if squares {
+                vec![0; stride * rows + OVERREAD]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// Fill rows 1..=h, columns 1..=w from a `w`×`h` picture (entries right of column w keep
+    /// whatever an earlier, wider picture left: nothing reads them).
+    fn fill(&mut self, raw: &[u8], w: usize, h: usize) {
+        let st = self.stride;
+        assert!(w < st && (h + 1) * st <= self.s.len() && raw.len() >= w * h);
+        for (y, px) in raw.chunks_exact(w).take(h).enumerate() {
+            let (above, row) = self.s.split_at_mut((y + 1) * st);
+            let mut acc = 0u32;
+            for ((o, &a), &v) in row[1..=w].iter_mut().zip(&above[y * st + 1..]).zip(px) {
+                acc = acc.wrapping_add(v as u32);
+                *o = a.wrapping_add(acc);
+            }
+            if !self.sq.is_empty() {
+                let (above, row) = self.sq.split_at_mut((y + 1) * st);
+                let mut acc = 0u64;
+                for ((o, &a), &v) in row[1..=w].iter_mut().zip(&above[y * st + 1..]).zip(px) {
+                    acc += (v as u32 * v as u32) as u64;
+                    *o = a + acc;
                 }
             }
         }
-        Integral {
-            w: stride,
-            h: h + 1,
-            s,
-            sq,
-        }
-    }
-
-    #[cfg(test)]
-    fn sum(&self, x: usize, y: usize, w: usize, h: usize) -> i64 {
-        let st = self.w;
-        let a = self.s[y * st + x] as i64;
-        let b = self.s[y * st + x + w] as i64;
-        let c = self.s[(y + h) * st + x] as i64;
-        let d = self.s[(y + h) * st + x + w] as i64;
-        d - b - c + a
-    }
-
-    #[cfg(test)]
-    fn sqsum(&self, x: usize, y: usize, w: usize, h: usize) -> u64 {
-        let st = self.w;
-        let a = self.sq[y * st + x];
-        let b = self.sq[y * st + x + w];
-        let c = self.sq[(y + h) * st + x];
-        let d = self.sq[(y + h) * st + x + w];
-        (d + a) - (b + c)
     }
 }
 
@@ -659,22 +1198,330 @@ pub fn group_rectangles(rects: &[Rect], min_neighbors: usize, eps: f64) -> Vec<R
 mod tests {
     use super::*;
 
+    /// The evaluator as it was before it was flattened, kept verbatim as the reference the fast one
+    /// must match window for window: nested stages and trees, offsets per level, checked reads.
+    mod reference {
+        use super::super::*;
+
+        pub fn detect_raw(c: &Cascade, img: &GrayImage, p: &Params) -> Vec<Rect> {
+            let mut hits = Vec::new();
+            let (iw, ih) = (img.width(), img.height());
+            let mut factor = 1.0f64;
+            let min = p.min_size.max(c.width.min(c.height)) as f64;
+            loop {
+                let sw = (iw as f64 / factor).round() as u32;
+                let sh = (ih as f64 / factor).round() as u32;
+                if sw < c.width + 1 || sh < c.height + 1 {
+                    break;
+                }
+                if (c.width.min(c.height) as f64) * factor >= min {
+                    let step = if p.fine && factor > 2.0 { 1 } else { 2 };
+                    if factor == 1.0 {
+                        scan(c, img, step, factor, &mut hits);
+                    } else {
+                        scan(c, &bilinear(img, sw, sh), step, factor, &mut hits);
+                    }
+                }
+                factor *= p.scale_factor.max(1.01);
+            }
+            hits
+        }
+
+        fn scan(c: &Cascade, img: &GrayImage, step: usize, factor: f64, hits: &mut Vec<Rect>) {
+            let ii = Integral::new(img, c.feature_type == FeatureType::Haar);
+            let st = ii.w as i32;
+            let corners = |x: u32, y: u32, w: u32, h: u32| {
+                let (x, y, w, h) = (x as i32, y as i32, w as i32, h as i32);
+                [
+                    y * st + x,
+                    y * st + x + w,
+                    (y + h) * st + x,
+                    (y + h) * st + x + w,
+                ]
+            };
+            let mut haar: Vec<HaarOffs> = Vec::new();
+            let mut lbp: Vec<[i32; 16]> = Vec::new();
+            for f in &c.features {
+                match f {
+                    Feature::Haar(rects) => {
+                        let mut o = [([0i32; 4], 0f32); 3];
+                        for (k, r) in rects.iter().enumerate() {
+                            o[k] = (corners(r.x, r.y, r.w, r.h), r.weight);
+                        }
+                        haar.push((o, rects.len()));
+                    }
+                    Feature::Lbp([x, y, w, h]) => {
+                        let mut o = [0i32; 16];
+                        for i in 0..4i32 {
+                            for j in 0..4i32 {
+                                o[(i * 4 + j) as usize] =
+                                    (*y as i32 + i * *h as i32) * st + *x as i32 + j * *w as i32;
+                            }
+                        }
+                        lbp.push(o);
+                    }
+                }
+            }
+            let (w, h) = (c.width as usize, c.height as usize);
+            let norm = corners(1, 1, c.width - 2, c.height - 2);
+            let area = ((c.width - 2) * (c.height - 2)) as f64;
+            let mut y = 0;
+            while y + h < ii.h {
+                let mut x = 0;
+                while x + w < ii.w {
+                    let base = y * ii.w + x;
+                    let s = &ii.s[base..];
+                    let pass = match c.feature_type {
+                        FeatureType::Haar => {
+                            let sum = sum4(s, &norm) as f64;
+                            let q = &ii.sq[base..];
+                            let sq = (q[norm[3] as usize] + q[norm[0] as usize])
+                                - (q[norm[1] as usize] + q[norm[2] as usize]);
+                            let nf = area * sq as f64 - sum * sum;
+                            let inv = if nf > 0.0 {
+                                1.0 / nf.sqrt()
+                            } else {
+                                f64::INFINITY
+                            };
+                            area * inv < 0.1
+                                && stages_pass(c, |node| {
+                                    let (rects, n) = &haar[node.feature];
+                                    let mut v = 0.0f32;
+                                    for (o, wgt) in &rects[..*n] {
+                                        v += wgt * sum4(s, o) as f32;
+                                    }
+                                    v * (inv as f32) < node.threshold
+                                })
+                        }
+                        FeatureType::Lbp => stages_pass(c, |node| {
+                            let code = lbp_code(s, &lbp[node.feature]);
+                            node.subset[(code >> 5) as usize] & (1 << (code & 31)) != 0
+                        }),
+                    };
+                    if pass {
+                        hits.push(Rect {
+                            x: (x as f64 * factor).round() as i32,
+                            y: (y as f64 * factor).round() as i32,
+                            w: (w as f64 * factor).round() as i32,
+                            h: (h as f64 * factor).round() as i32,
+                        });
+                    }
+                    x += step;
+                }
+                y += step;
+            }
+        }
+
+        fn stages_pass(c: &Cascade, left: impl Fn(&NodeDef) -> bool) -> bool {
+            for stage in &c.stages {
+                let mut sum = 0.0f32;
+                for weak in &stage.weaks {
+                    let mut idx = 0i32;
+                    loop {
+                        let node = &weak.nodes[idx as usize];
+                        idx = if left(node) { node.left } else { node.right };
+                        if idx <= 0 {
+                            break;
+                        }
+                    }
+                    sum += weak.leaves[(-idx) as usize];
+                }
+                if sum < stage.threshold {
+                    return false;
+                }
+            }
+            true
+        }
+
+        type HaarOffs = ([([i32; 4], f32); 3], usize);
+
+        fn sum4(s: &[u32], o: &[i32; 4]) -> i32 {
+            (s[o[3] as usize] as i32)
+                .wrapping_sub(s[o[1] as usize] as i32)
+                .wrapping_sub(s[o[2] as usize] as i32)
+                .wrapping_add(s[o[0] as usize] as i32)
+        }
+
+        pub fn lbp_code(s: &[u32], o: &[i32; 16]) -> u32 {
+            let b = |p0: usize, p1: usize, p2: usize, p3: usize| -> i64 {
+                s[o[p3] as usize] as i64 - s[o[p1] as usize] as i64 - s[o[p2] as usize] as i64
+                    + s[o[p0] as usize] as i64
+            };
+            let c = b(5, 6, 9, 10);
+            let bit = |v: i64, w: u32| if v >= c { w } else { 0 };
+            bit(b(0, 1, 4, 5), 128)
+                | bit(b(1, 2, 5, 6), 64)
+                | bit(b(2, 3, 6, 7), 32)
+                | bit(b(6, 7, 10, 11), 16)
+                | bit(b(10, 11, 14, 15), 8)
+                | bit(b(9, 10, 13, 14), 4)
+                | bit(b(8, 9, 12, 13), 2)
+                | bit(b(4, 5, 8, 9), 1)
+        }
+
+        pub fn bilinear(img: &GrayImage, tw: u32, th: u32) -> GrayImage {
+            let (sw, sh) = (img.width() as usize, img.height() as usize);
+            let src = img.as_raw();
+            let (fx, fy) = (sw as f32 / tw as f32, sh as f32 / th as f32);
+            let xs: Vec<(usize, usize, f32)> = (0..tw as usize)
+                .map(|x| {
+                    let p = ((x as f32 + 0.5) * fx - 0.5).max(0.0);
+                    let x0 = (p as usize).min(sw - 1);
+                    ((x0), (x0 + 1).min(sw - 1), p - x0 as f32)
+                })
+                .collect();
+            let mut out = Vec::with_capacity(tw as usize * th as usize);
+            for y in 0..th as usize {
+                let p = ((y as f32 + 0.5) * fy - 0.5).max(0.0);
+                let y0 = (p as usize).min(sh - 1);
+                let y1 = (y0 + 1).min(sh - 1);
+                let ay = p - y0 as f32;
+                let (r0, r1) = (&src[y0 * sw..(y0 + 1) * sw], &src[y1 * sw..(y1 + 1) * sw]);
+                for &(x0, x1, ax) in &xs {
+                    let top = r0[x0] as f32 * (1.0 - ax) + r0[x1] as f32 * ax;
+                    let bot = r1[x0] as f32 * (1.0 - ax) + r1[x1] as f32 * ax;
+                    out.push((top * (1.0 - ay) + bot * ay + 0.5) as u8);
+                }
+            }
+            GrayImage::from_raw(tw, th, out).expect("buffer sized for the image")
+        }
+
+        /// Summed-area tables of one picture, (w+1)×(h+1).
+        pub struct Integral {
+            pub w: usize,
+            pub h: usize,
+            pub s: Vec<u32>,
+            pub sq: Vec<u64>,
+        }
+
+        impl Integral {
+            pub fn new(img: &GrayImage, squares: bool) -> Self {
+                let (w, h) = (img.width() as usize, img.height() as usize);
+                let stride = w + 1;
+                let mut s = vec![0u32; stride * (h + 1)];
+                let mut sq = if squares {
+                    vec![0u64; stride * (h + 1)]
+                } else {
+                    Vec::new()
+                };
+                let raw = img.as_raw();
+                for y in 0..h {
+                    let mut row = 0u32;
+                    let mut row_sq = 0u64;
+                    for x in 0..w {
+                        let v = raw[y * w + x] as u32;
+                        row += v;
+                        s[(y + 1) * stride + x + 1] = s[y * stride + x + 1] + row;
+                        if squares {
+                            row_sq += (v * v) as u64;
+                            sq[(y + 1) * stride + x + 1] = sq[y * stride + x + 1] + row_sq;
+                        }
+                    }
+                }
+                Integral {
+                    w: stride,
+                    h: h + 1,
+                    s,
+                    sq,
+                }
+            }
+        }
+    }
+
+    /// Pictures to compare the evaluators on: the two faces in `fixtures/pairs`, a noise picture
+    /// and a gradient with a bright square (wide, tall, odd sizes).
+    fn test_pictures() -> Vec<GrayImage> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pairs");
+        let mut out: Vec<GrayImage> = ["astronaut/character.png", "hopper/character.jpg"]
+            .iter()
+            .map(|p| image::open(dir.join(p)).unwrap().to_luma8())
+            .collect();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        out.push(GrayImage::from_fn(161, 97, |_, _| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            image::Luma([(seed >> 56) as u8])
+        }));
+        out.push(GrayImage::from_fn(83, 140, |x, y| {
+            let square = (20..50).contains(&x) && (40..70).contains(&y);
+            image::Luma([if square { 250 } else { (x + 2 * y) as u8 }])
+        }));
+        out
+    }
+
+    /// The flattened evaluator passes exactly the windows the reference passes, on every level of
+    /// the pyramid, one, four and eight windows at a time (as far as the CPU goes), for the embedded
+    /// cascade and any of OpenCV's installed HAAR (untilted) and LBP cascades.
+    #[test]
+    fn flat_evaluator_matches_the_reference() {
+        let mut cascades = vec![(
+            "alt2".to_string(),
+            Cascade::from_xml(include_str!("data/haarcascade_frontalface_alt2.xml")).unwrap(),
+        )];
+        for dir in ["haarcascades", "lbpcascades"] {
+            let dir = std::path::Path::new("/usr/share/opencv4").join(dir);
+            let mut files: Vec<_> = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            files.sort();
+            for f in files {
+                if let Ok(c) = Cascade::from_xml(&std::fs::read_to_string(&f).unwrap()) {
+                    cascades.push((f.display().to_string(), c));
+                }
+            }
+        }
+        let pictures = test_pictures();
+        let params = [
+            crate::detect::IMAGE_PARAMS,
+            crate::detect::VIDEO_PARAMS,
+            Params::default(),
+        ];
+        for (name, c) in &cascades {
+            for (i, img) in pictures.iter().enumerate() {
+                // The full settings on the embedded cascade; one (the finest) on the others.
+                for p in &params[..if name == "alt2" { 3 } else { 1 }] {
+                    let want = reference::detect_raw(c, img, p);
+                    for lanes in [Lanes::One, Lanes::Four, Lanes::Eight] {
+                        if lanes <= Lanes::best() {
+                            let got = c.detect_raw(img, p, lanes);
+                            assert_eq!(got, want, "{name}, picture {i}, {p:?}, {lanes:?}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            !reference::detect_raw(&cascades[0].1, &pictures[0], &params[0]).is_empty(),
+            "the astronaut's face is found"
+        );
+    }
+
     #[test]
     fn integral_sums_and_lbp() {
         let img = GrayImage::from_fn(6, 6, |x, y| image::Luma([(x + 6 * y) as u8]));
-        let ii = Integral::new(&img, true);
-        assert_eq!(ii.sum(0, 0, 6, 6), (0..36).sum::<i64>());
-        assert_eq!(ii.sum(1, 2, 2, 1), 13 + 14);
-        assert_eq!(ii.sqsum(1, 2, 2, 1), 13 * 13 + 14 * 14);
+        // A wider stride than the picture, and a wider picture filled first (as pyramid levels are).
+        let mut ii = Integral::new(9, 7, true);
+        ii.fill(&[255; 8 * 6], 8, 6);
+        ii.fill(img.as_raw(), 6, 6);
+        let sum = |x, y, w, h| unsafe { sum4(&ii.s, 0, &corners(x, y, w, h, 9)) };
+        let sqsum = |x, y, w, h| {
+            let o = corners(x, y, w, h, 9).map(|o| ii.sq[o as usize]);
+            (o[3] + o[0]) - (o[1] + o[2])
+        };
+        assert_eq!(sum(0, 0, 6, 6), (0..36).sum::<i32>());
+        assert_eq!(sum(1, 2, 2, 1), 13 + 14);
+        assert_eq!(sqsum(1, 2, 2, 1), 13 * 13 + 14 * 14);
+        assert_eq!(ii.s[..10], [0; 10]);
         // Brightness grows right and down: blocks right of or below the centre are >= it.
-        let st = ii.w as i32;
-        let mut o = [0i32; 16];
-        for i in 0..4 {
-            for j in 0..4 {
-                o[(i * 4 + j) as usize] = i * 2 * st + j * 2;
-            }
-        }
-        assert_eq!(lbp_code(&ii.s, &o), 16 | 8 | 4 | 2);
+        let t = LbpTest::new(&[0, 0, 2, 2], 9, [0; 8]);
+        assert_eq!(unsafe { lbp_code(&ii.s, 0, &t.offsets) }, 16 | 8 | 4 | 2);
+        let r = reference::Integral::new(&img, true);
+        let o: [i32; 16] = std::array::from_fn(|k| (k as i32 / 4) * 2 * 7 + (k as i32 % 4) * 2);
+        assert_eq!(reference::lbp_code(&r.s, &o), 16 | 8 | 4 | 2);
     }
 
     #[test]

@@ -194,6 +194,46 @@ mod tests {
         );
     }
 
+    /// Time per `Cascade::detect` call on corpus photos, as sampled video frames (about 400×400,
+    /// `VIDEO_PARAMS`) and as character images (640 px, `IMAGE_PARAMS`). Prints the fastest and the
+    /// median of 15 calls (the machine is shared: the fastest is the steadier figure).
+    /// `cargo test --release --lib detect::tests::detect_timing -- --ignored --nocapture`
+    #[test]
+    #[ignore = "timing, prints ms; needs ../shared/corpus"]
+    fn detect_timing() {
+        let c = face_cascade().unwrap();
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/images/people");
+        for name in [
+            "lp_s7_cartoon_boy.jpg",
+            "lp_s9_mona_lisa.jpg",
+            "immich_craft-beer_6000x4000.jpg",
+        ] {
+            let grey = image::open(dir.join(name)).unwrap().to_luma8();
+            for (img, p) in [
+                (fit_area(&grey, VIDEO_AREA), VIDEO_PARAMS),
+                (fit_gray(&grey, ANALYSIS_EDGE), IMAGE_PARAMS),
+            ] {
+                let mut ms: Vec<f64> = (0..15)
+                    .map(|_| {
+                        let t = std::time::Instant::now();
+                        std::hint::black_box(c.detect(&img, &p));
+                        t.elapsed().as_secs_f64() * 1e3
+                    })
+                    .collect();
+                ms.sort_by(f64::total_cmp);
+                println!(
+                    "{name} {}x{} scale {}: min {:.1} ms, median {:.1} ms",
+                    img.width(),
+                    img.height(),
+                    p.scale_factor,
+                    ms[0],
+                    ms[7]
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_flat_picture_has_no_faces() {
         let img = GrayImage::from_pixel(320, 240, image::Luma([128]));
