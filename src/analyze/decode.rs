@@ -261,18 +261,16 @@ pub(crate) struct DecodeStats {
 }
 
 impl Source {
-    /// Decode every frame in presentation order and call `f(current, previous, best_effort_ts)`.
-    /// `previous` is the previous usable frame at the same size and layout (None for the first).
-    pub(crate) fn run(
-        &mut self,
-        mut f: impl FnMut(&Picture<'_>, Option<&Picture<'_>>, Option<i64>),
-    ) -> DecodeStats {
+    /// Decode every frame in presentation order and hand each usable one to `f` with its
+    /// best-effort timestamp: 8-bit planar (or grey/NV12) at the first frame's size, so
+    /// `picture_of` always succeeds on it. Frames are reference-counted decoder buffers, cheap to
+    /// move to another thread.
+    pub(crate) fn run_owned(&mut self, mut f: impl FnMut(VFrame, Option<i64>)) -> DecodeStats {
         let mut stats = DecodeStats {
             packet_errors: 0,
             frames: 0,
             fatal: None,
         };
-        let mut prev: Option<VFrame> = None;
         let mut size: Option<(u32, u32)> = None;
         let mut conv: Option<Converter> = None;
         let mut decoded = VFrame::empty();
@@ -319,18 +317,12 @@ impl Source {
                 }
                 out
             };
-            let Some(cur) = picture_of(&usable) else {
+            if picture_of(&usable).is_none() {
                 stats.packet_errors += 1;
                 return;
-            };
-            let prev_pic = prev.as_ref().and_then(picture_of).filter(|p| {
-                p.y.width == cur.y.width
-                    && p.y.height == cur.y.height
-                    && p.u.map(|q| (q.width, q.height)) == cur.u.map(|q| (q.width, q.height))
-            });
-            f(&cur, prev_pic.as_ref(), ts);
+            }
+            f(usable, ts);
             stats.frames += 1;
-            prev = Some(usable);
         };
 
         let mut drain = |dec: &mut ff::decoder::Video, stats: &mut DecodeStats| loop {
@@ -359,6 +351,95 @@ impl Source {
         }
         stats
     }
+
+    /// Frame height above which `pipelined` keeps no frame waiting between the two threads: a 4K
+    /// frame is 12 MB and the 4K decode already sits close to the 200 MB budget.
+    pub(crate) fn large(&self) -> bool {
+        let (w, h) = (self.decoder.width() as u64, self.decoder.height() as u64);
+        w * h > 1920 * 1088 * 2
+    }
+}
+
+/// Pairs each frame with the previous one for the signal code.
+#[derive(Default)]
+pub(crate) struct Pairs {
+    prev: Option<VFrame>,
+}
+
+impl Pairs {
+    /// Call `f(current, previous, ts)`; `previous` is the previous frame when it has the same size
+    /// and layout (None for the first).
+    pub(crate) fn feed(
+        &mut self,
+        usable: VFrame,
+        ts: Option<i64>,
+        f: &mut impl FnMut(&Picture<'_>, Option<&Picture<'_>>, Option<i64>),
+    ) {
+        let Some(cur) = picture_of(&usable) else {
+            return;
+        };
+        let prev_pic = self.prev.as_ref().and_then(picture_of).filter(|p| {
+            p.y.width == cur.y.width
+                && p.y.height == cur.y.height
+                && p.u.map(|q| (q.width, q.height)) == cur.u.map(|q| (q.width, q.height))
+        });
+        f(&cur, prev_pic.as_ref(), ts);
+        self.prev = Some(usable);
+    }
+}
+
+/// Decode on the calling thread and run `f(current, previous, ts)` on a second one, so the signal
+/// code works on frame N while the decoder produces frame N+1 (the decode loop used to wait for
+/// it). Frames stay in presentation order; at most `depth` decoded frames wait in between. `f` may
+/// keep state: it runs on one thread, frame after frame, and is returned when the pass is over.
+pub(crate) fn pipelined<F>(src: &mut Source, depth: usize, f: F) -> (DecodeStats, F)
+where
+    F: FnMut(&Picture<'_>, Option<&Picture<'_>>, Option<i64>) + Send,
+{
+    // `f` waits here rather than in the thread's closure, so a thread that cannot be started
+    // leaves it to run on this thread instead.
+    let slot = std::sync::Mutex::new(Some(f));
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(VFrame, Option<i64>)>(depth);
+    std::thread::scope(|scope| {
+        let slot_ref = &slot;
+        let worker = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn_scoped(scope, move || {
+                let mut f = slot_ref.lock().ok().and_then(|mut g| g.take());
+                let mut pairs = Pairs::default();
+                for (frame, ts) in rx {
+                    if let Some(f) = f.as_mut() {
+                        pairs.feed(frame, ts, f);
+                    }
+                }
+                f
+            });
+        match worker {
+            Ok(worker) => {
+                let stats = src.run_owned(|frame, ts| {
+                    // A send fails only when the worker panicked; its join below reports that.
+                    let _ = tx.send((frame, ts));
+                });
+                drop(tx);
+                match worker.join() {
+                    Ok(Some(f)) => (stats, f),
+                    Ok(None) => unreachable!("the worker always finds `f` in its slot"),
+                    Err(p) => std::panic::resume_unwind(p),
+                }
+            }
+            Err(_) => {
+                drop(tx);
+                let mut f = match slot.lock() {
+                    Ok(mut g) => g.take(),
+                    Err(p) => p.into_inner().take(),
+                }
+                .expect("`f` stays in its slot when the thread never started");
+                let mut pairs = Pairs::default();
+                let stats = src.run_owned(|frame, ts| pairs.feed(frame, ts, &mut f));
+                (stats, f)
+            }
+        }
+    })
 }
 
 /// Decoder frame threads: FFmpeg's automatic count (cores + 1) up to 1080p. Above that each frame

@@ -130,7 +130,7 @@ pub fn analyze_video_with(
     path: &Path,
     opts: &AnalyzeOptions,
     spec: &SampleSpec,
-    mut on_even: impl FnMut(&Sample),
+    mut on_even: impl FnMut(&Sample) + Send,
 ) -> Result<DetailedAnalysis, AnalyzeError> {
     let mut src = decode::open(path, opts.skip_loop_filter, opts.skip_nonref)?;
     let fps = src.fps;
@@ -138,7 +138,9 @@ pub fn analyze_video_with(
     let mut sampler = sample::Sampler::new(spec.clone(), fps, src.expected_frames, src.sar);
     let mut stamps: Vec<Option<i64>> = Vec::new();
     let mut dims = (0, 0);
-    let stats = src.run(|cur, prev, ts| {
+    // Two decoded frames may wait for the signal thread (none above 1080p, for memory).
+    let depth = if src.large() { 0 } else { 2 };
+    let (stats, _) = decode::pipelined(&mut src, depth, |cur, prev, ts| {
         dims = (cur.y.width, cur.y.height);
         let idx = an.recs.len();
         an.push(cur, prev);
