@@ -228,6 +228,29 @@ fn sum_row(a: &[u8]) -> u64 {
     }
 }
 
+/// `acc[0..16] += bytes of v` (widened to u16).
+///
+/// # Safety
+/// `acc` must point to 16 writable `u16`s.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+unsafe fn widen_add16(acc: *mut u16, v: std::arch::x86_64::__m128i) {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller guarantees 16 u16s at `acc`; SSE2 is baseline on x86_64.
+    unsafe {
+        let zero = _mm_setzero_si128();
+        let (pa, pb) = (acc as *mut __m128i, acc.add(8) as *mut __m128i);
+        _mm_storeu_si128(
+            pa,
+            _mm_add_epi16(_mm_loadu_si128(pa), _mm_unpacklo_epi8(v, zero)),
+        );
+        _mm_storeu_si128(
+            pb,
+            _mm_add_epi16(_mm_loadu_si128(pb), _mm_unpackhi_epi8(v, zero)),
+        );
+    }
+}
+
 #[inline]
 fn add_row(acc: &mut [u16], row: &[u8]) {
     let n = acc.len().min(row.len());
@@ -238,19 +261,9 @@ fn add_row(acc: &mut [u16], row: &[u8]) {
         use std::arch::x86_64::*;
         // SAFETY: SSE2 is baseline on x86_64; every access is within `n` of both slices.
         unsafe {
-            let zero = _mm_setzero_si128();
             while i + 16 <= n {
                 let v = _mm_loadu_si128(row.as_ptr().add(i) as *const __m128i);
-                let pa = acc.as_mut_ptr().add(i) as *mut __m128i;
-                let pb = acc.as_mut_ptr().add(i + 8) as *mut __m128i;
-                _mm_storeu_si128(
-                    pa,
-                    _mm_add_epi16(_mm_loadu_si128(pa), _mm_unpacklo_epi8(v, zero)),
-                );
-                _mm_storeu_si128(
-                    pb,
-                    _mm_add_epi16(_mm_loadu_si128(pb), _mm_unpackhi_epi8(v, zero)),
-                );
+                widen_add16(acc.as_mut_ptr().add(i), v);
                 i += 16;
             }
         }
@@ -305,16 +318,7 @@ fn row_pass_n<const P: bool, const A: bool>(
                     vsad = _mm_add_epi64(vsad, _mm_sad_epu8(v, q));
                 }
                 if A {
-                    let pa = acc.as_mut_ptr().add(i) as *mut __m128i;
-                    let pb = acc.as_mut_ptr().add(i + 8) as *mut __m128i;
-                    _mm_storeu_si128(
-                        pa,
-                        _mm_add_epi16(_mm_loadu_si128(pa), _mm_unpacklo_epi8(v, zero)),
-                    );
-                    _mm_storeu_si128(
-                        pb,
-                        _mm_add_epi16(_mm_loadu_si128(pb), _mm_unpackhi_epi8(v, zero)),
-                    );
+                    widen_add16(acc.as_mut_ptr().add(i), v);
                 }
                 i += 16;
             }

@@ -69,6 +69,15 @@ pub struct Cascade {
     features: Vec<Feature>,
 }
 
+/// One level of the image pyramid: the scaled image size, the window step and the scale factor.
+#[derive(Debug, Clone, Copy)]
+struct Level {
+    sw: u32,
+    sh: u32,
+    step: usize,
+    factor: f64,
+}
+
 /// A detection in image pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rect {
@@ -309,29 +318,42 @@ impl Cascade {
             })),
         };
         let mut level = Vec::new();
-        let mut factor = 1.0f64;
-        let min = p.min_size.max(self.width.min(self.height)) as f64;
-        loop {
-            let sw = (iw as f64 / factor).round() as u32;
-            let sh = (ih as f64 / factor).round() as u32;
-            if sw < self.width + 1 || sh < self.height + 1 {
-                break;
-            }
-            if (self.width.min(self.height) as f64) * factor >= min {
-                let step = if p.fine && factor > 2.0 { 1 } else { 2 };
-                let raw = if factor == 1.0 {
-                    img.as_raw().as_slice()
-                } else {
-                    bilinear_into(img, sw, sh, &mut level);
-                    level.as_slice()
-                };
-                let (lw, lh) = (sw as usize, sh as usize);
-                ii.fill(raw, lw, lh);
-                self.scan(&ii, &model, (lw, lh), step, factor, lanes, &mut hits);
-            }
-            factor *= p.scale_factor.max(1.01);
+        for Level {
+            sw,
+            sh,
+            step,
+            factor,
+        } in self.pyramid(iw, ih, p)
+        {
+            let raw = if factor == 1.0 {
+                img.as_raw().as_slice()
+            } else {
+                bilinear_into(img, sw, sh, &mut level);
+                level.as_slice()
+            };
+            let (lw, lh) = (sw as usize, sh as usize);
+            ii.fill(raw, lw, lh);
+            self.scan(&ii, &model, (lw, lh), step, factor, lanes, &mut hits);
         }
         hits
+    }
+
+    /// The image pyramid of `detectMultiScale` for an `iw`×`ih` image: each level's size, window
+    /// step and scale factor, smallest scale first, skipping levels whose window is under
+    /// `p.min_size`.
+    fn pyramid(&self, iw: u32, ih: u32, p: &Params) -> impl Iterator<Item = Level> + '_ {
+        let min = p.min_size.max(self.width.min(self.height)) as f64;
+        let grow = p.scale_factor.max(1.01);
+        let fine = p.fine;
+        std::iter::successors(Some(1.0f64), move |f| Some(f * grow))
+            .map(move |factor| Level {
+                sw: (iw as f64 / factor).round() as u32,
+                sh: (ih as f64 / factor).round() as u32,
+                step: if fine && factor > 2.0 { 1 } else { 2 },
+                factor,
+            })
+            .take_while(|l| l.sw > self.width && l.sh > self.height)
+            .filter(move |l| (self.width.min(self.height) as f64) * l.factor >= min)
     }
 
     /// The cascade as contiguous arrays for integral images `stride` wide; `test` turns a node and
@@ -1205,24 +1227,13 @@ mod tests {
 
         pub fn detect_raw(c: &Cascade, img: &GrayImage, p: &Params) -> Vec<Rect> {
             let mut hits = Vec::new();
-            let (iw, ih) = (img.width(), img.height());
-            let mut factor = 1.0f64;
-            let min = p.min_size.max(c.width.min(c.height)) as f64;
-            loop {
-                let sw = (iw as f64 / factor).round() as u32;
-                let sh = (ih as f64 / factor).round() as u32;
-                if sw < c.width + 1 || sh < c.height + 1 {
-                    break;
+            // The pyramid walk is shared (it is not what this reference checks).
+            for l in c.pyramid(img.width(), img.height(), p) {
+                if l.factor == 1.0 {
+                    scan(c, img, l.step, l.factor, &mut hits);
+                } else {
+                    scan(c, &bilinear(img, l.sw, l.sh), l.step, l.factor, &mut hits);
                 }
-                if (c.width.min(c.height) as f64) * factor >= min {
-                    let step = if p.fine && factor > 2.0 { 1 } else { 2 };
-                    if factor == 1.0 {
-                        scan(c, img, step, factor, &mut hits);
-                    } else {
-                        scan(c, &bilinear(img, sw, sh), step, factor, &mut hits);
-                    }
-                }
-                factor *= p.scale_factor.max(1.01);
             }
             hits
         }
