@@ -17,7 +17,7 @@
 //!   same picture is not, nor is a camera panning across a plain area (the shift stays tracked).
 
 use super::AnalyzeOptions;
-use super::signals::{BlankRun, FrameRec};
+use super::signals::{BlankRun, DISSOLVE_MIN_D, FrameRec};
 
 /// One boundary before it becomes a `model::Cut`.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,7 +182,7 @@ fn dissolves(
             if dt.is_finite() && rt.is_finite() && dt > 1.0 {
                 rr = rr.min(rt * d / dt);
             }
-            if d < 6.0 || rr > 0.3 * d || r.ncc > 0.6 {
+            if d < DISSOLVE_MIN_D as f64 || rr > 0.3 * d || r.ncc > 0.6 {
                 continue;
             }
             // Coherent change: the ends differ by at least half the sum of the steps (again on the

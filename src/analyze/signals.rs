@@ -40,6 +40,10 @@ const NA: DissolveRec = DissolveRec {
     rt: f32::NAN,
 };
 
+/// Smallest difference (%) between a window's end frames that the gradual-cut test considers; below
+/// it the window's linearity figures are not computed (NaN).
+pub(crate) const DISSOLVE_MIN_D: f32 = 6.0;
+
 /// Width the tiny frames of the dissolve test aim for.
 const TINY_W: usize = 64;
 
@@ -860,6 +864,13 @@ impl Analyzer {
         for (k, &l) in self.wins.iter().enumerate() {
             if let (Some(a), Some(m)) = (self.ring_get(l), self.ring_get(l / 2)) {
                 let d = mad_pct(&small, a);
+                if d < DISSOLVE_MIN_D {
+                    // The ends barely differ: the gradual-cut test skips this window whatever the
+                    // rest says, so the rest (most of the per-frame work on calm footage) is not
+                    // computed.
+                    dis[k] = DissolveRec { d, ..NA };
+                    continue;
+                }
                 avg_u8(&small, a, &mut tmp);
                 let r = mad_pct(m, &tmp);
                 let (mut dt, mut rt) = (f32::NAN, f32::NAN);
