@@ -390,55 +390,37 @@ impl Pairs {
 
 /// Decode on the calling thread and run `f(current, previous, ts)` on a second one, so the signal
 /// code works on frame N while the decoder produces frame N+1 (the decode loop used to wait for
-/// it). Frames stay in presentation order; at most `depth` decoded frames wait in between. `f` may
-/// keep state: it runs on one thread, frame after frame, and is returned when the pass is over.
-pub(crate) fn pipelined<F>(src: &mut Source, depth: usize, f: F) -> (DecodeStats, F)
+/// it). Frames stay in presentation order; at most `depth` decoded frames wait in between. `f` runs
+/// on one thread, frame after frame; when no thread can be started it runs on this one.
+pub(crate) fn pipelined<F>(src: &mut Source, depth: usize, mut f: F) -> DecodeStats
 where
     F: FnMut(&Picture<'_>, Option<&Picture<'_>>, Option<i64>) + Send,
 {
-    // `f` waits here rather than in the thread's closure, so a thread that cannot be started
-    // leaves it to run on this thread instead.
-    let slot = std::sync::Mutex::new(Some(f));
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(VFrame, Option<i64>)>(depth);
-    std::thread::scope(|scope| {
-        let slot_ref = &slot;
+    let stats = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(VFrame, Option<i64>)>(depth);
+        let f = &mut f;
         let worker = std::thread::Builder::new()
             .name("signals".into())
             .spawn_scoped(scope, move || {
-                let mut f = slot_ref.lock().ok().and_then(|mut g| g.take());
                 let mut pairs = Pairs::default();
                 for (frame, ts) in rx {
-                    if let Some(f) = f.as_mut() {
-                        pairs.feed(frame, ts, f);
-                    }
+                    pairs.feed(frame, ts, f);
                 }
-                f
-            });
-        match worker {
-            Ok(worker) => {
-                let stats = src.run_owned(|frame, ts| {
-                    // A send fails only when the worker panicked; its join below reports that.
-                    let _ = tx.send((frame, ts));
-                });
-                drop(tx);
-                match worker.join() {
-                    Ok(Some(f)) => (stats, f),
-                    Ok(None) => unreachable!("the worker always finds `f` in its slot"),
-                    Err(p) => std::panic::resume_unwind(p),
-                }
-            }
-            Err(_) => {
-                drop(tx);
-                let mut f = match slot.lock() {
-                    Ok(mut g) => g.take(),
-                    Err(p) => p.into_inner().take(),
-                }
-                .expect("`f` stays in its slot when the thread never started");
-                let mut pairs = Pairs::default();
-                let stats = src.run_owned(|frame, ts| pairs.feed(frame, ts, &mut f));
-                (stats, f)
-            }
+            })
+            .ok()?;
+        // A send fails only when the worker panicked; its join below reports that.
+        let stats = src.run_owned(|frame, ts| {
+            let _ = tx.send((frame, ts));
+        });
+        drop(tx);
+        if let Err(p) = worker.join() {
+            std::panic::resume_unwind(p);
         }
+        Some(stats)
+    });
+    stats.unwrap_or_else(|| {
+        let mut pairs = Pairs::default();
+        src.run_owned(|frame, ts| pairs.feed(frame, ts, &mut f))
     })
 }
 

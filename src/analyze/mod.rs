@@ -140,7 +140,7 @@ pub fn analyze_video_with(
     let mut dims = (0, 0);
     // Two decoded frames may wait for the signal thread (none above 1080p, for memory).
     let depth = if src.large() { 0 } else { 2 };
-    let (stats, _) = decode::pipelined(&mut src, depth, |cur, prev, ts| {
+    let stats = decode::pipelined(&mut src, depth, |cur, prev, ts| {
         dims = (cur.y.width, cur.y.height);
         let idx = an.recs.len();
         an.push(cur, prev);

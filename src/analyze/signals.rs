@@ -47,35 +47,6 @@ pub(crate) const DISSOLVE_MIN_D: f32 = 6.0;
 /// Width the tiny frames of the dissolve test aim for.
 const TINY_W: usize = 64;
 
-/// Box-average a small frame by `k` in both directions.
-fn shrink(a: &[u8], w: usize, h: usize, k: usize, out: &mut Vec<u8>) {
-    let (tw, th) = ((w / k).max(1), (h / k).max(1));
-    out.clear();
-    out.resize(tw * th, 0);
-    if k == 1 {
-        out.copy_from_slice(&a[..tw * th]);
-        return;
-    }
-    let div = (k * k) as u32;
-    // k is 1..=4 for frames up to 4K wide, so `div` is usually a power of two: shift, don't divide.
-    let shift = div.is_power_of_two().then(|| div.trailing_zeros());
-    for ty in 0..th {
-        for tx in 0..tw {
-            let mut s = 0u32;
-            for y in ty * k..ty * k + k {
-                s += a[y * w + tx * k..y * w + tx * k + k]
-                    .iter()
-                    .map(|&v| v as u32)
-                    .sum::<u32>();
-            }
-            out[ty * tw + tx] = match shift {
-                Some(sh) => (s + div / 2) >> sh,
-                None => (s + div / 2) / div,
-            } as u8;
-        }
-    }
-}
-
 /// Everything kept about one decoded frame. Differences refer to the previous decoded frame.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FrameRec {
@@ -148,7 +119,11 @@ pub(crate) struct Analyzer {
     /// Chroma small frames of the current frame (swapped with `chroma_prev`), and box scratch.
     chroma_cur: (Vec<u8>, Vec<u8>),
     box_acc: Vec<u16>,
-    round: RoundDiv,
+    /// Rounded-division tables, one per box size in use (small luma, chroma, tiny): a shared one
+    /// was rebuilt twice a frame whenever the sizes differed.
+    round_small: RoundDiv,
+    round_chroma: RoundDiv,
+    round_tiny: RoundDiv,
     hist_prev: [u32; 64],
     colacc: Vec<u16>,
     colproj: Vec<u32>,
@@ -713,7 +688,9 @@ impl Analyzer {
             chroma_prev: None,
             chroma_cur: (Vec::new(), Vec::new()),
             box_acc: Vec::new(),
-            round: RoundDiv::default(),
+            round_small: RoundDiv::default(),
+            round_chroma: RoundDiv::default(),
+            round_tiny: RoundDiv::default(),
             hist_prev: [0; 64],
             colacc: Vec::new(),
             colproj: Vec::new(),
@@ -772,7 +749,7 @@ impl Analyzer {
         let mut sad = 0u64;
         self.colacc.fill(0);
         self.colproj.fill(0);
-        let rd = self.round.for_div((f * f) as u32);
+        let rd = self.round_small.for_div((f * f) as u32);
         let usable_h = (sh * f).min(h);
         for y in 0..h {
             let row = cur.y.row(y);
@@ -807,7 +784,7 @@ impl Analyzer {
                 (fx, fy),
                 (ow, oh),
                 &mut self.box_acc,
-                &mut self.round,
+                &mut self.round_chroma,
                 &mut us,
             );
             box_reduce(
@@ -815,7 +792,7 @@ impl Analyzer {
                 (fx, fy),
                 (ow, oh),
                 &mut self.box_acc,
-                &mut self.round,
+                &mut self.round_chroma,
                 &mut vs,
             );
             if let (true, Some((pu, pv))) = (prev.is_some(), &self.chroma_prev)
@@ -850,7 +827,21 @@ impl Analyzer {
         // Dissolve linearity over the windows, on the small and on the tiny frames.
         let tslot = idx % self.tiny.len();
         let mut tiny = std::mem::take(&mut self.tiny[tslot]);
-        shrink(&small, sw, sh, self.tk, &mut tiny);
+        let small_plane = Plane {
+            data: &small,
+            stride: sw,
+            width: sw,
+            height: sh,
+        };
+        let tk = self.tk;
+        box_reduce(
+            &small_plane,
+            (tk, tk),
+            ((sw / tk).max(1), (sh / tk).max(1)),
+            &mut self.box_acc,
+            &mut self.round_tiny,
+            &mut tiny,
+        );
         let tiny_get = |back: usize| -> Option<&Vec<u8>> {
             if back > idx || back >= self.tiny.len() {
                 return None;
