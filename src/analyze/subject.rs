@@ -80,16 +80,17 @@ pub fn analyze_with_subject(
             }
         });
         drop(tx);
-        let per = match worker {
-            Ok(w) => w.join().ok().and_then(Result::ok),
-            Err(_) => None,
-        };
         let d = d?;
-        // A detector that cannot load was reported when the run started; no thread, no facts
-        // from it here either way (`summarize` is the fallback when the thread could not start).
-        let subject = match per {
-            Some(per) => summarize_facts(&per, &d),
-            None => summarize(&d, rotation_deg).ok().flatten(),
+        // The detectors ran on the thread; a detector that cannot load (reported when the run
+        // started) or a panic leaves no facts. Only a thread that never started means running
+        // them here, on the frames the pass kept.
+        let subject = match worker {
+            Ok(w) => w
+                .join()
+                .ok()
+                .and_then(Result::ok)
+                .and_then(|per| summarize_facts(&per, &d)),
+            Err(_) => summarize(&d, rotation_deg).ok().flatten(),
         };
         Ok((d, subject))
     })

@@ -1232,7 +1232,10 @@ mod tests {
                 if l.factor == 1.0 {
                     scan(c, img, l.step, l.factor, &mut hits);
                 } else {
-                    scan(c, &bilinear(img, l.sw, l.sh), l.step, l.factor, &mut hits);
+                    let mut level = Vec::new();
+                    bilinear_into(img, l.sw, l.sh, &mut level);
+                    let level = GrayImage::from_raw(l.sw, l.sh, level).expect("level sized");
+                    scan(c, &level, l.step, l.factor, &mut hits);
                 }
             }
             hits
@@ -1368,33 +1371,6 @@ mod tests {
                 | bit(b(9, 10, 13, 14), 4)
                 | bit(b(8, 9, 12, 13), 2)
                 | bit(b(4, 5, 8, 9), 1)
-        }
-
-        pub fn bilinear(img: &GrayImage, tw: u32, th: u32) -> GrayImage {
-            let (sw, sh) = (img.width() as usize, img.height() as usize);
-            let src = img.as_raw();
-            let (fx, fy) = (sw as f32 / tw as f32, sh as f32 / th as f32);
-            let xs: Vec<(usize, usize, f32)> = (0..tw as usize)
-                .map(|x| {
-                    let p = ((x as f32 + 0.5) * fx - 0.5).max(0.0);
-                    let x0 = (p as usize).min(sw - 1);
-                    ((x0), (x0 + 1).min(sw - 1), p - x0 as f32)
-                })
-                .collect();
-            let mut out = Vec::with_capacity(tw as usize * th as usize);
-            for y in 0..th as usize {
-                let p = ((y as f32 + 0.5) * fy - 0.5).max(0.0);
-                let y0 = (p as usize).min(sh - 1);
-                let y1 = (y0 + 1).min(sh - 1);
-                let ay = p - y0 as f32;
-                let (r0, r1) = (&src[y0 * sw..(y0 + 1) * sw], &src[y1 * sw..(y1 + 1) * sw]);
-                for &(x0, x1, ax) in &xs {
-                    let top = r0[x0] as f32 * (1.0 - ax) + r0[x1] as f32 * ax;
-                    let bot = r1[x0] as f32 * (1.0 - ax) + r1[x1] as f32 * ax;
-                    out.push((top * (1.0 - ay) + bot * ay + 0.5) as u8);
-                }
-            }
-            GrayImage::from_raw(tw, th, out).expect("buffer sized for the image")
         }
 
         /// Summed-area tables of one picture, (w+1)×(h+1).

@@ -129,17 +129,10 @@ pub fn framing_of(f: &FaceBox) -> Framing {
 
 /// Downscale a grey picture so its long edge is at most `edge` (area average; never enlarges).
 pub fn fit_gray(img: &GrayImage, edge: u32) -> GrayImage {
-    let (w, h) = (img.width(), img.height());
-    let long = w.max(h);
-    if long <= edge {
-        return img.clone();
-    }
-    let k = edge as f64 / long as f64;
-    let (tw, th) = (
-        ((w as f64 * k).round() as u32).max(1),
-        ((h as f64 * k).round() as u32).max(1),
-    );
-    quality::area_resize(img, tw, th)
+    scale_down(
+        img,
+        edge as f64 / img.width().max(img.height()).max(1) as f64,
+    )
 }
 
 /// Facts are rounded to 4 decimals: short decimals read back from the cache's JSON bit for bit.
@@ -149,11 +142,16 @@ pub fn round4(v: f64) -> f64 {
 
 /// Downscale a grey picture to about `area` pixels (never enlarges).
 pub fn fit_area(img: &GrayImage, area: u32) -> GrayImage {
-    let (w, h) = (img.width() as f64, img.height() as f64);
-    let k = (area as f64 / (w * h).max(1.0)).sqrt();
+    let pixels = (img.width() as f64 * img.height() as f64).max(1.0);
+    scale_down(img, (area as f64 / pixels).sqrt())
+}
+
+/// Area-average the picture by factor `k` per side (a copy when `k` ≥ 1).
+fn scale_down(img: &GrayImage, k: f64) -> GrayImage {
     if k >= 1.0 {
         return img.clone();
     }
+    let (w, h) = (img.width() as f64, img.height() as f64);
     let (tw, th) = (
         ((w * k).round() as u32).max(1),
         ((h * k).round() as u32).max(1),

@@ -158,7 +158,7 @@ fn shape(w: u32, h: u32) -> Option<&'static str> {
 
 /// P001: a portrait image with a landscape video or the reverse, from display sizes (after EXIF
 /// orientation and rotation metadata). Near-square frames (within 10%) match anything.
-pub fn framing_mismatch(image: (u32, u32), video: (u32, u32)) -> Option<String> {
+pub fn orientation_mismatch(image: (u32, u32), video: (u32, u32)) -> Option<String> {
     let (a, b) = (shape(image.0, image.1)?, shape(video.0, video.1)?);
     (a != b).then(|| {
         format!(
@@ -204,7 +204,7 @@ pub fn check_request(sink: &mut Sink, ctx: &Context, prompt: Option<&str>, cfg_s
 pub fn check_pair(sink: &mut Sink, image: &ImageFacts, video: &VideoFacts) {
     if let Some(m) = video
         .display_size()
-        .and_then(|v| framing_mismatch(image.display_size(), v))
+        .and_then(|v| orientation_mismatch(image.display_size(), v))
     {
         sink.emit("P001", m);
     }
@@ -216,6 +216,48 @@ pub fn check_pair(sink: &mut Sink, image: &ImageFacts, video: &VideoFacts) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pair_check_emits_p001_for_framing_and_for_orientation() {
+        use crate::model::{
+            FaceBox, ImageFormat, PictureFacts, VideoAnalysis, VideoSubject, samples,
+        };
+        use crate::profile::Orientation;
+        let mut img = samples::image(ImageFormat::Jpeg, 1080, 1920);
+        let face = FaceBox {
+            x: 0.3,
+            y: 0.1,
+            w: 0.4,
+            h: 0.4,
+        };
+        img.subject = Some(PictureFacts {
+            detector: "t".into(),
+            faces: vec![face],
+            framing: Some(crate::detect::framing_of(&face)),
+            quality: Default::default(),
+        });
+        let mut vid = samples::video(1080, 1920, 8.0);
+        let codes = |vid: &VideoFacts| {
+            crate::rules::codes_with("strict", Orientation::Video, |sink, _| {
+                check_pair(sink, &img, vid)
+            })
+        };
+        assert!(codes(&vid).is_empty(), "same orientation, no video framing");
+        vid.analysis = Some(VideoAnalysis {
+            subject: Some(VideoSubject {
+                framing: Some(crate::model::Framing::FullBody),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        assert_eq!(codes(&vid), ["P001"], "head-shot image, full-body video");
+        let landscape = samples::video(1920, 1080, 8.0);
+        assert_eq!(
+            codes(&landscape),
+            ["P001"],
+            "portrait image, landscape video"
+        );
+    }
 
     #[test]
     fn prompt_length_counts_characters_not_bytes() {
@@ -266,11 +308,11 @@ mod tests {
 
     #[test]
     fn framing_portrait_vs_landscape() {
-        assert!(framing_mismatch((1080, 1920), (1920, 1080)).is_some());
-        assert!(framing_mismatch((1920, 1080), (720, 1280)).is_some());
-        assert_eq!(framing_mismatch((1080, 1920), (720, 1280)), None);
+        assert!(orientation_mismatch((1080, 1920), (1920, 1080)).is_some());
+        assert!(orientation_mismatch((1920, 1080), (720, 1280)).is_some());
+        assert_eq!(orientation_mismatch((1080, 1920), (720, 1280)), None);
         assert_eq!(
-            framing_mismatch((1000, 1050), (1920, 1080)),
+            orientation_mismatch((1000, 1050), (1920, 1080)),
             None,
             "near-square matches"
         );

@@ -195,7 +195,11 @@ mod tests {
     }
 
     fn image_codes(p: PictureFacts) -> Vec<String> {
-        let mut f = crate::model::samples::image(ImageFormat::Jpeg, 1000, 1500);
+        image_codes_at(p, 1000, 1500)
+    }
+
+    fn image_codes_at(p: PictureFacts, w: u32, h: u32) -> Vec<String> {
+        let mut f = crate::model::samples::image(ImageFormat::Jpeg, w, h);
         f.subject = Some(p);
         crate::rules::codes_with("strict", Orientation::Video, |sink, ctx| {
             check_image(sink, ctx, &f)
@@ -211,6 +215,13 @@ mod tests {
             ["I010"],
             "45 px"
         );
+        // The pixel limit on its own: 7 % of a 600 px tall image is 42 px (< 48 px), above 6 %.
+        assert_eq!(
+            image_codes_at(picture(Some(0.07), 800.0, 120.0), 400, 600),
+            ["I010"],
+            "42 px"
+        );
+        assert!(image_codes_at(picture(Some(0.07), 800.0, 120.0), 800, 1200).is_empty());
         assert_eq!(image_codes(picture(None, 800.0, 120.0)), ["I011"]);
         assert_eq!(image_codes(picture(Some(0.3), 20.0, 120.0)), ["I012"]);
         assert_eq!(image_codes(picture(Some(0.3), 800.0, 20.0)), ["I013"]);
