@@ -2,8 +2,9 @@
 //! one JSON line per file (cuts, spans, wall time), so `scripts/bench-analysis.sh` can time the
 //! analysis on its own and compare it with ffmpeg and PySceneDetect.
 //!
-//! Usage: `cargo bench --bench analyze -- [--frames] [--noref] FILE...` (`--frames` adds per-frame
-//! signals, `--noref` turns on the reference-frames-only pre-pass).
+//! Usage: `cargo bench --bench analyze -- [--frames] [--full] FILE...` (`--frames` adds per-frame
+//! signals, `--full` decodes every frame instead of reference frames plus the stretches around
+//! hard cuts).
 
 use std::path::Path;
 use std::time::Instant;
@@ -17,7 +18,7 @@ fn main() {
     for a in std::env::args().skip(1) {
         match a.as_str() {
             "--frames" => frames = true,
-            "--noref" => opts.skip_nonref = true,
+            "--full" => opts.skip_nonref = false,
             "--bench" => {}
             _ => files.push(a),
         }
@@ -32,6 +33,7 @@ fn main() {
                     "path": f, "wall_s": wall, "analysis": d.analysis,
                     "width": d.width, "height": d.height, "fps": d.fps,
                     "decode_errors": d.decode_errors, "blank_runs": d.blank_runs,
+                    "frames_skipped": d.frames_skipped,
                 });
                 if frames {
                     v["frames"] = serde_json::to_value(&d.frames).unwrap_or_default();

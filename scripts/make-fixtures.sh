@@ -91,7 +91,9 @@ ff -loop 1 -i "$pairs/hopper/character.jpg" -loop 1 -i "$pairs/astronaut/charact
 ff -loop 1 -framerate 15 -i "$pairs/astronaut/character.png" \
    -vf "scale=1400:1400,crop=360:360:'min(t*250,1000)':500" -t 4 "${x264[@]}" -crf 34 "$vid/fast_pan.mp4" # V014
 # Moving test pattern under a heavy Gaussian blur.
-ff -f lavfi -i "testsrc2=s=480x360:r=15:d=4" -vf "gblur=sigma=12" "${x264[@]}" -crf 34 "$vid/blurred.mp4" # V016
+# mandelbrot, not testsrc2: testsrc2's wide diagonal stripe slides down the frame and is the only
+# thing its row projections see, which the camera-motion estimate takes for a tilt (V014).
+ff -f lavfi -i "mandelbrot=s=480x360:r=15,trim=duration=4,format=yuv420p" -vf "gblur=sigma=12" "${x264[@]}" -crf 34 "$vid/blurred.mp4" # V016
 
 printf 'Shot list for the hero character (not media: skipped when the folder is checked).\n' > "$out/shot-list.txt"
 rm -f /tmp/kp_base.jpg /tmp/kp_land.jpg

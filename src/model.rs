@@ -461,7 +461,8 @@ pub struct VideoAnalysis {
     pub motion_segments: Vec<Span>,
     /// Longest stretch of continuous motion without a cut, in seconds.
     pub longest_motion_s: f64,
-    /// Frames decoded and their count, for sanity and speed figures.
+    /// Frames of the stream the analysis pass accounted for: decoded, or (by default) read and
+    /// skipped as non-reference frames. For sanity (truncation) and speed figures.
     pub frames_decoded: u64,
     /// Duration measured from decoded frame timestamps.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -17,18 +17,28 @@
 //!   same picture is not, nor is a camera panning across a plain area (the shift stays tracked).
 
 use super::AnalyzeOptions;
-use super::signals::{BlankRun, DISSOLVE_MIN_D, FrameRec};
+use super::signals::{BlankRun, DISSOLVE_MIN_D, FrameRec, steps_back};
 
 /// One boundary before it becomes a `model::Cut`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Boundary {
+    /// Index of the record of the first frame of the new shot.
     pub frame: usize,
+    /// Its frame number in the stream (the record's `frame`, or a skipped frame before it once
+    /// `refine` has placed the cut exactly).
+    pub at: u64,
     pub gradual: bool,
     pub score: f64,
 }
 
-/// Is the frame at `i` camera-moving (global shift with a confident match)?
-pub(crate) fn camera_moving(r: &FrameRec, width: usize, height: usize) -> bool {
+/// Is record `i` camera-moving (global shift from the record before with a confident match)?
+///
+/// The same test whether frames were skipped before the record or not. Over a two-frame step the
+/// match's residual moves both ways: on a 12 px/frame pan of a test pattern it rises (0.50–0.57
+/// frame to frame, 0.57–0.64 over two), on a child's face moving in a static shot it falls (more
+/// frames pass the test), so no correction for the gap is safe; this one errs towards "still".
+pub(crate) fn camera_moving(recs: &[FrameRec], i: usize, width: usize, height: usize) -> bool {
+    let r = &recs[i];
     let min_x = (0.002 * width as f32).max(1.0);
     let min_y = (0.002 * height as f32).max(1.0);
     (r.dx.abs() >= min_x && r.conf_x <= 0.6) || (r.dy.abs() >= min_y && r.conf_y <= 0.6)
@@ -55,10 +65,14 @@ fn flash_at(recs: &[FrameRec], i: usize) -> bool {
     false
 }
 
+/// Small-frame luma deviation below which a frame is too dim or flat to start or end a dissolve
+/// window (0..255).
+const DIM_STD: f32 = 10.0;
+
 /// A repeated frame (exact duplicate from a frame-rate conversion or an encoder skip).
 const DUP: f32 = 0.05;
 
-fn hard_cuts(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> {
+pub(crate) fn hard_cuts(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> {
     let n = recs.len();
     let within = |i: usize, j: usize| {
         let dt = recs[i].t - recs[j].t;
@@ -132,6 +146,7 @@ fn hard_cuts(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> {
         }
         out.push(Boundary {
             frame: i,
+            at: recs[i].frame,
             gradual: false,
             score: sc.max(csc),
         });
@@ -160,10 +175,18 @@ fn dissolves(
         is_cut[b.frame] = true;
     }
     for i in 0..n {
-        step[i + 1] = step[i] + recs[i].d1 as f64;
-        tstep[i + 1] = tstep[i] + recs[i].t1 as f64;
-        cam[i + 1] = cam[i] + camera_moving(&recs[i], dims.0, dims.1) as usize;
-        dim[i + 1] = dim[i] + (recs[i].std < 10.0) as usize;
+        // A step over skipped frames stands for several: weighted by the square root of the gap
+        // (between a coherent change, whose steps add up, and a random one, whose difference
+        // barely grows with the gap), so busy footage does not look coherent when thinned out.
+        let gap = match i {
+            0 => 1.0,
+            _ => (recs[i].frame.saturating_sub(recs[i - 1].frame)).max(1) as f64,
+        };
+        let w = if gap == 1.0 { 1.0 } else { gap.sqrt() };
+        step[i + 1] = step[i] + recs[i].d1 as f64 * w;
+        tstep[i + 1] = tstep[i] + recs[i].t1 as f64 * w;
+        cam[i + 1] = cam[i] + camera_moving(recs, i, dims.0, dims.1) as usize;
+        dim[i + 1] = dim[i] + (recs[i].std < DIM_STD) as usize;
         cut[i + 1] = cut[i] + is_cut[i] as usize;
     }
     // Candidate windows (start, end, score).
@@ -171,10 +194,19 @@ fn dissolves(
     for i in 0..n {
         for (k, &l) in wins.iter().enumerate() {
             let r = recs[i].dis[k];
-            if !r.d.is_finite() || i < l {
+            if !r.d.is_finite() {
                 continue;
             }
-            let a = i - l;
+            // The window's first record (the same one the analyzer compared with).
+            let Some(back) = steps_back(
+                &recs[..i],
+                recs[i].frame,
+                recs[i].frame as i64 - l as i64,
+                l,
+            ) else {
+                continue;
+            };
+            let a = i - back;
             // Linearity on the small frames, or on the tiny ones (a pixel-random dissolve is only a
             // blend once averaged over blocks); the tiny residual is rescaled to the small d.
             let (d, mut rr) = (r.d as f64, r.r as f64);
@@ -192,10 +224,22 @@ fn dissolves(
             if d < 0.5 * steps && !(dt.is_finite() && dt >= 0.5 * tsteps) {
                 continue;
             }
-            if cut[i + 1] - cut[a + 1] > 0 || dim[i + 1] - dim[a] > 0 {
+            // No dim frame in the window. When frames were skipped right after a dim first one,
+            // the full-rate window could have started on one of them that was no longer dim (a
+            // dissolve out of a dark picture brightens from its first frame on): the window
+            // stands if the last skipped frame, interpolated, is not dim.
+            if cut[i + 1] - cut[a + 1] > 0 || dim[i + 1] - dim[a + 1] > 0 {
                 continue;
             }
-            if (cam[i + 1] - cam[a + 1]) * 4 > l {
+            if recs[a].std < DIM_STD {
+                let (p, q) = (&recs[a], &recs[a + 1]);
+                let gap = q.frame.saturating_sub(p.frame) as f32;
+                let last_skipped = p.std + (q.std - p.std) * (gap - 1.0) / gap.max(1.0);
+                if gap < 2.0 || last_skipped < DIM_STD {
+                    continue;
+                }
+            }
+            if (cam[i + 1] - cam[a + 1]) * 4 > back {
                 continue;
             }
             cands.push((a, i, d - 2.0 * rr));
@@ -214,8 +258,12 @@ fn dissolves(
             }
             j += 1;
         }
+        let mid = (recs[best.0].frame + recs[best.1].frame).div_ceil(2);
+        // The record at or after the middle frame number.
+        let frame = best.0 + recs[best.0..=best.1].partition_point(|r| r.frame < mid);
         out.push(Boundary {
-            frame: (best.0 + best.1).div_ceil(2),
+            frame,
+            at: mid,
             gradual: true,
             score: best.2,
         });
@@ -241,7 +289,7 @@ fn fades(
         .filter(|b| {
             !(b.start..=b.end)
                 .filter(|&i| i < n)
-                .all(|i| camera_moving(&recs[i], dims.0, dims.1))
+                .all(|i| camera_moving(recs, i, dims.0, dims.1))
         })
         // A hard cut into or out of the run already marks this transition.
         .filter(|b| {
@@ -253,6 +301,7 @@ fn fades(
             let c = b.ncc_across?;
             (c < 0.5).then_some(Boundary {
                 frame: b.end,
+                at: recs[b.end].frame,
                 gradual: true,
                 score: (1.0 - c as f64) * 50.0,
             })
@@ -261,14 +310,19 @@ fn fades(
 }
 
 /// All boundaries, sorted, with cuts closer than `min_shot_s` merged (hard beats gradual, then score).
+/// With every frame decoded `settle` has nothing to do (`|_| {}`).
 pub(crate) fn detect(
     recs: &[FrameRec],
     blanks: &[BlankRun],
     wins: [usize; 3],
     dims: (usize, usize),
     o: &AnalyzeOptions,
+    settle: &mut dyn FnMut(&mut Vec<Boundary>),
 ) -> Vec<Boundary> {
-    let hard = hard_cuts(recs, o);
+    // `settle` decides the hard cuts a pass over skipped frames is unsure of (`refine`) before
+    // the gradual tests, which leave out windows and fades next to a hard cut.
+    let mut hard = hard_cuts(recs, o);
+    settle(&mut hard);
     let mut all = hard.clone();
     if o.gradual {
         all.extend(dissolves(recs, wins, &hard, dims));

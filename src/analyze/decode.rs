@@ -2,8 +2,9 @@
 //!
 //! This is the only part of the analysis that talks to FFmpeg. It opens the file, picks the real video
 //! stream (never attached-pic cover art), configures the decoder for analysis-only speed (frame
-//! threading, `skip_loop_filter`), and hands every decoded frame to a callback as plain `&[u8]` planes
-//! with their strides, without copying. Formats the signal code does not read directly (10-bit, RGB,
+//! threading, `skip_loop_filter`, optionally `skip_frame=nonref`), and hands every decoded frame to a
+//! callback as plain `&[u8]` planes with their strides, without copying, numbered by its packet's
+//! timestamp among all packets of the stream (so skipped frames keep their place). Formats the signal code does not read directly (10-bit, RGB,
 //! paletted, negative strides, size changes mid-stream) go through one swscale conversion to 8-bit
 //! YUV 4:2:0 at a reduced size. Nothing here panics on bad input: corrupt packets are skipped and
 //! counted, and the caller keeps whatever was decoded.
@@ -137,6 +138,8 @@ pub(crate) struct Source {
     pub sar: f64,
     /// Frames the container expects (0 when it does not say).
     pub expected_frames: u64,
+    /// The decoder skips non-reference frames.
+    skip_nonref: bool,
 }
 
 fn rational(r: ff::Rational) -> Option<f64> {
@@ -214,6 +217,15 @@ pub(crate) fn open(
         count: frame_threads(st.parameters()),
         ..Default::default()
     });
+    // Interlaced video may come as one packet per field: numbering frames by packet would count
+    // each frame twice, so it is decoded in full.
+    // SAFETY: plain field read of valid AVCodecParameters.
+    let field_order = unsafe { (*st.parameters().as_ptr()).field_order };
+    let skip_nonref = skip_nonref
+        && matches!(
+            field_order,
+            ff::ffi::AVFieldOrder::AV_FIELD_PROGRESSIVE | ff::ffi::AVFieldOrder::AV_FIELD_UNKNOWN
+        );
     let mut dec = ctx.decoder();
     if skip_loop_filter {
         dec.skip_loop_filter(ff::Discard::All);
@@ -233,6 +245,7 @@ pub(crate) fn open(
         fps,
         sar,
         expected_frames,
+        skip_nonref,
     })
 }
 
@@ -258,81 +271,174 @@ pub(crate) struct DecodeStats {
     pub frames: u64,
     /// A decoder error ended the stream early.
     pub fatal: Option<String>,
+    /// Presentation timestamps of every packet of the stream, sorted (the frame numbering when
+    /// non-reference frames are skipped: a frame's number is its rank here).
+    pub packet_pts: Vec<i64>,
+    /// Packets of the stream without a presentation timestamp (then ranks are unknown).
+    pub packets_without_pts: u64,
+    /// Presentation timestamps of the keyframe packets, sorted.
+    pub keyframe_pts: Vec<i64>,
+}
+
+/// What a frame callback tells the decode loop.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    Stop,
+    /// (From a packet hook) decode every frame from this packet on, non-reference ones too.
+    DecodeAll,
+}
+
+/// Turns decoder output into frames `picture_of` accepts: planar 8-bit at the first frame's size
+/// (odd formats and size changes go through one swscale conversion).
+#[derive(Default)]
+struct Usable {
+    size: Option<(u32, u32)>,
+    conv: Option<Converter>,
+}
+
+impl Usable {
+    /// The usable frame (taking `decoded`'s buffers when it is usable as is), or None when the
+    /// frame is empty or cannot be converted (counted as a packet error).
+    fn take(&mut self, decoded: &mut VFrame, stats: &mut DecodeStats) -> Option<VFrame> {
+        let (w, h) = (decoded.width(), decoded.height());
+        if w == 0 || h == 0 {
+            return None;
+        }
+        let first = *self.size.get_or_insert((w, h));
+        let direct = (w, h) == first && picture_of(decoded).is_some();
+        let usable: VFrame = if direct {
+            std::mem::replace(decoded, VFrame::empty())
+        } else {
+            let key = (decoded.format(), w, h);
+            let (tw, th) = if direct_layout(decoded.format()).is_some() {
+                (first.0, first.1)
+            } else {
+                target_size(first.0, first.1)
+            };
+            if self.conv.as_ref().map(|c| c.key) != Some(key) {
+                self.conv = ff::software::scaling::Context::get(
+                    key.0,
+                    w,
+                    h,
+                    Pixel::YUV420P,
+                    tw,
+                    th,
+                    ff::software::scaling::Flags::FAST_BILINEAR,
+                )
+                .ok()
+                .map(|ctx| Converter { key, ctx });
+            }
+            let Some(c) = self.conv.as_mut() else {
+                stats.packet_errors += 1;
+                return None;
+            };
+            let mut out = VFrame::empty();
+            if c.ctx.run(decoded, &mut out).is_err() {
+                stats.packet_errors += 1;
+                return None;
+            }
+            out
+        };
+        if picture_of(&usable).is_none() {
+            stats.packet_errors += 1;
+            return None;
+        }
+        Some(usable)
+    }
+}
+
+/// Turn skipping of non-reference frames on or off (FFmpeg reads the setting per packet, frame
+/// threads included).
+fn set_skip(dec: &mut ff::decoder::Video, state: &mut bool, on: bool) {
+    if on != *state {
+        dec.skip_frame(if on {
+            ff::Discard::NonReference
+        } else {
+            ff::Discard::Default
+        });
+        *state = on;
+    }
+}
+
+/// Insert `ts` into the sorted `v` (packets arrive in decode order, nearly sorted: the search is
+/// from the end).
+fn insert_sorted(v: &mut Vec<i64>, ts: i64) {
+    let mut i = v.len();
+    while i > 0 && v[i - 1] > ts {
+        i -= 1;
+    }
+    v.insert(i, ts);
 }
 
 impl Source {
     /// Decode every frame in presentation order and hand each usable one to `f` with its
-    /// best-effort timestamp: 8-bit planar (or grey/NV12) at the first frame's size, so
-    /// `picture_of` always succeeds on it. Frames are reference-counted decoder buffers, cheap to
-    /// move to another thread.
-    pub(crate) fn run_owned(&mut self, mut f: impl FnMut(VFrame, Option<i64>)) -> DecodeStats {
+    /// best-effort timestamp and its frame number: 8-bit planar (or grey/NV12) at the first
+    /// frame's size, so `picture_of` always succeeds on it. Frames are reference-counted decoder
+    /// buffers, cheap to move to another thread. The frame number counts every frame of the
+    /// stream, also those the decoder skips (`skip_nonref`): it is the rank of the frame's
+    /// timestamp among the packets demuxed so far (every earlier frame's packet has been read by
+    /// the time a frame comes out in presentation order), or the count of frames handed out when
+    /// nothing is skipped.
+    pub(crate) fn run_owned(&mut self, mut f: impl FnMut(VFrame, Option<i64>, u64)) -> DecodeStats {
+        let skipping = self.skip_nonref;
+        // Skipped frames are numbered from packet timestamps: without one there is no numbering,
+        // and the caller decodes again in full (stop now rather than at the end).
+        let on_packet = |p: Option<i64>| {
+            if skipping && p.is_none() {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        };
+        self.run_until(on_packet, |frame, ts, n, stats| {
+            let number = match (skipping, ts) {
+                (true, Some(ts)) => stats.packet_pts.partition_point(|&p| p < ts) as u64,
+                _ => n,
+            };
+            f(frame, ts, number);
+            Flow::Continue
+        })
+    }
+
+    /// The decode loop: `on_packet(pts)` sees each packet of the stream before it is sent (it may
+    /// change decoder settings or stop), `f(frame, ts, count, stats)` each usable frame (`count`
+    /// = frames handed out before it).
+    pub(crate) fn run_until(
+        &mut self,
+        mut on_packet: impl FnMut(Option<i64>) -> Flow,
+        mut f: impl FnMut(VFrame, Option<i64>, u64, &DecodeStats) -> Flow,
+    ) -> DecodeStats {
         let mut stats = DecodeStats {
             packet_errors: 0,
             frames: 0,
             fatal: None,
+            packet_pts: Vec::new(),
+            packets_without_pts: 0,
+            keyframe_pts: Vec::new(),
         };
-        let mut size: Option<(u32, u32)> = None;
-        let mut conv: Option<Converter> = None;
+        let mut usable = Usable::default();
         let mut decoded = VFrame::empty();
         let idx = self.stream_index;
+        let mut stop = false;
 
-        let mut handle = |decoded: &mut VFrame, stats: &mut DecodeStats| {
-            let ts = decoded.timestamp();
-            let (w, h) = (decoded.width(), decoded.height());
-            if w == 0 || h == 0 {
-                return;
-            }
-            let first = *size.get_or_insert((w, h));
-            let direct = (w, h) == first && picture_of(decoded).is_some();
-            let usable: VFrame = if direct {
-                std::mem::replace(decoded, VFrame::empty())
-            } else {
-                let key = (decoded.format(), w, h);
-                let (tw, th) = if direct_layout(decoded.format()).is_some() {
-                    (first.0, first.1)
-                } else {
-                    target_size(first.0, first.1)
-                };
-                if conv.as_ref().map(|c| c.key) != Some(key) {
-                    conv = ff::software::scaling::Context::get(
-                        key.0,
-                        w,
-                        h,
-                        Pixel::YUV420P,
-                        tw,
-                        th,
-                        ff::software::scaling::Flags::FAST_BILINEAR,
-                    )
-                    .ok()
-                    .map(|ctx| Converter { key, ctx });
-                }
-                let Some(c) = conv.as_mut() else {
-                    stats.packet_errors += 1;
-                    return;
-                };
-                let mut out = VFrame::empty();
-                if c.ctx.run(decoded, &mut out).is_err() {
-                    stats.packet_errors += 1;
-                    return;
-                }
-                out
-            };
-            if picture_of(&usable).is_none() {
-                stats.packet_errors += 1;
-                return;
-            }
-            f(usable, ts);
-            stats.frames += 1;
-        };
-
-        let mut drain = |dec: &mut ff::decoder::Video, stats: &mut DecodeStats| loop {
-            match dec.receive_frame(&mut decoded) {
-                Ok(()) => handle(&mut decoded, stats),
-                Err(ff::Error::Other { errno }) if errno == ff::ffi::EAGAIN => break,
-                Err(ff::Error::Eof) => break,
-                Err(_) => {
-                    stats.packet_errors += 1;
-                    break;
+        let mut drain = |dec: &mut ff::decoder::Video, stats: &mut DecodeStats, stop: &mut bool| {
+            while !*stop {
+                match dec.receive_frame(&mut decoded) {
+                    Ok(()) => {
+                        let ts = decoded.timestamp();
+                        if let Some(frame) = usable.take(&mut decoded, stats) {
+                            let n = stats.frames;
+                            stats.frames += 1;
+                            *stop = f(frame, ts, n, stats) == Flow::Stop;
+                        }
+                    }
+                    Err(ff::Error::Other { errno }) if errno == ff::ffi::EAGAIN => break,
+                    Err(ff::Error::Eof) => break,
+                    Err(_) => {
+                        stats.packet_errors += 1;
+                        break;
+                    }
                 }
             }
         };
@@ -341,15 +447,51 @@ impl Source {
             if st.index() != idx {
                 continue;
             }
+            match packet.pts() {
+                Some(p) => {
+                    insert_sorted(&mut stats.packet_pts, p);
+                    if packet.is_key() {
+                        insert_sorted(&mut stats.keyframe_pts, p);
+                    }
+                }
+                None => stats.packets_without_pts += 1,
+            }
+            match on_packet(packet.pts()) {
+                Flow::Stop => {
+                    stop = true;
+                    break;
+                }
+                Flow::DecodeAll => set_skip(&mut self.decoder, &mut self.skip_nonref, false),
+                Flow::Continue => {}
+            }
             if self.decoder.send_packet(&packet).is_err() {
                 stats.packet_errors += 1;
             }
-            drain(&mut self.decoder, &mut stats);
+            drain(&mut self.decoder, &mut stats, &mut stop);
+            if stop {
+                break;
+            }
         }
-        if self.decoder.send_eof().is_ok() {
-            drain(&mut self.decoder, &mut stats);
+        if !stop && self.decoder.send_eof().is_ok() {
+            drain(&mut self.decoder, &mut stats, &mut stop);
         }
         stats
+    }
+
+    /// Skip (or stop skipping) non-reference frames from the next packet on.
+    pub(crate) fn set_skip_nonref(&mut self, on: bool) {
+        set_skip(&mut self.decoder, &mut self.skip_nonref, on);
+    }
+
+    /// Go back or forward to the last keyframe at or before `ts` (stream ticks) and drop
+    /// everything the decoder holds.
+    pub(crate) fn seek(&mut self, ts: i64) -> Result<(), AnalyzeError> {
+        let us = (ts as f64 * self.time_base * 1e6).floor() as i64;
+        self.ictx
+            .seek(us, ..us.saturating_add(1))
+            .map_err(|e| AnalyzeError::Open(format!("seek failed: {e}")))?;
+        self.decoder.flush();
+        Ok(())
     }
 
     /// Frame height above which `pipelined` keeps no frame waiting between the two threads: a 4K
@@ -367,13 +509,14 @@ pub(crate) struct Pairs {
 }
 
 impl Pairs {
-    /// Call `f(current, previous, ts)`; `previous` is the previous frame when it has the same size
-    /// and layout (None for the first).
+    /// Call `f(current, previous, ts, number)`; `previous` is the previous frame when it has the
+    /// same size and layout (None for the first).
     pub(crate) fn feed(
         &mut self,
         usable: VFrame,
         ts: Option<i64>,
-        f: &mut impl FnMut(&Picture<'_>, Option<&Picture<'_>>, Option<i64>),
+        number: u64,
+        f: &mut impl FnMut(&Picture<'_>, Option<&Picture<'_>>, Option<i64>, u64),
     ) {
         let Some(cur) = picture_of(&usable) else {
             return;
@@ -383,34 +526,34 @@ impl Pairs {
                 && p.y.height == cur.y.height
                 && p.u.map(|q| (q.width, q.height)) == cur.u.map(|q| (q.width, q.height))
         });
-        f(&cur, prev_pic.as_ref(), ts);
+        f(&cur, prev_pic.as_ref(), ts, number);
         self.prev = Some(usable);
     }
 }
 
-/// Decode on the calling thread and run `f(current, previous, ts)` on a second one, so the signal
+/// Decode on the calling thread and run `f(current, previous, ts, number)` on a second one, so the signal
 /// code works on frame N while the decoder produces frame N+1 (the decode loop used to wait for
 /// it). Frames stay in presentation order; at most `depth` decoded frames wait in between. `f` runs
 /// on one thread, frame after frame; when no thread can be started it runs on this one.
 pub(crate) fn pipelined<F>(src: &mut Source, depth: usize, mut f: F) -> DecodeStats
 where
-    F: FnMut(&Picture<'_>, Option<&Picture<'_>>, Option<i64>) + Send,
+    F: FnMut(&Picture<'_>, Option<&Picture<'_>>, Option<i64>, u64) + Send,
 {
     let stats = std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(VFrame, Option<i64>)>(depth);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(VFrame, Option<i64>, u64)>(depth);
         let f = &mut f;
         let worker = std::thread::Builder::new()
             .name("signals".into())
             .spawn_scoped(scope, move || {
                 let mut pairs = Pairs::default();
-                for (frame, ts) in rx {
-                    pairs.feed(frame, ts, f);
+                for (frame, ts, number) in rx {
+                    pairs.feed(frame, ts, number, f);
                 }
             })
             .ok()?;
         // A send fails only when the worker panicked; its join below reports that.
-        let stats = src.run_owned(|frame, ts| {
-            let _ = tx.send((frame, ts));
+        let stats = src.run_owned(|frame, ts, number| {
+            let _ = tx.send((frame, ts, number));
         });
         drop(tx);
         if let Err(p) = worker.join() {
@@ -420,7 +563,7 @@ where
     });
     stats.unwrap_or_else(|| {
         let mut pairs = Pairs::default();
-        src.run_owned(|frame, ts| pairs.feed(frame, ts, &mut f))
+        src.run_owned(|frame, ts, number| pairs.feed(frame, ts, number, &mut f))
     })
 }
 

@@ -12,50 +12,112 @@ use super::cuts::{Boundary, camera_moving};
 use super::signals::FrameRec;
 use crate::model::Span;
 
-/// Frame times: `t(i)` for i < n, and the end of the last frame for i == n.
+/// Frame times and numbers. Records are indexed `0..n` (`at(n)` is the end of the last frame); frame
+/// numbers count every frame of the stream, including any the decoder skipped.
 pub(crate) struct Times<'a> {
     recs: &'a [FrameRec],
+    /// Time of every frame of the stream by number, when frames were skipped (empty when every
+    /// frame has a record: then numbers are record indices).
+    all: &'a [f64],
     pub frame_dur: f64,
 }
 
 impl<'a> Times<'a> {
-    pub fn new(recs: &'a [FrameRec], fps: f64) -> Self {
-        let mut gaps: Vec<f64> = recs
-            .windows(2)
-            .map(|w| w[1].t - w[0].t)
-            .filter(|d| d.is_finite() && *d > 0.0)
-            .collect();
+    /// `all`: the time of every frame by number (see the field).
+    pub fn with_all(recs: &'a [FrameRec], all: &'a [f64], fps: f64) -> Self {
+        let gaps = |t: &mut dyn Iterator<Item = f64>| {
+            let mut prev: Option<f64> = None;
+            let mut v: Vec<f64> = Vec::new();
+            for x in t {
+                if let Some(p) = prev {
+                    let d = x - p;
+                    if d.is_finite() && d > 0.0 {
+                        v.push(d);
+                    }
+                }
+                prev = Some(x);
+            }
+            v
+        };
+        let mut gaps = if all.is_empty() {
+            gaps(&mut recs.iter().map(|r| r.t))
+        } else {
+            gaps(&mut all.iter().copied())
+        };
         gaps.sort_by(|a, b| a.total_cmp(b));
         let frame_dur = gaps.get(gaps.len() / 2).copied().unwrap_or(1.0 / fps);
-        Times { recs, frame_dur }
-    }
-
-    pub fn at(&self, i: usize) -> f64 {
-        match self.recs.get(i) {
-            Some(r) => r.t,
-            None => self.recs.last().map_or(0.0, |r| r.t + self.frame_dur),
+        Times {
+            recs,
+            all,
+            frame_dur,
         }
     }
 
+    /// Frames in the stream.
+    pub fn total(&self) -> u64 {
+        if self.all.is_empty() {
+            self.recs.len() as u64
+        } else {
+            self.all.len() as u64
+        }
+    }
+
+    /// Time of record `i` (the end of the stream for `i == n`).
+    pub fn at(&self, i: usize) -> f64 {
+        match self.recs.get(i) {
+            Some(r) => r.t,
+            None => self.time_of(self.total()),
+        }
+    }
+
+    /// Frame number of record `i` (the frame count for `i == n`).
+    pub fn number(&self, i: usize) -> u64 {
+        self.recs.get(i).map_or(self.total(), |r| r.frame)
+    }
+
+    /// Time of frame number `f` (the end of the stream for `f == total`).
+    pub fn time_of(&self, f: u64) -> f64 {
+        if self.all.is_empty() {
+            return match self.recs.get(f as usize) {
+                Some(r) => r.t,
+                None => self.recs.last().map_or(0.0, |r| r.t + self.frame_dur),
+            };
+        }
+        match self.all.get(f as usize) {
+            Some(&t) => t,
+            None => self.all.last().map_or(0.0, |t| t + self.frame_dur),
+        }
+    }
+
+    /// Span from record `a` to record `b` (exclusive; `b == n` is the end).
     pub fn span(&self, a: usize, b: usize) -> Span {
+        self.span_frames(self.number(a), self.number(b))
+    }
+
+    /// Span from frame number `a` to frame number `b` (exclusive).
+    pub fn span_frames(&self, a: u64, b: u64) -> Span {
         Span {
-            start_s: self.at(a),
-            end_s: self.at(b),
-            start_frame: a as u64,
-            end_frame: b as u64,
+            start_s: self.time_of(a),
+            end_s: self.time_of(b),
+            start_frame: a,
+            end_frame: b,
         }
     }
 }
 
-pub(crate) fn shots(cuts: &[Boundary], n: usize, t: &Times<'_>) -> Vec<Span> {
+pub(crate) fn shots(cuts: &[Boundary], t: &Times<'_>) -> Vec<Span> {
+    let n = t.total();
     if n == 0 {
         return Vec::new();
     }
     let mut edges = vec![0];
-    edges.extend(cuts.iter().map(|c| c.frame).filter(|&f| f > 0 && f < n));
+    edges.extend(cuts.iter().map(|c| c.at).filter(|&f| f > 0 && f < n));
     edges.push(n);
     edges.dedup();
-    edges.windows(2).map(|w| t.span(w[0], w[1])).collect()
+    edges
+        .windows(2)
+        .map(|w| t.span_frames(w[0], w[1]))
+        .collect()
 }
 
 /// Still pieces (runs sharing one freeze reference), as [start, end) frame ranges.
@@ -169,22 +231,22 @@ fn noisy_stills(recs: &[FrameRec]) -> Vec<(usize, usize)> {
 pub(crate) fn motion_segments(shots: &[Span], frozen: &[Span], t: &Times<'_>) -> Vec<Span> {
     let mut out = Vec::new();
     for s in shots {
-        let (a, b) = (s.start_frame as usize, s.end_frame as usize);
+        let (a, b) = (s.start_frame, s.end_frame);
         let mut cur = a;
         for f in frozen {
-            let (fa, fb) = (f.start_frame as usize, f.end_frame as usize);
+            let (fa, fb) = (f.start_frame, f.end_frame);
             if fb <= cur || fa >= b {
                 continue;
             }
             // Keep the first frozen frame with the motion before it (it ends that motion).
             let stop = (fa + 1).min(b);
             if stop > cur + 1 {
-                out.push(t.span(cur, stop));
+                out.push(t.span_frames(cur, stop));
             }
             cur = cur.max(fb);
         }
         if b > cur + 1 {
-            out.push(t.span(cur, b));
+            out.push(t.span_frames(cur, b));
         }
     }
     out
@@ -199,9 +261,8 @@ pub(crate) fn camera_spans(
     min_s: f64,
 ) -> Vec<Span> {
     let n = recs.len();
-    let mut moving: Vec<bool> = recs
-        .iter()
-        .map(|r| camera_moving(r, dims.0, dims.1))
+    let mut moving: Vec<bool> = (0..n)
+        .map(|i| camera_moving(recs, i, dims.0, dims.1))
         .collect();
     for c in cuts {
         if c.frame < n {
@@ -217,7 +278,11 @@ pub(crate) fn camera_spans(
                 j += 1;
             }
             let is_cut = cuts.iter().any(|c| c.frame >= i && c.frame < j);
-            if i > 0 && j < n && j - i <= 2 && !is_cut {
+            // At most two still frames (by number: records may skip frames).
+            let still = recs
+                .get(j)
+                .map_or(usize::MAX, |r| (r.frame - recs[i].frame) as usize);
+            if i > 0 && j < n && still <= 2 && !is_cut {
                 moving[i..j].iter_mut().for_each(|m| *m = true);
             }
             i = j;

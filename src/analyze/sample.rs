@@ -81,6 +81,8 @@ pub(crate) struct Sampler {
     spec: SampleSpec,
     /// Frames between evenly spaced samples.
     step: usize,
+    /// Number of the frame at or after which the next evenly spaced sample is taken.
+    next_even: usize,
     /// Sample aspect ratio (display width of one stored pixel).
     sar: f64,
     pub samples: Vec<Sample>,
@@ -97,6 +99,7 @@ impl Sampler {
         Sampler {
             spec,
             step,
+            next_even: 0,
             sar: if sar.is_finite() && sar > 0.0 {
                 sar
             } else {
@@ -113,8 +116,10 @@ impl Sampler {
             return None;
         }
         // Counting kept frames only on the frames that could be kept (this runs for every frame).
+        // The first frame at or after each multiple of `step` (frame numbers have gaps when the
+        // decoder skips non-reference frames).
         let even = self.spec.every_s > 0.0
-            && idx.is_multiple_of(self.step)
+            && idx >= self.next_even
             && (self.spec.max_even == 0
                 || self
                     .samples
@@ -123,6 +128,7 @@ impl Sampler {
                     .count()
                     < self.spec.max_even);
         if even {
+            self.next_even = (idx / self.step + 1) * self.step;
             let s = self.copy(idx, pic, mafd, SampleReason::Even);
             self.samples.push(s);
             return self.samples.last();

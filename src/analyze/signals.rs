@@ -40,6 +40,32 @@ const NA: DissolveRec = DissolveRec {
     rt: f32::NAN,
 };
 
+/// Steps back from the frame numbered `cur` (to be appended after `recs`) to the decoded frame
+/// whose number is nearest `target`, looking at most `max` steps back; None when the decoded
+/// history does not reach back that far. With every frame decoded this is `cur - target`.
+pub(crate) fn steps_back(recs: &[FrameRec], cur: u64, target: i64, max: usize) -> Option<usize> {
+    let n = recs.len();
+    if target < 0 || target as u64 > cur {
+        return None;
+    }
+    for k in 1..=n.min(max) {
+        let f = recs[n - k].frame as i64;
+        if f <= target {
+            let later = if k > 1 {
+                recs[n - k + 1].frame as i64
+            } else {
+                cur as i64
+            };
+            return Some(if k > 1 && later - target < target - f {
+                k - 1
+            } else {
+                k
+            });
+        }
+    }
+    None
+}
+
 /// Smallest difference (%) between a window's end frames that the gradual-cut test considers; below
 /// it the window's linearity figures are not computed (NaN).
 pub(crate) const DISSOLVE_MIN_D: f32 = 6.0;
@@ -52,6 +78,9 @@ const TINY_W: usize = 64;
 pub struct FrameRec {
     /// Best-effort timestamp in seconds from the stream start (filled in by `mod.rs`).
     pub t: f64,
+    /// Presentation-order number of the frame in the stream. Equal to the record's index unless
+    /// the decoder skipped non-reference frames (then the numbers have gaps).
+    pub frame: u64,
     /// Full-resolution luma mean absolute frame difference, % of full scale (scdet's mafd).
     pub mafd: f32,
     /// Small-frame chroma (U and V averaged) mean absolute difference, %.
@@ -719,8 +748,9 @@ impl Analyzer {
         (v.len() == self.sw * self.sh && !v.is_empty()).then_some(v)
     }
 
-    /// Feed one decoded frame (`prev` is the previous decoded frame at the same size, if any).
-    pub fn push(&mut self, cur: &Picture<'_>, prev: Option<&Picture<'_>>) {
+    /// Feed one decoded frame numbered `number` in presentation order (`prev` is the previous
+    /// decoded frame at the same size, if any).
+    pub fn push(&mut self, cur: &Picture<'_>, prev: Option<&Picture<'_>>, number: u64) {
         let (w, h) = (cur.y.width, cur.y.height);
         if self.geom != Some((w, h)) {
             // First frame (sizes never change afterwards: decode.rs converts to the first size).
@@ -853,7 +883,14 @@ impl Analyzer {
         let mut dis = [NA; 3];
         let mut tmp = std::mem::take(&mut self.tmp);
         for (k, &l) in self.wins.iter().enumerate() {
-            if let (Some(a), Some(m)) = (self.ring_get(l), self.ring_get(l / 2)) {
+            // The window's far end, and the frame nearest the middle between the two ends (by
+            // frame number: with skipped frames the steps are uneven).
+            let Some(back) = steps_back(&self.recs, number, number as i64 - l as i64, l) else {
+                continue;
+            };
+            let far = self.recs[idx - back].frame as i64;
+            let mid = steps_back(&self.recs, number, (number as i64 + far) / 2, back);
+            if let (Some(a), Some(m)) = (self.ring_get(back), mid.and_then(|b| self.ring_get(b))) {
                 let d = mad_pct(&small, a);
                 if d < DISSOLVE_MIN_D {
                     // The ends barely differ: the gradual-cut test skips this window whatever the
@@ -865,7 +902,7 @@ impl Analyzer {
                 avg_u8(&small, a, &mut tmp);
                 let r = mad_pct(m, &tmp);
                 let (mut dt, mut rt) = (f32::NAN, f32::NAN);
-                if let (Some(ta), Some(tm)) = (tiny_get(l), tiny_get(l / 2)) {
+                if let (Some(ta), Some(tm)) = (tiny_get(back), mid.and_then(tiny_get)) {
                     dt = mad_pct(&tiny, ta);
                     avg_u8(&tiny, ta, &mut tmp);
                     rt = mad_pct(tm, &tmp);
@@ -917,8 +954,15 @@ impl Analyzer {
         let py = prepare_proj(&self.rowproj, ky, w as f32);
         let (mut dx, mut dy, mut conf_x, mut conf_y) = (0.0, 0.0, 1.0, 1.0);
         if let (Some((ppx, ppy)), true) = (&self.proj_prev, prev.is_some()) {
-            let (sx, cx) = best_shift(&px, ppx, (px.len() / 12).max(4));
-            let (sy, cy) = best_shift(&py, ppy, (py.len() / 12).max(4));
+            // A step over skipped frames moves further: the search grows with the gap (best_shift
+            // caps it at a third of the projection).
+            let gap = self
+                .recs
+                .last()
+                .map_or(1, |r| number.saturating_sub(r.frame).clamp(1, 4) as usize);
+            let range = |len: usize| (len / 12).max(4) * gap;
+            let (sx, cx) = best_shift(&px, ppx, range(px.len()));
+            let (sy, cy) = best_shift(&py, ppy, range(py.len()));
             dx = sx * kx as f32;
             dy = sy * ky as f32;
             conf_x = cx;
@@ -960,6 +1004,7 @@ impl Analyzer {
         self.ring[slot] = small;
         self.recs.push(FrameRec {
             t: f64::NAN,
+            frame: number,
             mafd,
             cmafd,
             hist_d,
@@ -1128,6 +1173,61 @@ mod tests {
             a.iter().for_each(|&x| want[(x >> 2) as usize] += 1);
             assert_eq!(histogram(&a), want);
         }
+    }
+
+    fn numbered(frames: &[u64]) -> Vec<FrameRec> {
+        frames
+            .iter()
+            .map(|&f| FrameRec {
+                t: f as f64 / 25.0,
+                frame: f,
+                mafd: 0.0,
+                cmafd: 0.0,
+                hist_d: 0.0,
+                d1: 0.0,
+                d2: 0.0,
+                d3: 0.0,
+                t1: 0.0,
+                mean: 0.0,
+                std: 0.0,
+                freeze_ref: 0,
+                noise_ref: 0,
+                noise_share: f32::NAN,
+                dx: 0.0,
+                dy: 0.0,
+                conf_x: 1.0,
+                conf_y: 1.0,
+                dis: [NA; 3],
+                mc: f32::NAN,
+                ret: f32::NAN,
+                ret_back: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn steps_back_finds_the_nearest_decoded_frame() {
+        // Every frame decoded: `back` steps are `back` frames.
+        let all = numbered(&(0..20).collect::<Vec<_>>());
+        assert_eq!(steps_back(&all, 20, 10, 10), Some(10));
+        assert_eq!(steps_back(&all, 20, 2, 10), None, "more than max steps");
+        assert_eq!(steps_back(&all[..5], 5, -1, 10), None, "before the stream");
+        // Frames 0, 2, 4, 5, 8, 9 decoded; the next one is 12.
+        let some = numbered(&[0, 2, 4, 5, 8, 9]);
+        assert_eq!(steps_back(&some, 12, 8, 10), Some(2), "exact");
+        assert_eq!(steps_back(&some, 12, 7, 10), Some(2), "8 is nearer than 5");
+        assert_eq!(steps_back(&some, 12, 6, 10), Some(3), "5 is nearer than 8");
+        assert_eq!(
+            steps_back(&some, 12, 3, 10),
+            Some(5),
+            "tie: the earlier frame, a longer window"
+        );
+        assert_eq!(
+            steps_back(&some, 12, 11, 10),
+            Some(1),
+            "at least one step back"
+        );
+        assert_eq!(steps_back(&some, 12, 0, 3), None);
     }
 
     #[test]

@@ -102,10 +102,10 @@ pub fn camera_travel(d: &super::DetailedAnalysis) -> f64 {
     let (w, h) = (d.width.max(1) as f64, d.height.max(1) as f64);
     let (mut x, mut y) = (0.0f64, 0.0f64);
     for s in &d.analysis.camera_motion {
-        let (a, b) = (
-            s.start_frame as usize + 1,
-            (s.end_frame as usize).min(d.frames.len()),
-        );
+        // Records by frame number (numbers skip the frames a fast pass did not decode); each
+        // record's shift is measured from the record before it.
+        let a = d.frames.partition_point(|r| r.frame <= s.start_frame);
+        let b = d.frames.partition_point(|r| r.frame < s.end_frame);
         for r in d.frames.get(a..b).unwrap_or(&[]) {
             x += r.dx.abs() as f64;
             y += r.dy.abs() as f64;

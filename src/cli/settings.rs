@@ -150,7 +150,7 @@ pub(crate) fn resolve(j: &Judging) -> Result<Resolved> {
         orientation,
         rules: settings,
         analyze,
-        analyze_opts: AnalyzeOptions::default(),
+        analyze_opts: AnalyzeOptions::from_env(),
         cache,
         ignore: cfg.ignore.clone(),
     };

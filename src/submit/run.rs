@@ -133,7 +133,7 @@ fn preflight(
         orientation: pair.orientation,
         rules: RuleSettings::default(),
         analyze,
-        analyze_opts: AnalyzeOptions::default(),
+        analyze_opts: AnalyzeOptions::from_env(),
         cache: None,
         ignore: Default::default(),
     };

@@ -1,0 +1,158 @@
+//! Checking and placing hard cuts found on a pass that skipped non-reference frames.
+//!
+//! The fast pass decodes reference frames only (about half the frames of a typical x264 file, and
+//! about half the decode time). A hard cut it finds lies somewhere after the last decoded frame of
+//! the old shot and at or before the first decoded frame of the new one. When frames were skipped
+//! in between, this module decodes that stretch again at the full frame rate, with a few frames of
+//! context on either side, and runs the same signal code and hard-cut test on it: the cut lands on
+//! its exact frame, and a candidate that only came from the uneven steps between decoded frames
+//! (fast motion looks like a jump when two frames are skipped, notes/cut-detection.md) is dropped.
+//!
+//! The decoder seeks to the keyframe before each stretch and decodes reference frames only up to
+//! it, so the cost is a little of the keyframe interval plus a dozen full frames per candidate.
+
+use std::path::Path;
+
+use super::AnalyzeOptions;
+use super::cuts;
+use super::decode::{self, Flow, Pairs};
+use super::signals::{Analyzer, FrameRec};
+
+/// Frames of context decoded on either side of the ambiguous stretch (the hard-cut test compares
+/// with two frames on each side and looks three back for flashes).
+const CONTEXT: u64 = 4;
+
+/// A hard cut between two decoded frames with skipped frames in between.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Candidate {
+    /// Frame number of the last decoded frame before the cut.
+    pub before: u64,
+    /// Frame number of the first decoded frame after it.
+    pub after: u64,
+}
+
+/// The verdict on one candidate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Verdict {
+    /// The cut, at this frame number (in `before + 1 ..= after`), with its full-rate score.
+    Cut { at: u64, score: f64 },
+    /// The full-rate frames show no cut there.
+    NoCut,
+    /// The stretch could not be decoded again; the fast pass's placement stands.
+    Unknown,
+}
+
+/// The stream as the fast pass saw it: packet timestamps (sorted; frame number = index), keyframe
+/// timestamps (sorted), the stream start in ticks and seconds per tick.
+pub(crate) struct Clock<'a> {
+    pub pts: &'a [i64],
+    pub keyframes: &'a [i64],
+    pub start: i64,
+    pub tb: f64,
+}
+
+/// Decode each candidate's stretch at the full frame rate and judge it. Candidates are taken in
+/// order; the decoder seeks to the keyframe before a stretch unless it can read on to it without
+/// passing a keyframe (then reading on costs less than seeking back to the last one).
+pub(crate) fn check(
+    path: &Path,
+    opts: &AnalyzeOptions,
+    fps: f64,
+    clock: &Clock<'_>,
+    cands: &[Candidate],
+) -> Vec<Verdict> {
+    let pts = clock.pts;
+    if cands.is_empty() || pts.is_empty() {
+        return vec![Verdict::Unknown; cands.len()];
+    }
+    let mut src = match decode::open(path, opts.skip_loop_filter, true) {
+        Ok(s) => s,
+        Err(_) => return vec![Verdict::Unknown; cands.len()],
+    };
+    let last = pts.len() as u64 - 1;
+    // Timestamp of the last frame the decoder handed out (None: nothing read yet).
+    let mut at: Option<i64> = None;
+    cands
+        .iter()
+        .map(|c| {
+            let lo = pts[c.before.saturating_sub(CONTEXT) as usize];
+            let hi = pts[(c.after + CONTEXT).min(last) as usize];
+            let read_on =
+                at.is_some_and(|p| p < lo && !clock.keyframes.iter().any(|&k| k > p && k <= lo));
+            if !read_on && src.seek(lo).is_err() {
+                at = None;
+                return Verdict::Unknown;
+            }
+            let (recs, last_seen) =
+                window_recs(&mut src, (fps, opts.freeze_noise), clock, (lo, hi));
+            at = last_seen;
+            judge(&recs, c, opts)
+        })
+        .collect()
+}
+
+/// The hard-cut test on the full-rate records of one window.
+fn judge(recs: &[FrameRec], c: &Candidate, opts: &AnalyzeOptions) -> Verdict {
+    // Every frame of the stretch must be there, or the placement would be a guess again.
+    let covered = (c.before..=c.after).all(|f| recs.iter().any(|r| r.frame == f));
+    if !covered {
+        return Verdict::Unknown;
+    }
+    cuts::hard_cuts(recs, opts)
+        .iter()
+        .filter(|b| b.at > c.before && b.at <= c.after)
+        .max_by(|a, b| a.score.total_cmp(&b.score))
+        .map_or(Verdict::NoCut, |b| Verdict::Cut {
+            at: b.at,
+            score: b.score,
+        })
+}
+
+/// Decode the frames with timestamps `lo..=hi` at the full rate (reading on from where the decoder
+/// is) and return their records, times filled in, and the timestamp of the last frame read.
+fn window_recs(
+    src: &mut decode::Source,
+    (fps, noise): (f64, f64),
+    clock: &Clock<'_>,
+    (lo, hi): (i64, i64),
+) -> (Vec<FrameRec>, Option<i64>) {
+    src.set_skip_nonref(true);
+    let mut an = Analyzer::new(fps, noise);
+    let mut pairs = Pairs::default();
+    let mut push = |cur: &decode::Picture<'_>, prev: Option<&decode::Picture<'_>>, _, n: u64| {
+        an.push(cur, prev, n);
+    };
+    let mut last_seen = None;
+    // Reference frames only up to the window, every frame from its first packet on.
+    let mut full = false;
+    src.run_until(
+        |p| {
+            if !full && p.is_some_and(|p| p >= lo) {
+                full = true;
+                return Flow::DecodeAll;
+            }
+            Flow::Continue
+        },
+        |frame, ts, _, _| {
+            let Some(ts) = ts else {
+                return Flow::Continue;
+            };
+            last_seen = Some(ts);
+            if ts > hi {
+                return Flow::Stop;
+            }
+            if ts >= lo
+                && let Ok(i) = clock.pts.binary_search(&ts)
+            {
+                pairs.feed(frame, Some(ts), i as u64, &mut push);
+            }
+            Flow::Continue
+        },
+    );
+    an.finish();
+    let mut recs = an.recs;
+    for r in &mut recs {
+        r.t = (clock.pts[r.frame as usize] - clock.start) as f64 * clock.tb;
+    }
+    (recs, last_seen)
+}
