@@ -8,8 +8,10 @@
 //! its exact frame, and a candidate that only came from the uneven steps between decoded frames
 //! (fast motion looks like a jump when two frames are skipped, notes/cut-detection.md) is dropped.
 //!
-//! The decoder seeks to the keyframe before each stretch and decodes reference frames only up to
-//! it, so the cost is a little of the keyframe interval plus a dozen full frames per candidate.
+//! Up to each stretch the decoder reads reference frames only, from where it stopped for the
+//! previous stretch when no keyframe lies in between, else from the keyframe before the stretch
+//! (a seek). The cost is part of a keyframe interval plus a dozen full frames per candidate; x264's
+//! default places a reference frame at every cut it sees, so on most files nothing comes here.
 
 use std::path::Path;
 
