@@ -409,7 +409,7 @@ fn cut_on_a_skipped_frame_is_placed_exactly() {
 }
 
 #[test]
-fn skipping_frames_keeps_flash_pan_and_dissolve_verdicts() {
+fn skipping_frames_keeps_flash_pan_dissolve_and_cut_verdicts() {
     need_ffmpeg!();
     let dir = tempfile::tempdir().unwrap();
     let clips = [
@@ -425,6 +425,17 @@ fn skipping_frames_keeps_flash_pan_and_dissolve_verdicts() {
         (
             "pan16.mp4",
             "testsrc2=s=2000x240:r=25:d=4,crop=320:240:x='n*16':y=0[v]".to_string(),
+        ),
+        // A shot that starts like one 2.8 s earlier (the same panning pattern restarted in other
+        // colours): still a cut. The "back to an earlier picture" test looks back about 2 s; with
+        // frames skipped its ring of past frames reached further and took this for a glitch.
+        (
+            "restart.mp4",
+            "mandelbrot=s=320x240:r=25,trim=end_frame=40,format=yuv420p[a];\
+             testsrc2=s=1000x240:r=25,crop=320:240:x='n*8':y=0,trim=end_frame=70[b];\
+             testsrc2=s=1000x240:r=25,crop=320:240:x='n*8':y=0,trim=end_frame=50,hue=h=90[c];\
+             [a][b][c]concat=n=3:v=1:a=0[v]"
+                .to_string(),
         ),
         // A dissolve and a cut.
         (
@@ -444,6 +455,11 @@ fn skipping_frames_keeps_flash_pan_and_dissolve_verdicts() {
         let full = analyze_video(&p, &full_decode()).expect("full analysis");
         let (fast, full) = (cut_list(&d.analysis), cut_list(&full));
         match *name {
+            "restart.mp4" => {
+                assert_eq!(fast, full, "{name}");
+                let frames: Vec<u64> = fast.iter().map(|c| c.0).collect();
+                assert_eq!(frames, [40, 110], "{name}");
+            }
             "dissolve_cut.mp4" => {
                 assert_eq!(fast.len(), 2, "{name}: {fast:?}");
                 assert_eq!(fast[0].1, "gradual");

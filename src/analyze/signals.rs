@@ -985,8 +985,15 @@ impl Analyzer {
 
         let (mut ret, mut ret_back) = (f32::NAN, 0u32);
         if mc.is_finite() {
+            // Back as far as the ring reaches with every frame decoded (about 2 s), by frame
+            // number: with skipped frames the ring holds older pictures, and a new shot that
+            // resembles one from further back is still a new shot.
+            let reach = self.ring.len() as u64;
             let mut k = 3;
             while let Some(p) = self.ring_get(k) {
+                if number.saturating_sub(self.recs[idx - k].frame) >= reach {
+                    break;
+                }
                 let d = mad_pct(&small, p);
                 if ret.is_nan() || d < ret {
                     ret = d;
