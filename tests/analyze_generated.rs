@@ -121,6 +121,24 @@ fn hard_cuts_exact_frames() {
 }
 
 #[test]
+fn cut_out_of_noise_into_a_still_shot() {
+    need_ffmpeg!();
+    let dir = tempfile::tempdir().unwrap();
+    // cellauto changes ~42 % of its picture every frame, about as much as the cut into the colour
+    // bars does, so the frame-difference scores barely move at the cut (min(mafd, Δmafd) ≈ 8);
+    // the luma histogram jumps. Then a cut from the still bars into noise again.
+    let fc = format!(
+        "{};smptehdbars={S}:d=2,format=yuv420p[b];{};[a][b][c]concat=n=3:v=1:a=0[v]",
+        src("cellauto", 2.0, "a"),
+        src("cellauto", 1.6, "c")
+    );
+    let p = make_clip(dir.path(), "noise_still.mp4", &fc, &[]);
+    let a = analyze(&p);
+    let frames: Vec<u64> = a.cuts.iter().map(|c| c.frame).collect();
+    assert_eq!(frames, [50, 100], "{:?}", a.cuts);
+}
+
+#[test]
 fn dissolve_is_one_gradual_cut_inside_it() {
     need_ffmpeg!();
     let dir = tempfile::tempdir().unwrap();

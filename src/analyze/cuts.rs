@@ -69,6 +69,10 @@ fn flash_at(recs: &[FrameRec], i: usize) -> bool {
 /// window (0..255).
 const DIM_STD: f32 = 10.0;
 
+/// Luma histogram distance (half the L1 distance of 64-bin histograms, 0..1) at which a frame that
+/// stands out from its neighbours is a cut even when its frame difference does not stand out.
+const HIST_CUT: f32 = 0.5;
+
 /// A repeated frame (exact duplicate from a frame-rate conversion or an encoder skip).
 const DUP: f32 = 0.05;
 
@@ -132,7 +136,14 @@ pub(crate) fn hard_cuts(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> 
         let csc = c(i).min((c(i) - cp).abs()) as f64;
         let cratio = neigh(i, &c).map_or(f64::INFINITY, |a| c(i) as f64 / a.max(0.5) as f64);
         let chroma = csc >= o.chroma_threshold && cratio >= 4.0 && ratio >= 2.0 && m(i) >= 3.0;
-        if !(luma || chroma) || flash_at(recs, i) {
+        // A shot whose every frame already changes as much as a cut (noise, confetti, a cellular
+        // automaton: mafd ≈ 42 % per frame) hides the cut from the scores above; its luma
+        // histogram still jumps (cellauto → colour bars: 0.94, 47× its neighbours; at most 0.24
+        // on any non-cut frame of the corpus, fast motion included).
+        let hist = recs[i].hist_d >= HIST_CUT
+            && neigh(i, &|j| recs[j].hist_d).is_none_or(|a| recs[i].hist_d >= 8.0 * a.max(0.02))
+            && m(i) >= 3.0;
+        if !(luma || chroma || hist) || flash_at(recs, i) {
             continue;
         }
         // The picture went back to one seen shortly before, with no cut in between: the frames in
@@ -148,7 +159,11 @@ pub(crate) fn hard_cuts(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> 
             frame: i,
             at: recs[i].frame,
             gradual: false,
-            score: sc.max(csc),
+            score: if luma || chroma {
+                sc.max(csc)
+            } else {
+                recs[i].hist_d as f64 * 100.0
+            },
         });
     }
     out
