@@ -14,7 +14,8 @@
 //! numbering; the signal code measures windows and steps by frame number, not by record. A hard cut
 //! whose new shot starts after skipped frames is decided and placed by `refine`, which decodes that
 //! short stretch again at the full rate. Streams whose packets cannot number the frames (no
-//! timestamps, repeated ones) or may carry one field per packet (interlaced) are decoded in full.
+//! timestamps, repeated ones, ones that go back) or may carry one field per packet (interlaced)
+//! are decoded in full.
 
 mod cuts;
 mod decode;
@@ -239,6 +240,11 @@ fn pass(
                 Some(f) => r.frame = f as u64,
                 None => return Ok(None),
             }
+        }
+        // Timestamps that go back (joined recordings, a wrapped MPEG-TS clock) number frames out
+        // of order.
+        if an.recs.windows(2).any(|w| w[1].frame <= w[0].frame) {
+            return Ok(None);
         }
         let start = start_ts.unwrap_or(pts[0]);
         all = pts.iter().map(|&p| (p - start) as f64 * tb).collect();
