@@ -557,6 +557,13 @@ fn streams_that_packets_cannot_number_are_decoded_in_full() {
     assert_eq!(d.frames_skipped, 0);
     let frames: Vec<u64> = d.analysis.cuts.iter().map(|c| c.frame).collect();
     assert_eq!(frames, [50], "joined.ts");
+    // Times follow the frames (the second recording's clock starts 10 s earlier).
+    assert!(
+        (d.analysis.cuts[0].time_s - 2.0).abs() < 0.05,
+        "{:?}",
+        d.analysis.cuts
+    );
+    assert!(d.frames.windows(2).all(|w| w[1].t > w[0].t));
 
     // The same stream in MP4 is numbered from its packets, skipping frames.
     let d = analyze_video_detailed(&mp4, &AnalyzeOptions::default()).expect("analysis");

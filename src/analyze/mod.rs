@@ -255,11 +255,18 @@ fn pass(
         // Timestamps: best-effort pts relative to the stream start; gaps filled at the nominal rate.
         // Every frame was decoded: frames are numbered in decode-output order.
         let start = start_ts.or_else(|| stamps.iter().flatten().copied().min());
+        // Times follow the frame order: a timestamp that goes back (joined recordings, a wrapped
+        // MPEG-TS clock) or repeats continues at the nominal rate instead.
         let mut last: Option<f64> = None;
         for (i, (r, ts)) in an.recs.iter_mut().zip(&stamps).enumerate() {
+            let next = last.map_or(0.0, |l| l + 1.0 / fps);
             let t = match (ts, start) {
                 (Some(ts), Some(s)) => (*ts - s) as f64 * tb,
-                _ => last.map_or(0.0, |l| l + 1.0 / fps),
+                _ => next,
+            };
+            let t = match last {
+                Some(l) if t <= l => next,
+                _ => t,
             };
             r.t = t;
             r.frame = i as u64;
