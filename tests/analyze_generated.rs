@@ -526,31 +526,19 @@ fn streams_that_packets_cannot_number_are_decoded_in_full() {
     }
     // Two MPEG-TS recordings joined byte for byte, the first with its clock 10 s ahead: timestamps
     // go back at the join, so they cannot number the frames either.
-    let ts = |name: &str, source: &str, offset: &str| {
-        let out = dir.path().join(name);
-        let st = Command::new("ffmpeg")
-            .args(["-v", "error", "-y", "-f", "lavfi", "-i", source])
-            .args([
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-x264-params",
-                "bframes=3",
-            ])
-            .args(["-pix_fmt", "yuv420p", "-output_ts_offset", offset])
-            .arg(&out)
-            .status()
-            .expect("run ffmpeg");
-        assert!(st.success());
-        std::fs::read(out).unwrap()
+    let ts = |name: &str, source: String, offset: &str| {
+        let args = [
+            "-x264-params",
+            "bframes=3",
+            "-pix_fmt",
+            "yuv420p",
+            "-output_ts_offset",
+            offset,
+        ];
+        std::fs::read(make_clip(dir.path(), name, &source, &args)).unwrap()
     };
-    let mut joined = ts("a.ts", &format!("testsrc2={S}:d=2"), "10");
-    joined.extend(ts(
-        "b.ts",
-        &src("mandelbrot", 2.0, "x").replace("[x]", ""),
-        "0",
-    ));
+    let mut joined = ts("a.ts", format!("testsrc2={S}:d=2[v]"), "10");
+    joined.extend(ts("b.ts", src("mandelbrot", 2.0, "v"), "0"));
     let joined_path = dir.path().join("joined.ts");
     std::fs::write(&joined_path, joined).unwrap();
     let d = analyze_video_detailed(&joined_path, &AnalyzeOptions::default()).expect("analysis");

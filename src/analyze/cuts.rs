@@ -17,7 +17,7 @@
 //!   same picture is not, nor is a camera panning across a plain area (the shift stays tracked).
 
 use super::AnalyzeOptions;
-use super::signals::{BlankRun, DISSOLVE_MIN_D, FrameRec, steps_back};
+use super::signals::{BlankRun, DISSOLVE_MIN_D, FrameRec};
 
 /// One boundary before it becomes a `model::Cut`.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,12 +169,7 @@ pub(crate) fn hard_cuts(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> 
     out
 }
 
-fn dissolves(
-    recs: &[FrameRec],
-    wins: [usize; 3],
-    hard: &[Boundary],
-    dims: (usize, usize),
-) -> Vec<Boundary> {
+fn dissolves(recs: &[FrameRec], hard: &[Boundary], dims: (usize, usize)) -> Vec<Boundary> {
     let n = recs.len();
     if n == 0 {
         return Vec::new();
@@ -194,10 +189,10 @@ fn dissolves(
         // (between a coherent change, whose steps add up, and a random one, whose difference
         // barely grows with the gap), so busy footage does not look coherent when thinned out.
         let gap = match i {
-            0 => 1.0,
-            _ => (recs[i].frame.saturating_sub(recs[i - 1].frame)).max(1) as f64,
+            0 => 1,
+            _ => recs[i].frame.saturating_sub(recs[i - 1].frame).max(1),
         };
-        let w = if gap == 1.0 { 1.0 } else { gap.sqrt() };
+        let w = (gap as f64).sqrt();
         step[i + 1] = step[i] + recs[i].d1 as f64 * w;
         tstep[i + 1] = tstep[i] + recs[i].t1 as f64 * w;
         cam[i + 1] = cam[i] + camera_moving(recs, i, dims.0, dims.1) as usize;
@@ -207,20 +202,12 @@ fn dissolves(
     // Candidate windows (start, end, score).
     let mut cands: Vec<(usize, usize, f64)> = Vec::new();
     for i in 0..n {
-        for (k, &l) in wins.iter().enumerate() {
-            let r = recs[i].dis[k];
+        for r in recs[i].dis {
             if !r.d.is_finite() {
                 continue;
             }
-            // The window's first record (the same one the analyzer compared with).
-            let Some(back) = steps_back(
-                &recs[..i],
-                recs[i].frame,
-                recs[i].frame as i64 - l as i64,
-                l,
-            ) else {
-                continue;
-            };
+            // The window's first record, the one the analyzer compared with.
+            let back = r.back as usize;
             let a = i - back;
             // Linearity on the small frames, or on the tiny ones (a pixel-random dissolve is only a
             // blend once averaged over blocks); the tiny residual is rescaled to the small d.
@@ -340,7 +327,7 @@ pub(crate) fn detect(
     settle(&mut hard);
     let mut all = hard.clone();
     if o.gradual {
-        all.extend(dissolves(recs, wins, &hard, dims));
+        all.extend(dissolves(recs, &hard, dims));
         all.extend(fades(recs, blanks, &hard, wins[1], dims));
     }
     // A sliver at either end shorter than a shot (≤ 2 frames, or blank) is not a shot of its own.

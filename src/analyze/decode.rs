@@ -4,9 +4,9 @@
 //! stream (never attached-pic cover art), configures the decoder for analysis-only speed (frame
 //! threading, `skip_loop_filter`, optionally `skip_frame=nonref`), and hands every decoded frame to a
 //! callback as plain `&[u8]` planes with their strides, without copying, numbered by its packet's
-//! timestamp among all packets of the stream (so skipped frames keep their place). Formats the signal code does not read directly (10-bit, RGB,
-//! paletted, negative strides, size changes mid-stream) go through one swscale conversion to 8-bit
-//! YUV 4:2:0 at a reduced size. Nothing here panics on bad input: corrupt packets are skipped and
+//! timestamp among all packets of the stream (so skipped frames keep their place). Formats the
+//! signal code does not read directly (10-bit, RGB, paletted, negative strides, size changes
+//! mid-stream) go through one swscale conversion to 8-bit YUV 4:2:0 at a reduced size. Nothing here panics on bad input: corrupt packets are skipped and
 //! counted, and the caller keeps whatever was decoded.
 
 use std::path::Path;

@@ -9,7 +9,7 @@
 //! previous frame, a ~1.2 s ring of small grey frames, and a small record per frame.
 //!
 //! The pass decodes reference frames only (FFmpeg's `skip_frame=nonref`): on x264/x265 files with
-//! B-frames that is 35–65 % fewer frames and about half the decode time. Every frame still gets its
+//! B-frames that is 25–67 % fewer frames and about 0.6–0.75× the decode time. Every frame still gets its
 //! number and time, from the packets' timestamps, so cuts and spans are in the stream's own frame
 //! numbering; the signal code measures windows and steps by frame number, not by record. A hard cut
 //! whose new shot starts after skipped frames is decided and placed by `refine`, which decodes that
@@ -57,7 +57,7 @@ pub struct AnalyzeOptions {
     pub camera_min_s: f64,
     /// Decode without the in-loop deblocking filter (analysis only; about 15% less CPU).
     pub skip_loop_filter: bool,
-    /// Decode reference frames only (about half the decode time on files with B-frames); hard
+    /// Decode reference frames only (0.6–0.75× the decode time on files with B-frames); hard
     /// cuts next to skipped frames are checked and placed by a full-rate decode of their stretch.
     pub skip_nonref: bool,
 }
@@ -82,7 +82,7 @@ impl Default for AnalyzeOptions {
 
 impl AnalyzeOptions {
     /// The defaults with the environment's overrides: `KLING_PREFLIGHT_FULL_DECODE=1` decodes
-    /// every frame (same results, about 1.5× the decode time on files with B-frames).
+    /// every frame (the same cuts, 1.3–1.5× the time on files with B-frames).
     pub fn from_env() -> Self {
         let full =
             std::env::var("KLING_PREFLIGHT_FULL_DECODE").is_ok_and(|v| !v.is_empty() && v != "0");
@@ -226,13 +226,12 @@ fn pass(
     let (tb, start_ts) = (src.time_base, src.start_ts);
     // The decoder's buffers go before any stretch is decoded again (4K stays under 200 MB).
     drop(src);
-    let mut all: Vec<f64> = Vec::new();
     let skipped = fast && stats.packet_pts.len() as u64 != stats.frames;
-    if skipped {
-        // Number every frame by its packet's timestamp: every packet needs one, once.
+    // The time of every frame of the stream, by frame number.
+    let all: Vec<f64> = if skipped {
+        // Number every frame by its packet's timestamp: every packet needs one, once, in order.
         let pts = &stats.packet_pts;
-        let unique = pts.windows(2).all(|w| w[0] < w[1]);
-        if !unique {
+        if pts.windows(2).any(|w| w[0] >= w[1]) {
             return Ok(None);
         }
         for (r, ts) in an.recs.iter_mut().zip(&stamps) {
@@ -247,10 +246,11 @@ fn pass(
             return Ok(None);
         }
         let start = start_ts.unwrap_or(pts[0]);
-        all = pts.iter().map(|&p| (p - start) as f64 * tb).collect();
-        for (r, ts) in an.recs.iter_mut().zip(&stamps) {
-            r.t = (ts.unwrap_or(start) - start) as f64 * tb;
+        let all: Vec<f64> = pts.iter().map(|&p| (p - start) as f64 * tb).collect();
+        for r in &mut an.recs {
+            r.t = all[r.frame as usize];
         }
+        all
     } else {
         // Timestamps: best-effort pts relative to the stream start; gaps filled at the nominal rate.
         // Every frame was decoded: frames are numbered in decode-output order.
@@ -272,19 +272,18 @@ fn pass(
             r.frame = i as u64;
             last = Some(t);
         }
-    }
+        an.recs.iter().map(|r| r.t).collect()
+    };
 
-    let times = motion::Times::with_all(&an.recs, &all, fps);
+    let times = motion::Times::new(&an.recs, &all, fps);
     let samples = sampler.finish(|f| times.time_of(f as u64));
     let recs = &an.recs;
     let n = recs.len();
     let wins = signals::dissolve_windows(fps);
-    let start = start_ts.unwrap_or(stats.packet_pts.first().copied().unwrap_or(0));
     let clock = refine::Clock {
         pts: &stats.packet_pts,
         keyframes: &stats.keyframe_pts,
-        start,
-        tb,
+        times: &all,
     };
     let mut settle = |b: &mut Vec<cuts::Boundary>| {
         if skipped {
@@ -349,32 +348,32 @@ fn refine_cuts(
     clock: &refine::Clock<'_>,
     bounds: &mut Vec<cuts::Boundary>,
 ) {
-    let mut unsure: Vec<usize> = Vec::new();
-    let mut cands: Vec<refine::Candidate> = Vec::new();
-    for (k, b) in bounds.iter().enumerate() {
-        if b.frame > 0 && recs[b.frame].frame > recs[b.frame - 1].frame + 1 {
-            unsure.push(k);
-            cands.push(refine::Candidate {
-                before: recs[b.frame - 1].frame,
+    // The record before each unsure cut (None: the fast pass's placement is final).
+    let before = |b: &cuts::Boundary| {
+        (b.frame > 0 && recs[b.frame].frame > recs[b.frame - 1].frame + 1).then(|| b.frame - 1)
+    };
+    let cands: Vec<refine::Candidate> = bounds
+        .iter()
+        .filter_map(|b| {
+            before(b).map(|p| refine::Candidate {
+                before: recs[p].frame,
                 after: recs[b.frame].frame,
-            });
+            })
+        })
+        .collect();
+    let mut verdicts = refine::check(path, opts, fps, clock, &cands).into_iter();
+    bounds.retain_mut(|b| {
+        if before(b).is_none() {
+            return true;
         }
-    }
-    let verdicts = refine::check(path, opts, fps, clock, &cands);
-    let mut drop = vec![false; bounds.len()];
-    for (&k, v) in unsure.iter().zip(verdicts) {
-        match v {
-            refine::Verdict::Cut { at, score } => {
-                bounds[k].at = at;
-                bounds[k].score = score;
+        match verdicts.next() {
+            Some(refine::Verdict::Cut { at, score }) => {
+                b.at = at;
+                b.score = score;
+                true
             }
-            refine::Verdict::NoCut => drop[k] = true,
-            refine::Verdict::Unknown => {}
+            Some(refine::Verdict::NoCut) => false,
+            Some(refine::Verdict::Unknown) | None => true,
         }
-    }
-    let mut k = 0;
-    bounds.retain(|_| {
-        k += 1;
-        !drop[k - 1]
     });
 }

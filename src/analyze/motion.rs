@@ -16,34 +16,19 @@ use crate::model::Span;
 /// numbers count every frame of the stream, including any the decoder skipped.
 pub(crate) struct Times<'a> {
     recs: &'a [FrameRec],
-    /// Time of every frame of the stream by number, when frames were skipped (empty when every
-    /// frame has a record: then numbers are record indices).
+    /// Time of every frame of the stream, by frame number.
     all: &'a [f64],
     pub frame_dur: f64,
 }
 
 impl<'a> Times<'a> {
-    /// `all`: the time of every frame by number (see the field).
-    pub fn with_all(recs: &'a [FrameRec], all: &'a [f64], fps: f64) -> Self {
-        let gaps = |t: &mut dyn Iterator<Item = f64>| {
-            let mut prev: Option<f64> = None;
-            let mut v: Vec<f64> = Vec::new();
-            for x in t {
-                if let Some(p) = prev {
-                    let d = x - p;
-                    if d.is_finite() && d > 0.0 {
-                        v.push(d);
-                    }
-                }
-                prev = Some(x);
-            }
-            v
-        };
-        let mut gaps = if all.is_empty() {
-            gaps(&mut recs.iter().map(|r| r.t))
-        } else {
-            gaps(&mut all.iter().copied())
-        };
+    /// `all`: the time of every frame by number (the records' own times when every frame has one).
+    pub fn new(recs: &'a [FrameRec], all: &'a [f64], fps: f64) -> Self {
+        let mut gaps: Vec<f64> = all
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .filter(|d| d.is_finite() && *d > 0.0)
+            .collect();
         gaps.sort_by(|a, b| a.total_cmp(b));
         let frame_dur = gaps.get(gaps.len() / 2).copied().unwrap_or(1.0 / fps);
         Times {
@@ -55,19 +40,12 @@ impl<'a> Times<'a> {
 
     /// Frames in the stream.
     pub fn total(&self) -> u64 {
-        if self.all.is_empty() {
-            self.recs.len() as u64
-        } else {
-            self.all.len() as u64
-        }
+        self.all.len() as u64
     }
 
     /// Time of record `i` (the end of the stream for `i == n`).
     pub fn at(&self, i: usize) -> f64 {
-        match self.recs.get(i) {
-            Some(r) => r.t,
-            None => self.time_of(self.total()),
-        }
+        self.time_of(self.number(i))
     }
 
     /// Frame number of record `i` (the frame count for `i == n`).
@@ -77,12 +55,6 @@ impl<'a> Times<'a> {
 
     /// Time of frame number `f` (the end of the stream for `f == total`).
     pub fn time_of(&self, f: u64) -> f64 {
-        if self.all.is_empty() {
-            return match self.recs.get(f as usize) {
-                Some(r) => r.t,
-                None => self.recs.last().map_or(0.0, |r| r.t + self.frame_dur),
-            };
-        }
         match self.all.get(f as usize) {
             Some(&t) => t,
             None => self.all.last().map_or(0.0, |t| t + self.frame_dur),

@@ -115,23 +115,22 @@ impl Sampler {
         if self.spec.is_empty() {
             return None;
         }
-        // Counting kept frames only on the frames that could be kept (this runs for every frame).
         // The first frame at or after each multiple of `step` (frame numbers have gaps when the
-        // decoder skips non-reference frames).
-        let even = self.spec.every_s > 0.0
-            && idx >= self.next_even
-            && (self.spec.max_even == 0
-                || self
-                    .samples
-                    .iter()
-                    .filter(|s| s.reason == SampleReason::Even)
-                    .count()
-                    < self.spec.max_even);
-        if even {
-            self.next_even = (idx / self.step + 1) * self.step;
-            let s = self.copy(idx, pic, mafd, SampleReason::Even);
-            self.samples.push(s);
-            return self.samples.last();
+        // decoder skips non-reference frames). Kept frames are counted only there, not on every
+        // frame; once the cap is reached no frame is due any more.
+        if self.spec.every_s > 0.0 && idx >= self.next_even {
+            let kept = self
+                .samples
+                .iter()
+                .filter(|s| s.reason == SampleReason::Even)
+                .count();
+            if self.spec.max_even == 0 || kept < self.spec.max_even {
+                self.next_even = (idx / self.step + 1) * self.step;
+                let s = self.copy(idx, pic, mafd, SampleReason::Even);
+                self.samples.push(s);
+                return self.samples.last();
+            }
+            self.next_even = usize::MAX;
         }
         if !self.spec.candidates || idx == 0 || mafd < self.spec.candidate_mafd {
             return None;

@@ -30,6 +30,9 @@ pub struct DissolveRec {
     /// pixel, but averaged over a block its middle frame is the blend of the ends, like a crossfade.
     pub dt: f32,
     pub rt: f32,
+    /// Records back to the window's first frame (L when every frame is decoded; fewer over
+    /// skipped frames); 0 without a window.
+    pub back: u32,
 }
 
 const NA: DissolveRec = DissolveRec {
@@ -38,12 +41,13 @@ const NA: DissolveRec = DissolveRec {
     ncc: f32::NAN,
     dt: f32::NAN,
     rt: f32::NAN,
+    back: 0,
 };
 
 /// Steps back from the frame numbered `cur` (to be appended after `recs`) to the decoded frame
 /// whose number is nearest `target`, looking at most `max` steps back; None when the decoded
 /// history does not reach back that far. With every frame decoded this is `cur - target`.
-pub(crate) fn steps_back(recs: &[FrameRec], cur: u64, target: i64, max: usize) -> Option<usize> {
+fn steps_back(recs: &[FrameRec], cur: u64, target: i64, max: usize) -> Option<usize> {
     let n = recs.len();
     if target < 0 || target as u64 > cur {
         return None;
@@ -896,7 +900,11 @@ impl Analyzer {
                     // The ends barely differ: the gradual-cut test skips this window whatever the
                     // rest says, so the rest (most of the per-frame work on calm footage) is not
                     // computed.
-                    dis[k] = DissolveRec { d, ..NA };
+                    dis[k] = DissolveRec {
+                        d,
+                        back: back as u32,
+                        ..NA
+                    };
                     continue;
                 }
                 avg_u8(&small, a, &mut tmp);
@@ -913,6 +921,7 @@ impl Analyzer {
                     ncc: ncc(&small, a),
                     dt,
                     rt,
+                    back: back as u32,
                 };
             }
         }
