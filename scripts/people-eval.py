@@ -40,7 +40,60 @@ def parse_args():
     p.add_argument("--split", choices=["all", "calibration", "held-out"], default="all")
     p.add_argument("--json", help="also write the per-item results and the scores here")
     p.add_argument("--keep-work", help="make derived clips and extracted files here (kept)")
+    p.add_argument("--lint", action="store_true", help="only check labels.toml and the committed files, then exit")
     return p.parse_args()
+
+
+SOURCE_KINDS = ("repo", "corpus", "git", "derive")
+COUNTS, FRAMINGS, FACES = ("0", "1", "2+"), ("head", "half", "full", "none"), ("clear", "small", "mid", "profile", "none")
+
+
+def lint(items_list):
+    """Problems in the labels (empty when they are consistent): a typo must not silently drop an item."""
+    errs, ids = [], {}
+    for n, it in enumerate(items_list):
+        where = f"item {n + 1} ({it.get('id', '?')})"
+        if it.get("id") in ids:
+            errs.append(f"{where}: duplicate id")
+        ids[it.get("id")] = it
+        if it.get("split") not in ("calibration", "held-out"):
+            errs.append(f"{where}: split must be calibration or held-out")
+        fire, quiet = set(it.get("fire", [])), set(it.get("quiet", []))
+        for c in (fire | quiet) - set(RULES):
+            errs.append(f"{where}: unknown rule {c}")
+        for c in fire & quiet:
+            errs.append(f"{where}: {c} both in fire and quiet")
+        kind = it.get("kind")
+        if kind == "pair":
+            continue
+        if kind not in ("image", "video"):
+            errs.append(f"{where}: kind must be image, video or pair")
+        if it.get("source", "").partition(":")[0] not in SOURCE_KINDS:
+            errs.append(f"{where}: source must start with one of {', '.join(SOURCE_KINDS)}")
+        if it.get("source", "").startswith("derive:") and "filter" not in it:
+            errs.append(f"{where}: a derived item needs a filter")
+        if it.get("source", "").startswith("repo:") and not (ROOT / it["source"][5:]).is_file():
+            errs.append(f"{where}: committed file {it['source'][5:]} missing")
+        if it.get("person_count") not in COUNTS or it.get("framing") not in FRAMINGS:
+            errs.append(f"{where}: person_count must be one of {COUNTS}, framing one of {FRAMINGS}")
+        if "face" in it and it["face"] not in FACES:
+            errs.append(f"{where}: face must be one of {FACES}")
+        for c in fire | quiet:
+            if kind == "image" and c[0] != "I" or kind == "video" and c[0] != "V":
+                errs.append(f"{where}: {c} does not apply to a {kind}")
+    for it in items_list:
+        if it.get("kind") == "pair":
+            for role, want in (("image", "image"), ("video", "video")):
+                ref = ids.get(it.get(role))
+                if ref is None or ref.get("kind") != want:
+                    errs.append(f"pair {it.get('id')}: {role} {it.get(role)!r} is not an {want} item")
+            if (set(it.get("fire", [])) | set(it.get("quiet", []))) != {"P001"}:
+                errs.append(f"pair {it.get('id')}: only P001 is scored on pairs")
+        elif it.get("source", "").startswith("derive:"):
+            for ref in it["source"][7:].split("+"):
+                if ref not in ids:
+                    errs.append(f"item {it['id']}: derived from unknown item {ref}")
+    return errs
 
 
 def run(cmd, **kw):
@@ -193,9 +246,19 @@ def print_table(title, table, rules_in_bin):
 
 def main():
     args = parse_args()
+    try:
+        items_list = tomllib.loads(Path(args.labels).read_text())["item"]
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as e:
+        sys.exit(f"people-eval: cannot read the labels {args.labels}: {e}")
+    errs = lint(items_list)
+    if errs:
+        sys.exit(f"people-eval: {args.labels} has {len(errs)} problem(s):\n  " + "\n  ".join(errs))
+    if args.lint:
+        n = sum(it["kind"] == "pair" for it in items_list)
+        print(f"people-eval: {args.labels}: {len(items_list) - n} files and {n} pairs, labels consistent")
+        return
     if not Path(args.bin).is_file():
         sys.exit(f"people-eval: no binary at {args.bin}; build it (cargo build --release) or pass --bin")
-    items_list = tomllib.loads(Path(args.labels).read_text())["item"]
     items = {it["id"]: it for it in items_list}
     rules_in_bin = known_rules(args.bin)
     work_ctx = tempfile.TemporaryDirectory(prefix="people-eval-") if not args.keep_work else None
