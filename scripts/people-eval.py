@@ -12,7 +12,7 @@ fetched mirror of a Git repository) are skipped and listed. Only the Python stan
 ffmpeg CLI (for the derived clips) are used.
 
     scripts/people-eval.py [--bin target/release/kling-preflight] [--split all|calibration|held-out]
-                           [--json OUT.json] [--keep-work DIR]
+                           [--json OUT.json] [--keep-work DIR] [--only ID-PREFIX,...] [--lint]
 """
 
 import argparse
@@ -40,6 +40,7 @@ def parse_args():
     p.add_argument("--split", choices=["all", "calibration", "held-out"], default="all")
     p.add_argument("--json", help="also write the per-item results and the scores here")
     p.add_argument("--keep-work", help="make derived clips and extracted files here (kept)")
+    p.add_argument("--only", help="score only items whose id starts with one of these comma-separated prefixes")
     p.add_argument("--lint", action="store_true", help="only check labels.toml and the committed files, then exit")
     return p.parse_args()
 
@@ -131,7 +132,7 @@ class Resolver:
         commit, _, path = tail.partition(":")
         gitdir = Path(self.args.mirror) / repo.replace("/", "+") / "repo"
         if not gitdir.is_dir():
-            return None, f"mirror of {repo} absent ({gitdir}; bring it with the fetch tool)"
+            return None, f"no bare clone of {repo} at {gitdir}"
         out = self.work / f"{item_id}{Path(path).suffix}"
         with open(out, "wb") as f:
             r = subprocess.run(["git", "--git-dir", str(gitdir), "cat-file", "blob", f"{commit}:{path}"],
@@ -179,7 +180,8 @@ def check_files(binary, paths):
     for f in json.loads(r.stdout)["files"]:
         diags = f.get("diagnostics") or []
         subject = (f.get("facts") or {}).get("subject") or {}
-        res[f["path"]] = (
+        # Keyed by the real path: a binary may print paths as given or canonicalised.
+        res[os.path.realpath(f["path"])] = (
             {d["code"] for d in diags},
             {d["code"]: d.get("message", "") for d in diags},
             FRAMING.get(subject.get("framing"), subject.get("framing")),
@@ -260,6 +262,9 @@ def main():
     if not Path(args.bin).is_file():
         sys.exit(f"people-eval: no binary at {args.bin}; build it (cargo build --release) or pass --bin")
     items = {it["id"]: it for it in items_list}
+    if args.only:
+        prefixes = tuple(args.only.split(","))
+        items_list = [it for it in items_list if it["id"].startswith(prefixes)]
     rules_in_bin = known_rules(args.bin)
     work_ctx = tempfile.TemporaryDirectory(prefix="people-eval-") if not args.keep_work else None
     work = Path(args.keep_work or work_ctx.name)
@@ -281,7 +286,7 @@ def main():
     for it in media:
         if it["id"] not in present:
             continue
-        got = results.get(str(present[it["id"]]))
+        got = results.get(os.path.realpath(present[it["id"]]))
         if got is None:
             absent.append((it["id"], "not in the check report"))
             continue
