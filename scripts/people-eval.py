@@ -122,25 +122,30 @@ class Resolver:
             p = Path(self.args.corpus) / rest
             return (p, None) if p.is_file() else (None, f"corpus file {p} absent")
         if kind == "git":
-            return self._git(it["id"], rest)
+            return self._git(it["id"], rest, it.get("blob"))
         if kind == "derive":
             return self._derive(it, rest.split("+"))
         return None, f"unknown source kind {kind!r}"
 
-    def _git(self, item_id, rest):
+    def _git(self, item_id, rest, blob):
+        """The file's git blob id names its exact bytes, so any clone that holds the object will do,
+        whichever commit its snapshot is at; commit:path is the fallback for labels without one."""
         repo, _, tail = rest.partition("@")
         commit, _, path = tail.partition(":")
         gitdir = Path(self.args.mirror) / repo.replace("/", "+") / "repo"
         if not gitdir.is_dir():
             return None, f"no bare clone of {repo} at {gitdir}"
         out = self.work / f"{item_id}{Path(path).suffix}"
-        with open(out, "wb") as f:
-            r = subprocess.run(["git", "--git-dir", str(gitdir), "cat-file", "blob", f"{commit}:{path}"],
-                               stdout=f, stderr=subprocess.PIPE)
-        if r.returncode != 0:
-            out.unlink(missing_ok=True)
-            return None, f"{repo}@{commit[:12]}:{path} not in the mirror ({r.stderr.decode().strip()})"
-        return out, None
+        for obj in ([blob] if blob else []) + [f"{commit}:{path}"]:
+            with open(out, "wb") as f:
+                r = subprocess.run(["git", "--git-dir", str(gitdir), "cat-file", "blob", obj],
+                                   stdout=f, stderr=subprocess.DEVNULL)
+            if r.returncode == 0:
+                if obj != blob and blob:
+                    return None, f"{repo}@{commit[:12]}:{path} differs from the labelled blob {blob[:12]}"
+                return out, None
+        out.unlink(missing_ok=True)
+        return None, f"{repo}@{commit[:12]}:{path} (blob {(blob or '?')[:12]}) not in the clone at {gitdir}"
 
     def _derive(self, it, sources):
         paths = []
