@@ -196,7 +196,8 @@ def check_files(binary, paths):
 
 def check_pair(binary, image, video, work):
     """Pair rules run at submit time: a dry run with placeholder URLs (nothing is sent)."""
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("KLING_")}
+    secrets = ("KLING_ACCESS_KEY", "KLING_SECRET_KEY")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k not in secrets}
     r = run([binary, "submit", "--provider", "kling", "--dry-run", "--image", str(image), "--video", str(video),
              "--image-url", "https://example.invalid/i.jpg", "--video-url", "https://example.invalid/v.mp4",
              "--ledger", str(work / "ledger.jsonl"), "--out-dir", str(work / "out")], env=env, cwd=work)
