@@ -46,6 +46,7 @@ struct Raw {
     orientation: Option<Spanned<Orientation>>,
     analyze: Option<Spanned<bool>>,
     cache: Option<Spanned<bool>>,
+    fail_on_empty: Option<Spanned<bool>>,
     #[serde(default)]
     ignore: Vec<Spanned<String>>,
     #[serde(default)]
@@ -75,6 +76,8 @@ pub struct Config {
     pub orientation: Option<At<Orientation>>,
     pub analyze: Option<At<bool>>,
     pub cache: Option<At<bool>>,
+    /// `check` exits 1 when it finds no file to judge (`--fail-on-empty`).
+    pub fail_on_empty: Option<At<bool>>,
     /// Severity overrides by code, prefix or name, in file order.
     pub rules: Vec<At<(String, Option<Severity>)>>,
     pub ignore: Ignore,
@@ -189,6 +192,10 @@ impl Config {
                 value: o.into_inner(),
             }),
             cache: raw.cache.map(|o| At {
+                line: line_of(text, o.span().start),
+                value: o.into_inner(),
+            }),
+            fail_on_empty: raw.fail_on_empty.map(|o| At {
                 line: line_of(text, o.span().start),
                 value: o.into_inner(),
             }),
@@ -426,6 +433,9 @@ orientation = "video"
 
 # Keep probe and analysis results in .kling-preflight-cache/ next to this file.
 # cache = true
+
+# `check` exits 1 when it finds no image or video to judge (a mistyped or empty folder).
+# fail_on_empty = false
 
 # Files and folders to skip when walking folders, relative to this file's folder.
 # A pattern without "/" matches at any depth.

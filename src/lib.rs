@@ -6,7 +6,8 @@
 //! `report` (human, json, ...). `engine` drives that flow over many files in parallel; `cli` is the
 //! command-line front end the binary calls. Around the flow: `config` (the project's
 //! `kling-preflight.toml`), `cache` (facts of unchanged files), `shard` (splitting inputs across
-//! machines) and `stable_hash` (the hash both of those need to agree across runs).
+//! machines), `stable_hash` (the hash both of those need to agree across runs) and `open` (inputs
+//! opened as regular files only, by descriptor, whatever bytes their names hold).
 
 pub mod analyze;
 pub mod cache;
@@ -16,6 +17,7 @@ pub mod detect;
 pub mod engine;
 pub mod fix;
 pub mod model;
+pub mod open;
 pub mod probe;
 pub mod profile;
 pub mod report;

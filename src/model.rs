@@ -560,6 +560,10 @@ impl Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileReport {
     pub path: String,
+    /// The name's exact bytes in standard base64, present only when they are not UTF-8: `path` then
+    /// shows each invalid sequence as U+FFFD, so this is the lossless form (as ripgrep's JSON does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_base64: Option<String>,
     pub kind: Kind,
     /// Format or container name, when known ("jpeg", "mp4", ...).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -154,7 +154,9 @@ pub(crate) fn open(
     skip_nonref: bool,
 ) -> Result<Source, AnalyzeError> {
     init_ffmpeg();
-    let ictx = ff::format::input(path).map_err(|e| AnalyzeError::Open(e.to_string()))?;
+    // By descriptor, not ffmpeg-next's `&str` path: a non-UTF-8 name must not panic (`crate::open`).
+    let ictx =
+        crate::open::av_input_with_info(path).map_err(|e| AnalyzeError::Open(e.to_string()))?;
 
     // Best real video stream: not cover art; prefer default disposition, then the largest frame.
     let mut best: Option<(bool, u64, usize)> = None;

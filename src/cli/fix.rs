@@ -17,7 +17,7 @@ use super::{Judging, Status, emit, options};
 use crate::engine::{self, Input};
 use crate::fix::plan::{AspectMode, PlanOptions, Tier};
 use crate::fix::{self, FileOutcome, FixOptions, atomic, video::X264};
-use crate::report::html;
+use crate::report::{escape, html};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FixFormat {
@@ -112,6 +112,66 @@ fn canonical_lenient(p: &Path) -> PathBuf {
     }
 }
 
+/// Where outputs must never land: the named input folders and every input file, resolved (symlinks
+/// followed), plus the folders that inputs were found in (a walked folder may be a symlink elsewhere).
+struct InputGuard {
+    trees: Vec<PathBuf>,
+    files: std::collections::HashSet<PathBuf>,
+}
+
+impl InputGuard {
+    fn new(named: &[PathBuf], inputs: &[(Input, PathBuf)]) -> Result<InputGuard> {
+        let mut trees = Vec::new();
+        for p in named.iter().filter(|p| p.is_dir()) {
+            trees.push(
+                p.canonicalize()
+                    .with_context(|| format!("{}: cannot resolve the path", escape::path(p)))?,
+            );
+        }
+        let mut files = std::collections::HashSet::new();
+        for (i, _) in inputs {
+            // A dangling link cannot be resolved; it is reported as F001 and never written.
+            let Ok(c) = i.path.canonicalize() else {
+                continue;
+            };
+            if !i.explicit
+                && let Some(parent) = c.parent()
+                && !trees.iter().any(|t| parent.starts_with(t))
+            {
+                trees.push(parent.to_path_buf());
+            }
+            files.insert(c);
+        }
+        Ok(InputGuard { trees, files })
+    }
+
+    /// The input folder that holds `p` (already resolved), if any.
+    fn tree_holding(&self, p: &Path) -> Option<&Path> {
+        self.trees
+            .iter()
+            .find(|t| p.starts_with(t))
+            .map(PathBuf::as_path)
+    }
+
+    /// Refuse a destination that, resolved, is an input file or lies in an input folder.
+    fn check(&self, dest: &Path, input: &str) -> Result<()> {
+        let resolved = canonical_lenient(dest);
+        let why = if self.files.contains(&resolved) {
+            "is an input file".to_string()
+        } else if let Some(tree) = self.tree_holding(&resolved) {
+            format!("lies inside the input folder {}", escape::path(tree))
+        } else {
+            return Ok(());
+        };
+        bail!(
+            "the output for {} would be {}, which resolves to {} and {why} (a symlink in --out-dir points into the inputs?): nothing was written; remove the link or choose another --out-dir",
+            escape::text(input),
+            escape::path(dest),
+            escape::path(&resolved)
+        )
+    }
+}
+
 pub fn run(a: FixArgs) -> Result<Status> {
     let check = options(&a.judging)?;
     let background = parse_color(&a.background)?;
@@ -134,15 +194,21 @@ pub fn run(a: FixArgs) -> Result<Status> {
     // Ctrl-C: stop between steps/packets; the temp-file guards then clean up on the error path.
     let _ = ctrlc::set_handler(fix::interrupt);
 
-    // Inputs with their paths relative to what was named on the command line.
+    // Inputs with their paths relative to what was named on the command line; a file reached twice
+    // (named twice, named and inside a named folder, `./x` and `x`) is fixed once.
     let mut inputs: Vec<(Input, PathBuf)> = Vec::new();
+    let mut seen_inputs = std::collections::HashSet::new();
     for p in &a.paths {
         let collected = engine::collect(std::slice::from_ref(p));
         if let Some((path, err)) = collected.errors.first() {
-            bail!("{path}: {err}");
+            bail!("{}: {err}", escape::text(path));
         }
+        super::warn_skipped(&collected);
         let is_dir = p.is_dir();
         for i in collected.inputs {
+            if !seen_inputs.insert(engine::identity(&i.path)) {
+                continue;
+            }
             let rel = if is_dir {
                 i.path
                     .strip_prefix(p)
@@ -155,18 +221,31 @@ pub fn run(a: FixArgs) -> Result<Status> {
         }
     }
     let out_dir = canonical_lenient(&a.out_dir);
+    let guard = InputGuard::new(&a.paths, &inputs)?;
     for (i, _) in &inputs {
-        let c = i
-            .path
-            .canonicalize()
-            .with_context(|| format!("{}: cannot resolve the path", i.display))?;
+        // A dangling link cannot be resolved (nor overwritten): it is judged F001, never written.
+        let Ok(c) = i.path.canonicalize() else {
+            continue;
+        };
         if c.starts_with(&out_dir) {
             bail!(
                 "--out-dir {} contains the input {}: choose a folder outside the inputs, so an input can never be overwritten",
-                a.out_dir.display(),
-                i.display
+                escape::path(&a.out_dir),
+                escape::text(&i.display)
             );
         }
+    }
+    if let Some(tree) = guard.tree_holding(&out_dir) {
+        bail!(
+            "--out-dir {} is inside the input folder {}: its outputs would be inputs of the next run; choose a folder outside the inputs",
+            escape::path(&a.out_dir),
+            escape::path(tree)
+        );
+    }
+    // Every destination folder, resolved through any symlink in it, before anything is analysed.
+    for (i, rel) in &inputs {
+        let dest = fix::output_path(&a.out_dir, rel, None);
+        guard.check(&dest, &i.display)?;
     }
     if out_dir.is_dir() && !a.dry_run {
         for e in walkdir::WalkDir::new(&out_dir).into_iter().flatten() {
@@ -198,6 +277,7 @@ pub fn run(a: FixArgs) -> Result<Status> {
             continue;
         }
         let dest = fix::output_path(&a.out_dir, rel, plan.output_ext.as_deref());
+        guard.check(&dest, &input.display)?;
         if let Some(other) = seen.insert(dest.clone(), input.display.clone()) {
             bail!(
                 "{other} and {} would both be written to {}: fix them in separate runs or rename one",
@@ -336,8 +416,8 @@ fn human(out: &mut dyn Write, outcomes: &[FileOutcome], dry_run: bool) -> std::i
                 writeln!(
                     out,
                     "{}: {verb} {} ({})",
-                    o.path,
-                    o.output.as_deref().unwrap_or("?"),
+                    escape::text(&o.path),
+                    escape::text(o.output.as_deref().unwrap_or("?")),
                     if dry_run {
                         "plan"
                     } else {
@@ -381,7 +461,7 @@ fn human(out: &mut dyn Write, outcomes: &[FileOutcome], dry_run: bool) -> std::i
                 writeln!(
                     out,
                     "{}: {}",
-                    o.path,
+                    escape::text(&o.path),
                     o.reason.as_deref().unwrap_or("already passes")
                 )?;
             }
@@ -390,7 +470,7 @@ fn human(out: &mut dyn Write, outcomes: &[FileOutcome], dry_run: bool) -> std::i
                 writeln!(
                     out,
                     "{}: cannot fix, nothing written: {}",
-                    o.path,
+                    escape::text(&o.path),
                     o.reason.as_deref().unwrap_or("no fix applies")
                 )?;
                 for act in &o.blocked {

@@ -23,7 +23,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::engine::{self, CheckOptions};
 use crate::model::Report;
 use crate::profile::{self, DEFAULT_PROFILE, Orientation};
-use crate::report::{self, Format, html, human};
+use crate::report::{self, Format, escape, html, human};
 use crate::rules;
 use crate::shard::Shard;
 
@@ -113,7 +113,7 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Also list passing files (human format).
+    /// Also list passing files (human format), and name skipped files and why on stderr.
     #[arg(long, short = 'v')]
     pub verbose: bool,
     /// No progress bar.
@@ -127,6 +127,9 @@ pub struct CheckArgs {
     /// Also write a self-contained visual report (filmstrips, timelines, pictures with the limits).
     #[arg(long, value_name = "PATH.html")]
     pub report: Option<PathBuf>,
+    /// Exit 1 when no image or video is found to judge (config: `fail_on_empty = true`).
+    #[arg(long)]
+    pub fail_on_empty: bool,
 }
 
 #[derive(Debug, Args)]
@@ -191,21 +194,63 @@ pub(crate) fn options(j: &Judging) -> Result<CheckOptions> {
 }
 
 /// Collect inputs (skipping the config's ignore globs in folders, keeping one shard); a path that does
-/// not exist is a usage error (exit 2), named in the message.
+/// not exist is a usage error (exit 2), named in the message. Symlink loops and dangling links found
+/// in folders are named on stderr.
 fn collect(
     paths: &[PathBuf],
     opts: &CheckOptions,
     shard: Option<Shard>,
-) -> Result<Vec<engine::Input>> {
+) -> Result<engine::Collected> {
     let walk = engine::Walk {
         ignore: Some(&opts.ignore),
         shard,
     };
     let collected = engine::collect_with(paths, &walk);
     if let Some((path, err)) = collected.errors.first() {
-        bail!("{path}: {err}");
+        bail!("{}: {err}", escape::text(path));
     }
-    Ok(collected.inputs)
+    warn_skipped(&collected);
+    Ok(collected)
+}
+
+/// Name on stderr the entries found in folders that deserve a warning (loops, dangling links).
+pub(crate) fn warn_skipped(c: &engine::Collected) {
+    for s in c.skipped.iter().filter(|s| s.warn) {
+        eprintln!(
+            "kling-preflight: warning: {}: skipped: {}",
+            escape::text(&s.display),
+            s.reason
+        );
+    }
+}
+
+/// With `-v`: name every skipped entry and why, and say how many duplicates were judged once.
+fn list_skipped(c: &engine::Collected, skipped: &[&engine::Input]) {
+    for s in c.skipped.iter().filter(|s| !s.warn) {
+        eprintln!(
+            "kling-preflight: skipped {}: {}",
+            escape::text(&s.display),
+            s.reason
+        );
+    }
+    for i in skipped {
+        eprintln!(
+            "kling-preflight: skipped {}: {}",
+            escape::path(&i.path),
+            engine::skip_reason(i)
+        );
+    }
+    if c.duplicates > 0 {
+        eprintln!(
+            "kling-preflight: {} {} the same file as an earlier input, judged once",
+            c.duplicates,
+            if c.duplicates == 1 {
+                "path is"
+            } else {
+                "paths are"
+            }
+        );
+    }
 }
 
 /// Human-format options for stdout.
@@ -217,12 +262,20 @@ fn human_options(verbose: bool) -> human::Options {
 }
 
 fn check(a: CheckArgs) -> Result<Status> {
-    let opts = options(&a.judging)?;
+    let resolved = resolve(&a.judging)?;
+    let fail_on_empty = a.fail_on_empty
+        || resolved
+            .config
+            .fail_on_empty
+            .as_ref()
+            .is_some_and(|at| at.value);
+    let opts = resolved.opts;
     let shard = match &a.shard {
         Some(s) => Some(Shard::from_arg(s).map_err(anyhow::Error::msg)?),
         None => None,
     };
-    let inputs = collect(&a.paths, &opts, shard)?;
+    let collected = collect(&a.paths, &opts, shard)?;
+    let inputs = &collected.inputs;
     if let Some(s) = shard
         && !a.quiet
     {
@@ -241,26 +294,37 @@ fn check(a: CheckArgs) -> Result<Status> {
         None
     };
     let (results, artefacts) = if a.report.is_some() {
-        let (r, art): (Vec<_>, Vec<_>) =
-            engine::check_all_visual(&inputs, &opts, progress.as_ref())
-                .into_iter()
-                .map(|r| match r {
-                    Some((f, a)) => (Some(f), Some(a)),
-                    None => (None, None),
-                })
-                .unzip();
+        let (r, art): (Vec<_>, Vec<_>) = engine::check_all_visual(inputs, &opts, progress.as_ref())
+            .into_iter()
+            .map(|r| match r {
+                Some((f, a)) => (Some(f), Some(a)),
+                None => (None, None),
+            })
+            .unzip();
         (r, art.into_iter().flatten().collect())
     } else {
         (
-            engine::check_all(&inputs, &opts, progress.as_ref()),
+            engine::check_all(inputs, &opts, progress.as_ref()),
             Vec::new(),
         )
     };
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
-    let skipped = results.iter().filter(|r| r.is_none()).count();
+    let not_media: Vec<&engine::Input> = inputs
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_none())
+        .map(|(i, _)| i)
+        .collect();
+    if a.verbose {
+        list_skipped(&collected, &not_media);
+    }
+    let skipped = not_media.len() + collected.skipped.len();
     let files: Vec<_> = results.into_iter().flatten().collect();
+    if files.is_empty() {
+        warn_empty(&a.paths, skipped, fail_on_empty);
+    }
     let mut report = Report::new(&opts.profile.name, opts.orientation.name(), files, skipped);
     report.shard = shard;
     if let Some(path) = &a.report {
@@ -284,17 +348,38 @@ fn check(a: CheckArgs) -> Result<Status> {
     }
     let hopts = human_options(a.verbose);
     emit(|out| report::write(out, &report, a.format, &hopts))?;
-    Ok(if report.summary.fail > 0 {
-        Status::Findings
+    Ok(
+        if report.summary.fail > 0 || (fail_on_empty && report.files.is_empty()) {
+            Status::Findings
+        } else {
+            Status::Clean
+        },
+    )
+}
+
+/// Nothing to judge: say so on stderr, since "Checked 0 files" would pass a mistyped folder.
+fn warn_empty(paths: &[PathBuf], skipped: usize, fail: bool) {
+    let named: Vec<String> = paths.iter().map(|p| escape::path(p)).collect();
+    let others = match skipped {
+        0 => String::new(),
+        1 => " (1 other file skipped; -v names it)".into(),
+        n => format!(" ({n} other files skipped; -v names them)"),
+    };
+    let then = if fail {
+        "; failing (--fail-on-empty)"
     } else {
-        Status::Clean
-    })
+        "; pass --fail-on-empty to fail"
+    };
+    eprintln!(
+        "kling-preflight: warning: no image or video found in {}{others}{then}",
+        named.join(", ")
+    );
 }
 
 fn probe(a: ProbeArgs) -> Result<Status> {
     let mut opts = CheckOptions::new(profile::lookup(DEFAULT_PROFILE, &BTreeMap::new())?);
     opts.analyze = a.analyze;
-    let inputs = collect(&a.paths, &opts, None)?;
+    let inputs = collect(&a.paths, &opts, None)?.inputs;
     let results = engine::check_all(&inputs, &opts, None);
     let files: Vec<serde_json::Value> = results
         .into_iter()

@@ -947,6 +947,7 @@ mod tests {
         let diagnostics = rules::evaluate(&ctx, Path::new(name), &facts);
         FileReport {
             path: name.into(),
+            path_base64: None,
             kind: Kind::Image,
             format: None,
             verdict: Verdict::of(&diagnostics),

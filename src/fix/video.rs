@@ -68,7 +68,9 @@ fn video_index(ictx: &format::context::Input) -> Option<usize> {
 /// Open `path` (initialising FFmpeg) and find its video stream.
 fn open_video(path: &Path) -> Result<(format::context::Input, usize), FixError> {
     init()?;
-    let ictx = format::input(path).map_err(av(path, "cannot open"))?;
+    // By descriptor, not ffmpeg-next's `&str` path: a non-UTF-8 name must not panic (`crate::open`).
+    let ictx = crate::open::av_input_with_info(path)
+        .map_err(|e| FixError::Video(format!("{}: cannot open: {e}", path.display())))?;
     let vi = video_index(&ictx)
         .ok_or_else(|| FixError::Video(format!("{}: no video stream", path.display())))?;
     Ok((ictx, vi))
@@ -173,7 +175,7 @@ pub fn remux(
 ) -> Result<Written, FixError> {
     let (mut ictx, vi) = open_video(input)?;
     let ai = if audio { audio_index(&ictx) } else { None };
-    let mut octx = format::output_as(output, "mp4").map_err(av(output, "cannot create"))?;
+    let mut octx = crate::open::av_output_as(output, "mp4").map_err(av(output, "cannot create"))?;
     let mut map = vec![None; ictx.nb_streams() as usize];
     let mut ist_tb = vec![Rational(1, 1); map.len()];
     let mut starts = vec![0i64; map.len()];
@@ -382,7 +384,7 @@ pub fn transcode(
     // Encoder.
     let codec = encoder::find_by_name("libx264")
         .ok_or_else(|| FixError::Video("libx264 is not available in this FFmpeg".into()))?;
-    let mut octx = format::output_as(output, "mp4").map_err(av(output, "cannot create"))?;
+    let mut octx = crate::open::av_output_as(output, "mp4").map_err(av(output, "cannot create"))?;
     let global = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
     let mut enc = codec::context::Context::new_with_codec(codec)
         .encoder()

@@ -104,32 +104,13 @@ pub fn probe_video(path: &Path, bytes: u64) -> Result<VideoFacts, ProbeError> {
     }
 }
 
-/// Open `path` with libavformat, local files only (no protocols, no network).
+/// Open `path` with libavformat, local files only (no protocols, no network), by its descriptor: a
+/// non-UTF-8 name, a `:` in the name and a FIFO are all handled by `crate::open`.
 fn open(path: &Path) -> Result<ffmpeg::format::context::Input, ProbeError> {
-    use std::os::unix::ffi::OsStrExt;
-    // "file:" keeps a ':' in the name from being read as a protocol ("clip:1.mp4").
-    let mut url = b"file:".to_vec();
-    url.extend_from_slice(path.as_os_str().as_bytes());
-    let url =
-        CString::new(url).map_err(|_| ProbeError::Unreadable("path contains a NUL byte".into()))?;
-    // SAFETY: standard avformat_open_input protocol; on failure libavformat frees the context.
-    unsafe {
-        let mut opts: *mut ffi::AVDictionary = ptr::null_mut();
-        // Only the file protocol: playlists (HLS, concat) must not reach out to other files or URLs.
-        ffi::av_dict_set(
-            &mut opts,
-            c"protocol_whitelist".as_ptr(),
-            c"file".as_ptr(),
-            0,
-        );
-        let mut ps: *mut ffi::AVFormatContext = ptr::null_mut();
-        let r = ffi::avformat_open_input(&mut ps, url.as_ptr(), ptr::null(), &mut opts);
-        ffi::av_dict_free(&mut opts);
-        if r < 0 || ps.is_null() {
-            return Err(open_error(r));
-        }
-        Ok(ffmpeg::format::context::Input::wrap(ps))
-    }
+    crate::open::av_input(path).map_err(|e| match e {
+        crate::open::AvOpenError::Io(e) => ProbeError::Io(e),
+        crate::open::AvOpenError::Av(code) => open_error(code),
+    })
 }
 
 /// A file-system failure (missing, permission, a directory) is `Io`; anything libavformat says

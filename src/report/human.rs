@@ -1,9 +1,11 @@
 //! The human report: one line per finding, in the shape
 //! `clip.mov: V005 video-too-long: 41.2 s > 30 s (strict, orientation=video) [fixable: trim]`,
-//! then a footer that counts files, errors and what `fix` could resolve.
+//! then a footer that counts files, errors and what `fix` could resolve. File names are escaped
+//! (`escape`), so a name cannot fake a line or send terminal escapes.
 
 use std::io::{self, Write};
 
+use super::escape;
 use crate::model::{Report, Severity, Verdict};
 
 #[derive(Debug, Clone, Default)]
@@ -47,7 +49,12 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: &Options) -> io::Result
     for f in &report.files {
         if f.diagnostics.is_empty() {
             if opts.verbose {
-                writeln!(out, "{}: {}", p.bold(&f.path), p.green("pass"))?;
+                writeln!(
+                    out,
+                    "{}: {}",
+                    p.bold(&escape::report_path(f)),
+                    p.green("pass")
+                )?;
             }
             continue;
         }
@@ -66,7 +73,7 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: &Options) -> io::Result
             writeln!(
                 out,
                 "{}: {} {}: {}{fix}",
-                p.bold(&f.path),
+                p.bold(&escape::report_path(f)),
                 p.sev(d.severity, &d.code),
                 d.name,
                 d.message

@@ -701,6 +701,7 @@ mod tests {
         }];
         FileReport {
             path: path.into(),
+            path_base64: None,
             kind: Kind::Video,
             format: Some("mp4".into()),
             verdict: Verdict::of(&diags),
@@ -712,6 +713,7 @@ mod tests {
     fn image_report(path: &str) -> FileReport {
         FileReport {
             path: path.into(),
+            path_base64: None,
             kind: Kind::Image,
             format: Some("jpeg".into()),
             verdict: Verdict::Pass,
