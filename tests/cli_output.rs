@@ -364,7 +364,7 @@ fn version_completions_and_man_page() {
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(0), "{shell}: {stderr}");
         assert!(
-            stdout.contains(marker) && stdout.contains("--no-analyze"),
+            stdout.contains(marker) && stdout.contains("no-analyze"),
             "{shell}: {stdout}"
         );
     }
