@@ -13,7 +13,7 @@ BENCH_PACKAGES := imagemagick time
 TEST_PACKAGES := chromium
 BIN := target/release/kling-preflight
 
-.PHONY: setup setup-bench setup-test build demo test lint bench corpus-check clean
+.PHONY: setup setup-bench setup-test build demo test lint bench corpus-check man clean
 
 setup:
 	@bash scripts/setup.sh $(APT_PACKAGES)
@@ -44,6 +44,11 @@ bench: setup-bench build
 
 corpus-check: build
 	../shared/tools/corpus-check $(BIN)
+
+# The man page, generated from the command-line definition (view: man -l target/man/kling-preflight.1).
+man: build
+	mkdir -p target/man
+	$(BIN) man > target/man/kling-preflight.1
 
 clean:
 	$(CARGO) clean

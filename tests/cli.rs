@@ -244,7 +244,7 @@ fn messages_name_the_value_the_limit_and_the_profile() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.starts_with(
-            "fixtures/rejects/videos/too_long_35s.mp4: V005 video-too-long: 35.0 s > 30.0 s (strict, orientation=video) [fixable: trim]\n"
+            "fixtures/rejects/videos/too_long_35s.mp4: error[V005] video-too-long: 35.0 s > 30.0 s (strict, orientation=video) [fixable: trim]\n"
         ),
         "{text}"
     );

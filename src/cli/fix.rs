@@ -173,6 +173,7 @@ impl InputGuard {
 }
 
 pub fn run(a: FixArgs) -> Result<Status> {
+    super::check_report_path(a.report.as_deref())?;
     let check = options(&a.judging)?;
     let background = parse_color(&a.background)?;
     let opts = FixOptions {
@@ -488,8 +489,9 @@ fn human(out: &mut dyn Write, outcomes: &[FileOutcome], dry_run: bool) -> std::i
     let verb = if dry_run { "would fix" } else { "fixed" };
     writeln!(
         out,
-        "\n{} files: {fixed} {verb}, {passing} already acceptable, {failed} cannot be fixed.",
-        outcomes.len()
+        "\n{} {}: {fixed} {verb}, {passing} already acceptable, {failed} cannot be fixed.",
+        outcomes.len(),
+        if outcomes.len() == 1 { "file" } else { "files" }
     )
 }
 

@@ -132,6 +132,7 @@ fn secs(name: &str, v: f64) -> Result<Duration> {
 }
 
 pub fn run(a: SubmitArgs) -> Result<Status> {
+    super::check_report_path(a.report.as_deref())?;
     let defaults = Pair {
         image: PathBuf::new(),
         video: PathBuf::new(),

@@ -1,19 +1,26 @@
 //! The human report: one line per finding, in the shape
-//! `clip.mov: V005 video-too-long: 41.2 s > 30 s (strict, orientation=video) [fixable: trim]`,
+//! `clip.mov: error[V005] video-too-long: 41.2 s > 30 s (strict, orientation=video) [fixable: trim]`,
 //! then a footer that counts files, errors and what `fix` could resolve. File names are escaped
 //! (`escape`), so a name cannot fake a line or send terminal escapes.
+//!
+//! The severity is spelt out in every line (`error[...]`, `warning[...]`, `info[...]`, as ruff and
+//! rustc do), so the output keeps its meaning without colour: in CI logs, in a chat, through `grep`.
+//! The line shape is stable; colour only wraps parts of it.
 
 use std::io::{self, Write};
 
 use super::escape;
-use crate::model::{Report, Severity, Verdict};
+use crate::model::{Kind, Report, Severity, Verdict};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// ANSI colour (only when stdout is a terminal and NO_COLOR is unset).
+    /// ANSI colour (`--color`; by default only when stdout is a terminal and NO_COLOR is unset).
     pub color: bool,
     /// Also list files that pass, with their key facts.
     pub verbose: bool,
+    /// Why videos were not decoded (`--no-analyze`, or the config line `analyze = false`), when they
+    /// were not: the footer says which rules did not run.
+    pub analysis_skipped: Option<String>,
 }
 
 struct Paint(bool);
@@ -74,7 +81,7 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: &Options) -> io::Result
                 out,
                 "{}: {} {}: {}{fix}",
                 p.bold(&escape::report_path(f)),
-                p.sev(d.severity, &d.code),
+                p.sev(d.severity, &format!("{}[{}]", d.severity.name(), d.code)),
                 d.name,
                 d.message
             )?;
@@ -86,7 +93,11 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: &Options) -> io::Result
         writeln!(out)?;
     }
     let skipped = if s.skipped > 0 {
-        format!(", {} other files skipped", s.skipped)
+        format!(
+            ", {} other {} skipped",
+            s.skipped,
+            plural(s.skipped, "file", "files")
+        )
     } else {
         String::new()
     };
@@ -127,6 +138,16 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: &Options) -> io::Result
             files_with,
             plural(files_with, "file", "files"),
         )?;
+    }
+    if let Some(why) = &opts.analysis_skipped
+        && !report.files.is_empty()
+    {
+        let what = if report.files.iter().any(|f| f.kind == Kind::Video) {
+            "no video was decoded, so shot cuts, continuous motion, frozen stretches, truncation and the subject checks (V010-V016, I010-I013) did not run"
+        } else {
+            "the subject checks (I010-I013) did not run"
+        };
+        writeln!(out, "Analysis was skipped ({why}): {what}.")?;
     }
     Ok(())
 }

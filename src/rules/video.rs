@@ -161,8 +161,8 @@ pub fn check(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &VideoFacts, path: &Path
         sink.emit(
             "V008",
             format!(
-                "display matrix rotates the frames {:.0}° (stored {w}x{h}{shown})",
-                v.rotation_deg
+                "{} (stored {w}x{h}{shown})",
+                describe_rotation(v.rotation_deg)
             ),
         );
     }
@@ -201,6 +201,25 @@ pub fn check(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &VideoFacts, path: &Path
         }
         check_analysis(sink, ctx, a, too_short);
     }
+}
+
+/// The display matrix's rotation as ffprobe prints it (`rotation=90`: libavutil's counter-clockwise
+/// angle in (-180, 180]) and what a player does with it, from our clockwise angle in [0, 360).
+fn describe_rotation(cw: f64) -> String {
+    let mut ccw = (-cw).rem_euclid(360.0);
+    if ccw > 180.0 {
+        ccw -= 360.0;
+    }
+    let turn = if (ccw.abs() - 180.0).abs() < 0.5 {
+        "upside down (180°)".to_string()
+    } else if ccw > 0.0 {
+        format!("{ccw:.0}° counter-clockwise")
+    } else {
+        format!("{:.0}° clockwise", -ccw)
+    };
+    format!(
+        "display matrix rotation={ccw:.0} (as ffprobe prints it): players turn the frames {turn}"
+    )
 }
 
 /// Whether far fewer frames decode than the container's index declares: the data was cut off (an
@@ -382,6 +401,20 @@ mod tests {
         });
         assert!(codes(&f).is_empty(), "a few missing frames are normal");
         assert!(!truncated(5, 0) && truncated(100, 50) && !truncated(100, 95));
+    }
+
+    #[test]
+    fn rotation_is_stated_as_ffprobe_states_it() {
+        // ffprobe prints rotation=90 for our phone_rot90.mp4 fixture (we store 270 clockwise).
+        assert_eq!(
+            describe_rotation(270.0),
+            "display matrix rotation=90 (as ffprobe prints it): players turn the frames 90° counter-clockwise"
+        );
+        assert!(
+            describe_rotation(90.0).contains("rotation=-90 ")
+                && describe_rotation(90.0).ends_with("90° clockwise")
+        );
+        assert!(describe_rotation(180.0).contains("upside down"));
     }
 
     #[test]
