@@ -385,7 +385,7 @@ fn regression_dry_run_honours_max_spend_and_predicts_the_real_run() {
     let real = run(submit_cmd(w.path(), &mock, "freepik", &args));
     assert_eq!(dry.code, real.code, "{}\n---\n{}", dry.stdout, real.stdout);
     assert_eq!(mock.count("POST", "motion-control"), 2);
-    let dry_sends = dry.stdout.matches("dry run ").count();
+    let dry_sends = dry.stdout.matches("estimated cost").count();
     assert_eq!(dry_sends, 2, "{}", dry.stdout);
     // After the real run, the dry run predicts the resumed pairs are not sent again.
     let dry = run(submit_cmd(

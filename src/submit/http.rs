@@ -358,12 +358,7 @@ impl Http {
 /// Everything that would make the request fail before a byte is sent: a URL that does not parse, a
 /// header name or value with a line break or another control character.
 fn check_request(url: &str, headers: &[(String, String)]) -> Result<(), String> {
-    let uri: ureq::http::Uri = url
-        .parse()
-        .map_err(|e| format!("the URL {url} is malformed ({e})"))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-        return Err(format!("the URL {url} is not an http(s) URL with a host"));
-    }
+    check_url(url)?;
     for (k, v) in headers {
         ureq::http::HeaderName::from_bytes(k.as_bytes())
             .map_err(|_| format!("the header name {k:?} is invalid"))?;
@@ -376,6 +371,22 @@ fn check_request(url: &str, headers: &[(String, String)]) -> Result<(), String> 
     Ok(())
 }
 
+/// A URL the client can send to: http(s), a host, a port that fits in 16 bits.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|e| format!("the URL {url} is malformed ({e})"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(format!("the URL {url} is not an http(s) URL with a host"));
+    }
+    if let Some(p) = uri.port()
+        && p.as_str().parse::<u16>().is_err()
+    {
+        return Err(format!("the URL {url} has an invalid port {}", p.as_str()));
+    }
+    Ok(())
+}
+
 fn classify(e: ureq::Error, scrub: impl Fn(&str) -> String) -> NetError {
     let text = scrub(&e.to_string());
     match e {
@@ -383,6 +394,18 @@ fn classify(e: ureq::Error, scrub: impl Fn(&str) -> String) -> NetError {
             NetError::NotSent(format!("cannot connect: {text}"))
         }
         ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => {
+            NetError::NotSent(format!("cannot connect: {text}"))
+        }
+        // Refused or unreachable: no connection, so no byte of the request left.
+        ureq::Error::Io(ref io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::AddrNotAvailable
+                    | std::io::ErrorKind::HostUnreachable
+                    | std::io::ErrorKind::NetworkUnreachable
+            ) =>
+        {
             NetError::NotSent(format!("cannot connect: {text}"))
         }
         _ => NetError::Lost(format!("network error: {text}")),

@@ -227,6 +227,7 @@ pub fn run(
         .clone()
         .unwrap_or_else(|| s.provider.default_base().to_string());
     super::check_base_url(&base)?;
+    super::http::check_url(&base).map_err(|e| anyhow::anyhow!("--api-base: {e}"))?;
     let n = pairs.len();
     let mut ready: Vec<Ready> = Vec::new();
     let mut problems = false;
@@ -531,8 +532,9 @@ pub fn run(
 
 fn print_summary(sum: &Summary, s: &Settings, dry: bool) {
     let spent = if dry { "would spend" } else { "spent" };
+    let created = if dry { "to create" } else { "created" };
     println!(
-        "summary ({}): {} pair(s): {} created, {} resumed, {} already done, {} downloaded, {} failed, {} refused by preflight, {} over budget, {} unfinished",
+        "summary ({}): {} pair(s): {} {created}, {} resumed, {} already done, {} downloaded, {} failed, {} refused by preflight, {} over budget, {} unfinished",
         s.provider,
         sum.pairs,
         sum.created,

@@ -427,7 +427,12 @@ impl Fake {
                 delay: Duration::from_millis(40),
             };
         }
-        Reply::Raw(200, vec![], body)
+        Reply::Typed {
+            status: 200,
+            ctype: "video/mp4",
+            body,
+            length: true,
+        }
     }
 
     fn hold(&self, then: Reply) -> Reply {
