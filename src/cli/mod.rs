@@ -213,6 +213,7 @@ fn human_options(verbose: bool) -> human::Options {
     human::Options {
         color: io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         verbose,
+        fix_command: None,
     }
 }
 
@@ -260,7 +261,7 @@ fn check(a: CheckArgs) -> Result<Status> {
         pb.finish_and_clear();
     }
     let skipped = results.iter().filter(|r| r.is_none()).count();
-    let files: Vec<_> = results.into_iter().flatten().collect();
+    let files = fix::promise_fixes(&inputs, results, &opts);
     let mut report = Report::new(&opts.profile.name, opts.orientation.name(), files, skipped);
     report.shard = shard;
     if let Some(path) = &a.report {
@@ -282,7 +283,8 @@ fn check(a: CheckArgs) -> Result<Status> {
         };
         write_report(path, &page, a.quiet)?;
     }
-    let hopts = human_options(a.verbose);
+    let mut hopts = human_options(a.verbose);
+    hopts.fix_command = Some(fix::suggestion(&a.paths, &a.judging));
     emit(|out| report::write(out, &report, a.format, &hopts))?;
     Ok(if report.summary.fail > 0 {
         Status::Findings
