@@ -175,3 +175,116 @@ fn judge(p: &Promised, dir: &std::path::Path) -> Vec<String> {
     }
     problems
 }
+
+/// The footer's command, between the first pair of backticks of the "fixable with" line.
+fn footer_command(stdout: &str) -> String {
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("fixable with `"))
+        .unwrap_or_else(|| panic!("no fix hint in:\n{stdout}"));
+    line.split('`').nth(1).unwrap().to_string()
+}
+
+/// Issue 16: the footer said "fixable with `kling-preflight fix`", which fails (no --out-dir) and
+/// counted files, not what `fix` removes. Now it prints a command that runs as printed.
+#[test]
+fn footer_command_runs_as_printed_and_counts_tiers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let assets = tmp.path().join("my assets");
+    std::fs::create_dir_all(&assets).unwrap();
+    let rejects = root().join("fixtures/rejects");
+    for f in ["videos/too_long_35s.mp4", "images/hopper.webp"] {
+        let src = rejects.join(f);
+        std::fs::copy(&src, assets.join(src.file_name().unwrap())).unwrap();
+    }
+    let out = run_in(tmp.path(), &["check", "my assets", "--profile", "strict"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    // V005 trims safely; hopper.webp needs a conversion and an upscale (unsafe).
+    assert!(
+        text.contains(
+            "1 fixable with `kling-preflight fix 'my assets' --profile strict --out-dir fixed`, 2 more with `--unsafe-fixes`."
+        ),
+        "{text}"
+    );
+    let cmd =
+        footer_command(&text).replacen("kling-preflight", env!("CARGO_BIN_EXE_kling-preflight"), 1);
+    let run = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{cmd} --unsafe-fixes"))
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let (code, fixed) = check_json(tmp.path(), &["fixed"]);
+    assert_eq!(code, 0, "{fixed}");
+    assert_eq!(fixed["summary"]["files"], 2);
+    // `fixed` exists now: the next suggestion names a fresh folder.
+    let again = run_in(tmp.path(), &["check", "my assets"]);
+    let again = String::from_utf8(again.stdout).unwrap();
+    assert!(
+        footer_command(&again).ends_with("--out-dir fixed-2"),
+        "{again}"
+    );
+}
+
+/// Issue 16: `fix` was silent for minutes during re-encodes. On a terminal it shows the files and,
+/// for a re-encode, frames done of total, on stderr; `-q` and a pipe show nothing.
+#[test]
+fn fix_shows_frames_on_a_terminal_only() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("note: script(1) is absent; terminal progress test skipped");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = root().join("fixtures/rejects/videos/anamorphic.mp4");
+    let bin = env!("CARGO_BIN_EXE_kling-preflight");
+    let fix = |out: &str, quiet: bool| {
+        let q = if quiet { " -q" } else { "" };
+        // script(1) gives the command a terminal; stdout goes to a file so only stderr is seen.
+        let cmd = format!(
+            "'{bin}' fix '{}' --unsafe-fixes --out-dir {out}{q} >/dev/null",
+            src.display()
+        );
+        let o = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(tmp.path().join(out).join("anamorphic.mp4").is_file());
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let shown = fix("a", false);
+    assert!(
+        shown.contains("re-encoding anamorphic.mp4") && shown.contains(" frames"),
+        "{shown:?}"
+    );
+    assert!(shown.contains("files"), "{shown:?}");
+    let quiet = fix("b", true);
+    assert!(
+        !quiet.contains("frames") && !quiet.contains("files"),
+        "{quiet:?}"
+    );
+    let piped = run_in(
+        tmp.path(),
+        &[
+            "fix",
+            &src.to_string_lossy(),
+            "--unsafe-fixes",
+            "--out-dir",
+            "c",
+        ],
+    );
+    let err = String::from_utf8_lossy(&piped.stderr);
+    assert!(!err.contains("frames"), "{err}");
+}
