@@ -579,6 +579,18 @@ impl FileReport {
             .iter()
             .any(|d| d.severity == Severity::Error && d.fix.is_some())
     }
+
+    /// Findings (errors and warnings) whose fix is in `tier` ("safe" or "unsafe").
+    pub fn fixable_in(&self, tier: &str) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| {
+                d.severity > Severity::Info
+                    && d.fix.is_some()
+                    && d.fix_safety.as_deref() == Some(tier)
+            })
+            .count()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -587,8 +599,14 @@ pub struct Summary {
     pub pass: usize,
     pub warn: usize,
     pub fail: usize,
-    /// Files with at least one error that a fix could resolve.
+    /// Files with at least one error that `fix` (with `--unsafe-fixes` if need be) removes.
     pub fixable: usize,
+    /// Findings (errors and warnings) that `fix` removes without `--unsafe-fixes`.
+    #[serde(default)]
+    pub fixable_safe: usize,
+    /// Further findings that only `fix --unsafe-fixes` removes.
+    #[serde(default)]
+    pub fixable_unsafe: usize,
     /// Files found in folders that are neither images nor videos (not judged).
     pub skipped: usize,
     pub errors: usize,
@@ -625,6 +643,8 @@ impl Report {
             if f.fixable() {
                 s.fixable += 1;
             }
+            s.fixable_safe += f.fixable_in("safe");
+            s.fixable_unsafe += f.fixable_in("unsafe");
             for d in &f.diagnostics {
                 match d.severity {
                     Severity::Error => s.errors += 1,

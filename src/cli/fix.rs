@@ -6,7 +6,7 @@
 //! anything is written) unless `--force`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
@@ -62,6 +62,85 @@ pub struct FixArgs {
     /// Also write a self-contained visual report: each file before and after (trim window, pictures).
     #[arg(long, value_name = "PATH.html")]
     pub report: Option<PathBuf>,
+    /// No progress display (it is shown on stderr only when stderr is a terminal).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// A bar on `mp` counting files: "{what} 3/10 files".
+fn files_bar(mp: &indicatif::MultiProgress, what: &str, n: usize) -> indicatif::ProgressBar {
+    let pb = mp.add(indicatif::ProgressBar::new(n as u64));
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} {{pos}}/{{len}} files {{wide_bar}} {{eta}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+/// Mark each finding fixable exactly when `fix` would remove it (`fix::promise`), in parallel;
+/// returns the judged files (skipped inputs dropped) in input order. The plan uses `fix`'s defaults
+/// (`--aspect pad`, white background), as the command `suggestion` prints.
+pub(super) fn promise_fixes(
+    inputs: &[Input],
+    results: Vec<Option<crate::model::FileReport>>,
+    opts: &engine::CheckOptions,
+) -> Vec<crate::model::FileReport> {
+    let base = PlanOptions {
+        profile: opts.profile.clone(),
+        orientation: opts.orientation,
+        unsafe_fixes: false,
+        aspect: AspectMode::Pad,
+        background: [255, 255, 255],
+    };
+    inputs
+        .par_iter()
+        .zip(results)
+        .filter_map(|(input, r)| {
+            r.map(|mut r| {
+                fix::promise::annotate(&input.path, &mut r, &base);
+                r
+            })
+        })
+        .collect()
+}
+
+/// The `fix` command for what `check` was given: the same inputs and judging flags, and an
+/// `--out-dir` that does not exist yet (`fixed`, else `fixed-2`, ...), so it runs as printed.
+pub(super) fn suggestion(paths: &[PathBuf], j: &Judging) -> String {
+    use crate::report::human::shell_quote;
+    let q = |p: &Path| shell_quote(&p.to_string_lossy());
+    let mut cmd = String::from("kling-preflight fix");
+    for p in paths {
+        cmd += &format!(" {}", q(p));
+    }
+    if let Some(p) = &j.profile {
+        cmd += &format!(" --profile {}", shell_quote(p));
+    }
+    if let Some(o) = j.orientation {
+        cmd += &format!(" --orientation {}", o.name());
+    }
+    for r in &j.rule {
+        cmd += &format!(" --rule {}", shell_quote(r));
+    }
+    if j.no_analyze {
+        cmd += " --no-analyze";
+    }
+    if let Some(c) = &j.config {
+        cmd += &format!(" --config {}", q(c));
+    }
+    if j.isolated {
+        cmd += " --isolated";
+    }
+    let out = (1..)
+        .map(|i| match i {
+            1 => "fixed".to_string(),
+            i => format!("fixed-{i}"),
+        })
+        .find(|d| std::fs::symlink_metadata(d).is_err())
+        .unwrap_or_default();
+    cmd + " --out-dir " + &out
 }
 
 /// Parse `--background`: a few names or a hex colour.
@@ -191,6 +270,8 @@ pub fn run(a: FixArgs) -> Result<Status> {
             preset: a.x264_preset.clone(),
             crf: a.crf,
         },
+        // Progress like `check`'s: on stderr, only on a terminal, never with -q.
+        progress: (!a.quiet && std::io::stderr().is_terminal()).then(indicatif::MultiProgress::new),
     };
     // Ctrl-C: stop between steps/packets; the temp-file guards then clean up on the error path.
     let _ = ctrlc::set_handler(fix::interrupt);
@@ -200,7 +281,11 @@ pub fn run(a: FixArgs) -> Result<Status> {
     let mut inputs: Vec<(Input, PathBuf)> = Vec::new();
     let mut seen_inputs = std::collections::HashSet::new();
     for p in &a.paths {
-        let collected = engine::collect(std::slice::from_ref(p));
+        let walk = engine::Walk {
+            ignore: Some(&opts.check.ignore),
+            shard: None,
+        };
+        let collected = engine::collect_with(std::slice::from_ref(p), &walk);
         if let Some((path, err)) = collected.errors.first() {
             bail!("{}: {err}", escape::text(path));
         }
@@ -257,8 +342,12 @@ pub fn run(a: FixArgs) -> Result<Status> {
     }
 
     let plain: Vec<Input> = inputs.iter().map(|(i, _)| i.clone()).collect();
+    let checking = opts
+        .progress
+        .as_ref()
+        .map(|mp| files_bar(mp, "checking", plain.len()));
     let (reports, mut artefacts) = if a.report.is_some() {
-        engine::check_all_visual(&plain, &opts.check, None)
+        engine::check_all_visual(&plain, &opts.check, checking.as_ref())
             .into_iter()
             .map(|r| match r {
                 Some((f, art)) => (Some(f), Some(art)),
@@ -266,8 +355,14 @@ pub fn run(a: FixArgs) -> Result<Status> {
             })
             .unzip()
     } else {
-        (engine::check_all(&plain, &opts.check, None), Vec::new())
+        (
+            engine::check_all(&plain, &opts.check, checking.as_ref()),
+            Vec::new(),
+        )
     };
+    if let Some(pb) = checking {
+        pb.finish_and_clear();
+    }
     // Plan everything first: refuse collisions and existing outputs before writing anything.
     let mut seen: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut existing = Vec::new();
@@ -304,10 +399,23 @@ pub fn run(a: FixArgs) -> Result<Status> {
         .zip(reports)
         .filter_map(|((i, rel), r)| r.map(|r| (i, rel, r)))
         .collect();
+    let fixing = opts.progress.as_ref().map(|mp| {
+        let verb = if a.dry_run { "planning" } else { "fixing" };
+        files_bar(mp, verb, work.len())
+    });
     let outcomes: Vec<FileOutcome> = work
         .par_iter()
-        .map(|(input, rel, report)| fix::fix_file(input, report, &a.out_dir, rel, &opts))
+        .map(|(input, rel, report)| {
+            let o = fix::fix_file(input, report, &a.out_dir, rel, &opts);
+            if let Some(pb) = &fixing {
+                pb.inc(1);
+            }
+            o
+        })
         .collect();
+    if let Some(pb) = fixing {
+        pb.finish_and_clear();
+    }
     if fix::check_interrupt().is_err() {
         bail!(
             "interrupted: no partial output was left in {}",
@@ -336,7 +444,7 @@ pub fn run(a: FixArgs) -> Result<Status> {
             orientation: opts.check.orientation,
             entries,
         };
-        super::write_report(path, &page, false)?;
+        super::write_report(path, &page, a.quiet)?;
     }
     match a.format {
         FixFormat::Json => emit(|out| {

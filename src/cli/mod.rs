@@ -325,6 +325,7 @@ fn human_options(verbose: bool, color: bool) -> human::Options {
         color,
         verbose,
         analysis_skipped: None,
+        fix_command: None,
     }
 }
 
@@ -402,7 +403,7 @@ fn check(a: CheckArgs, color: bool) -> Result<Status> {
         list_skipped(&collected, &not_media);
     }
     let skipped = not_media.len() + collected.skipped.len();
-    let files: Vec<_> = results.into_iter().flatten().collect();
+    let files = fix::promise_fixes(inputs, results, &opts);
     if files.is_empty() {
         warn_empty(&a.paths, skipped, fail_on_empty);
     }
@@ -429,6 +430,7 @@ fn check(a: CheckArgs, color: bool) -> Result<Status> {
     }
     let mut hopts = human_options(a.verbose, color);
     hopts.analysis_skipped = analysis_skipped;
+    hopts.fix_command = Some(fix::suggestion(&a.paths, &a.judging));
     emit(|out| report::write(out, &report, a.format, &hopts))?;
     if fail_on_empty && report.files.is_empty() {
         return Ok(Status::Findings);

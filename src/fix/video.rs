@@ -204,6 +204,10 @@ pub fn remux(
         let t = t as i64;
         ictx.seek(t, ..t).map_err(av(input, "cannot seek"))?;
     }
+    // AVI and raw streams may carry only decode timestamps: let libavformat derive the
+    // presentation ones (ffmpeg's `-fflags +genpts`), or no packet could be placed.
+    // SAFETY: a flag on the live input context, read by av_read_frame on every call.
+    unsafe { (*ictx.as_mut_ptr()).flags |= ff::ffi::AVFMT_FLAG_GENPTS as i32 };
     let mut started = window.is_none();
     let mut video_done = false;
     let mut written = Written::default();
@@ -292,7 +296,8 @@ fn filter_spec(t: &Transcode) -> String {
 }
 
 /// Re-encode the video to H.264 yuv420p in MP4 (+faststart), optionally only `[start, end)`
-/// seconds. AAC audio in the window is stream-copied when `audio`.
+/// seconds. AAC audio in the window is stream-copied when `audio`. `progress`, when given, is set
+/// to the frames to encode and advanced as they are written.
 pub fn transcode(
     input: &Path,
     output: &Path,
@@ -300,6 +305,7 @@ pub fn transcode(
     t: &Transcode,
     audio: bool,
     x264: &X264,
+    progress: Option<&indicatif::ProgressBar>,
 ) -> Result<Written, FixError> {
     let (mut ictx, vi) = open_video(input)?;
     let ai = if audio { audio_index(&ictx) } else { None };
@@ -439,6 +445,15 @@ pub fn transcode(
         if n > 0 { (d / n).max(1) } else { 1 }
     };
     let (start_s, end_s) = window.unwrap_or((0.0, f64::INFINITY));
+    if let Some(pb) = progress {
+        let whole = ictx.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE);
+        let len = end_s.min(if whole > 0.0 { whole } else { end_s }) - start_s;
+        let fps = f64::from(out_rate.numerator()) / f64::from(out_rate.denominator().max(1));
+        if len.is_finite() && fps > 0.0 {
+            pb.set_length((len * fps).round().max(1.0) as u64);
+        }
+        pb.set_position(0);
+    }
     if start_s > 0.0 {
         let ts = ((start_s + secs(v_start, in_tb)) * 1e6) as i64;
         ictx.seek(ts, ..ts).map_err(av(input, "cannot seek"))?;
@@ -580,6 +595,9 @@ pub fn transcode(
                 window,
             )
             .map_err(&we)?;
+            if let Some(pb) = progress {
+                pb.set_position(written.video_packets);
+            }
         } else if let Some((ai, ao)) = a_map
             && idx == ai
         {
@@ -734,7 +752,7 @@ mod tests {
             preset: "ultrafast".into(),
             crf: 23,
         };
-        transcode(&src, &out2, Some((0.52, 3.6)), &t, false, &x).unwrap();
+        transcode(&src, &out2, Some((0.52, 3.6)), &t, false, &x, None).unwrap();
         let (d, streams, _) = probe_duration(&out2);
         assert!((d - 3.08).abs() < 0.1, "{d}");
         assert_eq!(streams, 1);

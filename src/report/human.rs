@@ -21,6 +21,9 @@ pub struct Options {
     /// Why videos were not decoded (`--no-analyze`, or the config line `analyze = false`), when they
     /// were not: the footer says which rules did not run.
     pub analysis_skipped: Option<String>,
+    /// The `fix` command the footer suggests (inputs, judging flags, a free `--out-dir`), without
+    /// `--unsafe-fixes`; None: one is made from the fixable files' paths.
+    pub fix_command: Option<String>,
 }
 
 struct Paint(bool);
@@ -120,17 +123,9 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: &Options) -> io::Result
             .iter()
             .filter(|f| f.verdict != Verdict::Pass)
             .count();
-        let fixable = if s.fixable > 0 {
-            format!(
-                " ({} of the failing files fixable with `kling-preflight fix`)",
-                s.fixable
-            )
-        } else {
-            String::new()
-        };
         writeln!(
             out,
-            "Found {} {} and {} {} in {} {}{fixable}.",
+            "Found {} {} and {} {} in {} {}.",
             s.errors,
             plural(s.errors, "error", "errors"),
             s.warnings,
@@ -138,6 +133,9 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: &Options) -> io::Result
             files_with,
             plural(files_with, "file", "files"),
         )?;
+        if let Some(hint) = fix_hint(report, opts) {
+            writeln!(out, "{hint}")?;
+        }
     }
     if let Some(why) = &opts.analysis_skipped
         && !report.files.is_empty()
@@ -150,6 +148,56 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: &Options) -> io::Result
         writeln!(out, "Analysis was skipped ({why}): {what}.")?;
     }
     Ok(())
+}
+
+/// The footer's promise, ruff's way: how many findings `fix` removes as printed, and how many more
+/// with `--unsafe-fixes`. Every count is of findings marked `[fixable]` above.
+fn fix_hint(report: &Report, opts: &Options) -> Option<String> {
+    let (safe, more) = (report.summary.fixable_safe, report.summary.fixable_unsafe);
+    if safe + more == 0 {
+        return None;
+    }
+    let cmd = opts
+        .fix_command
+        .clone()
+        .unwrap_or_else(|| command_for_files(report));
+    Some(if safe == 0 {
+        format!("{more} fixable with `{cmd} --unsafe-fixes`.")
+    } else if more == 0 {
+        format!("{safe} fixable with `{cmd}`.")
+    } else {
+        format!("{safe} fixable with `{cmd}`, {more} more with `--unsafe-fixes`.")
+    })
+}
+
+/// A runnable `fix` command naming the files that have a fixable finding (when the inputs as typed
+/// are not known, as after `merge`).
+fn command_for_files(report: &Report) -> String {
+    let mut cmd = String::from("kling-preflight fix");
+    for f in &report.files {
+        if f.diagnostics.iter().any(|d| d.fix.is_some()) {
+            cmd.push(' ');
+            cmd.push_str(&shell_quote(&f.path));
+        }
+    }
+    cmd.push_str(&format!(
+        " --profile {} --orientation {} --out-dir fixed",
+        shell_quote(&report.profile),
+        shell_quote(&report.orientation)
+    ));
+    cmd
+}
+
+/// Quote a word for a POSIX shell when it needs it (`it's` → `'it'\''s'`).
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {

@@ -217,8 +217,8 @@ pub static CATALOGUE: &[RuleInfo] = &[
         summary: "The video is shorter than the profile's minimum (3 s).",
         what: "Compares the duration (container, stream, or packet timestamps when the container has none) with the minimum. A container that declares no duration at all (MediaRecorder WEBM, raw Matroska dumps) is reported too: a validator that reads the header sees 0 s.",
         why: "Kling requires 3–10 s (image orientation) or 3–30 s (video orientation) and \"the minimum extractable continuous action duration is 3 seconds\".",
-        how: "Use a longer take. Looping or slowing down a short clip produces unnatural motion. A missing header duration is repaired by remuxing (`fix`).",
-        fix: None,
+        how: "Use a longer take: no fix can lengthen a clip, and looping or slowing one down produces unnatural motion. A container that declares no duration is different: `fix` remuxes it into MP4, whose header declares it (a stream copy for H.264/HEVC; other codecs are transcoded with `--unsafe-fixes`).",
+        fix: Some(("remux", Safe)),
     },
     RuleInfo {
         code: "V005",

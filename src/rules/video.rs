@@ -110,7 +110,12 @@ pub fn check(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &VideoFacts, path: &Path
             && d < min.value - DURATION_EPS_S
         {
             too_short = true;
-            sink.emit("V004", format!("{} < {} {tag}", secs(d), secs(min.value)));
+            // Too short is never fixable (the catalogue's remux is for a missing header duration).
+            sink.emit_with_fix(
+                "V004",
+                format!("{} < {} {tag}", secs(d), secs(min.value)),
+                Some(None),
+            );
         }
         if let Some(max) = p.max_duration(ctx.orientation)
             && d > max.value + DURATION_EPS_S
