@@ -55,6 +55,9 @@ struct Raw {
     profiles: BTreeMap<String, Spanned<RawProfile>>,
 }
 
+/// One section of a profile as written: each limit's key and value with their positions.
+type RawLimits = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
+
 /// A `[profiles.NAME]` table as written: every limit keeps its key's position, so a misspelt or bad
 /// limit is reported at its own line, and a bare value can cite that line as its source.
 #[derive(Deserialize)]
@@ -63,22 +66,17 @@ struct RawProfile {
     extends: Option<Spanned<String>>,
     description: Option<Spanned<String>>,
     #[serde(default)]
-    image: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    image: RawLimits,
     #[serde(default)]
-    video: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    video: RawLimits,
     #[serde(default)]
-    request: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    request: RawLimits,
     #[serde(default)]
-    subject: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    subject: RawLimits,
 }
 
 impl RawProfile {
-    fn sections(
-        &self,
-    ) -> [(
-        &'static str,
-        &BTreeMap<Spanned<String>, Spanned<toml::Value>>,
-    ); 4] {
+    fn sections(&self) -> [(&'static str, &RawLimits); 4] {
         [
             ("image", &self.image),
             ("video", &self.video),

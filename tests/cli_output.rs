@@ -248,6 +248,31 @@ fn bad_report_path_exits_2_before_any_work() {
 }
 
 #[test]
+fn submit_checks_its_output_folder_before_any_request() {
+    let dir = project();
+    let out = run_in(
+        dir.path(),
+        &[
+            "submit",
+            "--provider",
+            "freepik",
+            "--image",
+            "a.jpg",
+            "--video",
+            "a.jpg",
+            "--out-dir",
+            "a.jpg/out",
+        ],
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--out-dir a.jpg/out: cannot write there: a.jpg is not a folder"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn report_into_a_folder_writes_report_html_there() {
     let dir = project();
     fs::create_dir(dir.path().join("reports")).unwrap();

@@ -461,19 +461,16 @@ fn filmstrip_frames_do_not_overlap_at_any_width() {
         html.replace("</body>", &format!("{STRIP_PROBE}</body>")),
     )
     .unwrap();
+    let count_re = regex::Regex::new(r#"data-overlaps="(\d+)""#).unwrap();
+    let list_re = regex::Regex::new(r#"data-overlap-list="([^"]*)""#).unwrap();
     for width in [375, 800, 1400] {
         let size = format!("--window-size={width},2000");
         let (dom, _) = headless(&bin, &probed, &["--dump-dom", &size]);
-        let count = regex::Regex::new(r#"data-overlaps="(\d+)""#)
-            .unwrap()
+        let count = count_re
             .captures(&dom)
             .unwrap_or_else(|| panic!("{width} px: the probe did not run"))[1]
             .to_string();
-        let list = regex::Regex::new(r#"data-overlap-list="([^"]*)""#)
-            .unwrap()
-            .captures(&dom)
-            .unwrap()[1]
-            .to_string();
+        let list = list_re.captures(&dom).unwrap()[1].to_string();
         assert_eq!(count, "0", "{width} px: {list}");
         let shot = page.with_file_name(format!("report-fixtures-{width}.png"));
         let arg = format!("--screenshot={}", shot.display());

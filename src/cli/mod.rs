@@ -494,7 +494,7 @@ fn profiles(a: ProfilesArgs) -> Result<Status> {
             let mut all = profile::builtins();
             all.extend(cfg.profiles.values().cloned());
             let (default, why) = match &cfg.profile {
-                Some(at) => (at.value.as_str(), format!("{}", cfg.origin(at.line))),
+                Some(at) => (at.value.as_str(), cfg.origin(at.line)),
                 None => (DEFAULT_PROFILE, "built-in".to_string()),
             };
             emit(|out| {
@@ -618,21 +618,51 @@ pub(crate) fn check_report_path(path: Option<&Path>) -> Result<()> {
             file.display()
         );
     }
-    let probe = dir.join(format!(".kp-report-probe-{}", std::process::id()));
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-    {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-            Ok(())
-        }
-        Err(e) => bail!(
+    probe_writable(dir).map_err(|e| {
+        anyhow::anyhow!(
             "--report {shown}: cannot write the report in {}: {e}",
             dir.display()
-        ),
+        )
+    })
+}
+
+/// Whether a new file can be made in `dir`: a probe file is created and removed at once.
+fn probe_writable(dir: &Path) -> io::Result<()> {
+    let probe = dir.join(format!(".kp-write-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)?;
+    std::fs::remove_file(&probe)
+}
+
+/// Check, before any work, that an output folder (`submit --out-dir`) exists as a folder or can be
+/// created, and takes files: a download must not fail after the generation it fetches was paid for.
+pub(crate) fn check_output_dir(flag: &str, dir: &Path) -> Result<()> {
+    let shown = dir.display();
+    let existing = dir
+        .ancestors()
+        .find(|a| a.as_os_str().is_empty() || a.exists())
+        .map(|a| {
+            if a.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                a
+            }
+        })
+        .unwrap_or(Path::new("."));
+    if !existing.is_dir() {
+        bail!(
+            "{flag} {shown}: cannot write there: {} is not a folder",
+            existing.display()
+        );
     }
+    probe_writable(existing).map_err(|e| {
+        anyhow::anyhow!(
+            "{flag} {shown}: cannot write in {}: {e}",
+            existing.display()
+        )
+    })
 }
 
 /// Write the visual report; a path that cannot be written is an error (exit 2) that names it.

@@ -137,6 +137,9 @@ fn secs(name: &str, v: f64) -> Result<Duration> {
 
 pub fn run(a: SubmitArgs) -> Result<Status> {
     super::check_report_path(a.report.as_deref())?;
+    if !a.dry_run {
+        super::check_output_dir("--out-dir", &a.out_dir)?;
+    }
     let defaults = Pair {
         image: PathBuf::new(),
         video: PathBuf::new(),
