@@ -10,7 +10,8 @@ APT_PACKAGES := pkg-config libclang-dev libavformat-dev libavcodec-dev libavfilt
 	libavdevice-dev libswscale-dev libswresample-dev libavutil-dev ffmpeg opencv-data
 BENCH_PACKAGES := imagemagick time
 # Headless browser for the visual report's end-to-end test (tests/report_html.rs); only `make test` needs it.
-TEST_PACKAGES := chromium
+# GNU time measures peak memory in tests/broken_files.rs.
+TEST_PACKAGES := chromium time
 BIN := target/release/kling-preflight
 
 .PHONY: setup setup-bench setup-test build demo test lint bench corpus-check man clean

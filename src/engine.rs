@@ -602,13 +602,21 @@ fn measure(
                 let detect = opts.analyze
                     && w.min(h) >= SUBJECT_MIN_EDGE
                     && subject_wanted(opts, &["I010", "I011", "I012", "I013"]);
-                // One decode serves the detectors and the report's picture.
-                if detect || visual {
-                    let decoded = crate::fix::image::decode_stored(path);
-                    if detect && let Ok((img, _)) = &decoded {
-                        f.subject = picture::analyze_decoded(img, &f).ok();
+                // One decode serves the detectors, the report's picture and the check that the
+                // pixels decode at all: a picture the decoder rejects is unreadable (F001), whatever
+                // its header says. Without analysis only the report's picture is decoded.
+                if opts.analyze || visual {
+                    let decoded = crate::pixels::decode_for_analysis(path);
+                    if opts.analyze
+                        && let Err(e) = &decoded
+                    {
+                        let reason = format!("the pixels do not decode: {e}");
+                        let format = Some(format.name().into());
+                        return (unreadable(Kind::Image, format, bytes, reason), true);
                     }
-                    // An image the detectors cannot decode gets no subject facts; F001/I014 say why.
+                    if detect && let Ok(d) = &decoded {
+                        f.subject = picture::analyze_decoded(&d.img, &f).ok();
+                    }
                     if visual {
                         *art = Some(artefacts::from_decoded(decoded));
                     }
@@ -636,6 +644,10 @@ fn measure(
                 {
                     let rotation = v.rotation_deg;
                     let spec = sample_spec(opts, visual);
+                    // A decoder holds a dozen or more pictures of the frame size (references,
+                    // threads): large videos share the pixel budget with the other workers, so a
+                    // folder of 4K clips does not decode six at once.
+                    let _lease = crate::pixels::Lease::take(v.width as u64 * v.height as u64 * 24);
                     match subject::analyze_with_subject(path, &opts.analyze_opts, &spec, rotation) {
                         Ok((d, people)) => {
                             if visual {

@@ -4,7 +4,7 @@
 //! The modules follow the data flow: `sniff` (what is this file?) → `probe` (header facts, cheap) →
 //! `analyze` (decoded-frame signals, videos only) → `rules` (facts + `profile` → diagnostics) →
 //! `report` (human, json, ...). `engine` drives that flow over many files in parallel; `cli` is the
-//! command-line front end the binary calls. Around the flow: `config` (the project's
+//! command-line front end the binary calls; `pixels` decodes images for analysis and fixes. Around the flow: `config` (the project's
 //! `kling-preflight.toml`), `cache` (facts of unchanged files), `shard` (splitting inputs across
 //! machines), `stable_hash` (the hash both of those need to agree across runs) and `open` (inputs
 //! opened as regular files only, by descriptor, whatever bytes their names hold).
@@ -18,6 +18,7 @@ pub mod engine;
 pub mod fix;
 pub mod model;
 pub mod open;
+pub mod pixels;
 pub mod probe;
 pub mod profile;
 pub mod report;

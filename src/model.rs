@@ -362,6 +362,11 @@ pub struct VideoStreamFacts {
     pub vfr: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bit_rate: Option<u64>,
+    /// Duration the header declares for this stream, seconds: the stream's own duration, its
+    /// Matroska `DURATION` tag, or the container's when the file has no other stream and it was not
+    /// guessed from the bit rate. What the decoded frames are held to (truncation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_duration_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -398,6 +403,10 @@ pub struct VideoFacts {
     pub audio: Option<AudioStreamFacts>,
     /// Number of video streams that are attached pictures (cover art), not video.
     pub cover_art_streams: usize,
+    /// Bytes the container structure declares when that is more than the file has (an MP4 box or a
+    /// Matroska segment running past the end: the file was cut off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_bytes: Option<u64>,
     /// Decoded-frame signals (cuts, motion, freezes); absent until analysis ran.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<VideoAnalysis>,
@@ -473,6 +482,20 @@ pub struct VideoAnalysis {
     /// People, framing, blur and exposure on sampled frames, when the detectors ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<VideoSubject>,
+    /// Frames the decoder flagged as damaged and packets it rejected, in the analysis pass.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub decode_errors: u64,
+    /// Seconds shown damaged: from each damaged frame to the next keyframe, merged.
+    #[serde(default, skip_serializing_if = "is_zero_f")]
+    pub damaged_s: f64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_f(n: &f64) -> bool {
+    *n == 0.0
 }
 
 /// Everything measured about one file.
@@ -705,9 +728,11 @@ pub(crate) mod samples {
                 frames: None,
                 vfr: false,
                 bit_rate: None,
+                declared_duration_s: None,
             }),
             audio: None,
             cover_art_streams: 0,
+            declared_bytes: None,
             analysis: None,
         }
     }

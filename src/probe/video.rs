@@ -34,6 +34,7 @@
 //!   those files header-only (≈0.6 ms a probe). WEBM/VP9 and MPEG-TS still go through it.
 
 mod ebml;
+mod extent;
 mod h264;
 mod timing;
 
@@ -514,12 +515,14 @@ unsafe fn scan_packets(
                 ffi::AVDiscard::AVDISCARD_ALL
             };
         }
-        let mut pkt = ffmpeg::Packet::empty();
         let mut read: u64 = 0;
         loop {
             if read >= PACKET_CAP {
                 break;
             }
+            // av_read_frame does not free what the packet held: without this every packet read
+            // stays allocated until the scan ends (ten 100 MB MKVs once took 1 GB).
+            let mut pkt = ffmpeg::Packet::empty();
             match pkt.read(input) {
                 Ok(()) => {}
                 Err(ffmpeg::Error::Eof) => {
@@ -651,7 +654,9 @@ unsafe fn collect(
 
         let video = sel.video.map(|i| {
             let st = stream(ps, i);
-            video_facts(ps, st, i, scan.as_mut().filter(|_| target == Some(i)))
+            let mut v = video_facts(ps, st, i, scan.as_mut().filter(|_| target == Some(i)));
+            v.declared_duration_s = declared_duration(ps, st, sel.audio.is_none());
+            v
         });
 
         let audio = sel.audio.map(|i| {
@@ -709,9 +714,50 @@ unsafe fn collect(
             video,
             audio,
             cover_art_streams: sel.cover_art,
+            declared_bytes: extent::declared_end(path, bytes, is_matroska, is_mov),
             analysis: None,
         }
     }
+}
+
+/// The duration the header declares for stream `st`: its own, else its Matroska `DURATION` tag,
+/// else (`alone`: no audio stream that could be the longer one) the container's, unless libavformat
+/// guessed that from the bit rate.
+unsafe fn declared_duration(
+    ps: *const ffi::AVFormatContext,
+    st: *const ffi::AVStream,
+    alone: bool,
+) -> Option<f64> {
+    // SAFETY: plain field reads of a valid stream of an open context.
+    unsafe {
+        let guessed = (*ps).duration_estimation_method
+            == ffi::AVDurationEstimationMethod::AVFMT_DURATION_FROM_BITRATE;
+        if guessed {
+            return None;
+        }
+        let d = (*st).duration;
+        if d > 0
+            && d != ffi::AV_NOPTS_VALUE
+            && let Some(tb) = q2f((*st).time_base)
+        {
+            return Some(d as f64 * tb);
+        }
+        if let Some(t) = dict_get((*st).metadata, c"DURATION").and_then(|t| parse_hms(&t)) {
+            return Some(t);
+        }
+        let c = (*ps).duration;
+        (alone && c > 0 && c != ffi::AV_NOPTS_VALUE).then(|| c as f64 / ffi::AV_TIME_BASE as f64)
+    }
+}
+
+/// "HH:MM:SS.fraction" (Matroska statistics tags) in seconds.
+fn parse_hms(t: &str) -> Option<f64> {
+    let mut parts = t.trim().split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    (parts.next().is_none() && h >= 0.0 && m >= 0.0 && s >= 0.0)
+        .then_some(h * 3600.0 + m * 60.0 + s)
 }
 
 unsafe fn video_facts(
@@ -768,6 +814,7 @@ unsafe fn video_facts(
             frames,
             vfr: cad.as_ref().is_some_and(timing::Cadence::is_vfr),
             bit_rate: (par.bit_rate > 0).then_some(par.bit_rate as u64),
+            declared_duration_s: None,
         }
     }
 }
