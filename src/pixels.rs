@@ -189,7 +189,8 @@ fn ffmpeg_decode(path: &Path, k: u32, full: (u32, u32)) -> Result<DynamicImage, 
         ff::util::log::set_level(ff::util::log::Level::Quiet);
     });
     let e = |what: &str, e: ff::Error| PixelError(format!("FFmpeg {what}: {e}"));
-    let mut ictx = ff::format::input(path).map_err(|x| e("cannot open it", x))?;
+    let mut ictx = crate::open::av_input_with_info(path)
+        .map_err(|x| PixelError(format!("FFmpeg cannot open it: {x}")))?;
     let st = ictx
         .streams()
         .best(ff::media::Type::Video)

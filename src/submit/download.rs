@@ -212,7 +212,7 @@ fn check_video(path: &Path, bytes: u64, expect_s: f64) -> Result<(), String> {
 fn packets_end(path: &Path) -> Result<f64, String> {
     use ffmpeg_next as ff;
     crate::probe::video::ensure_ffmpeg();
-    let mut ictx = ff::format::input(path).map_err(|e| format!("cannot demux ({e})"))?;
+    let mut ictx = crate::open::av_input(path).map_err(|e| format!("cannot demux ({e})"))?;
     let index = ictx
         .streams()
         .best(ff::media::Type::Video)
