@@ -24,5 +24,6 @@ pub mod shard;
 pub mod sniff;
 pub mod stable_hash;
 pub mod submit;
+pub mod version;
 
 pub use model::*;

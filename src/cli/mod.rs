@@ -39,6 +39,7 @@ pub enum Status {
 #[command(
     name = "kling-preflight",
     version,
+    long_version = crate::version::version_long(),
     about = "Check and fix Kling 3.0 Motion Control inputs (character image + reference video) before spending credits.",
     after_help = "Exit status: 0 clean (warnings allowed), 1 error-level findings, 2 usage or internal error."
 )]
