@@ -169,6 +169,8 @@ pub struct ExplainArgs {
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> Result<Status> {
+    // The environment is read here, by the program, never by the library behind its caller's back.
+    crate::host::set(crate::host::Host::from_env());
     match cli.command {
         Command::Check(a) => check(a),
         Command::Fix(a) => fix::run(a),
