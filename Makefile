@@ -65,7 +65,7 @@ corpus-check: build
 
 # The binary people carry: LTO, stripped (Cargo.toml's [profile.dist] says why panic stays unwind).
 dist: setup
-	$(CARGO) build --profile dist --locked
+	KLING_PREFLIGHT_BUILD_COMMIT=$$(git rev-parse --short=12 HEAD 2>/dev/null) $(CARGO) build --profile dist --locked
 	@ls -l $(DIST_BIN)
 
 # The base layer: Debian 12 minbase + the FFmpeg runtime libraries + the user `kling`, imported once.
