@@ -230,6 +230,7 @@ pub fn fix<P: AsRef<Path>>(
 /// Inputs with their output paths relative to `out_dir`; an input inside `out_dir` is refused.
 fn fix_inputs<P: AsRef<Path>>(paths: &[P], out_dir: &Path) -> Result<Vec<(Input, PathBuf)>, Error> {
     let out_abs = std::path::absolute(out_dir).unwrap_or_else(|_| out_dir.to_path_buf());
+    let out_real = out_abs.canonicalize().unwrap_or(out_abs);
     let mut out = Vec::new();
     for p in paths {
         let p = p.as_ref();
@@ -242,7 +243,6 @@ fn fix_inputs<P: AsRef<Path>>(paths: &[P], out_dir: &Path) -> Result<Vec<(Input,
                 path: i.display.clone(),
                 source,
             })?;
-            let out_real = out_abs.canonicalize().unwrap_or_else(|_| out_abs.clone());
             if abs.starts_with(&out_real) {
                 return Err(Error::Fix(format!(
                     "{} is inside the output folder {}: choose a folder outside the inputs",
@@ -292,15 +292,24 @@ pub fn severity(name: &str) -> Option<Severity> {
 }
 
 /// The JSON Schemas of the reports, as committed in `docs/` (`make schema` rewrites those files).
+/// They describe the JSON as written (a field skipped when empty is optional).
 pub fn report_schemas() -> [(&'static str, serde_json::Value); 2] {
+    let settings = schemars::generate::SchemaSettings::draft2020_12().for_serialize();
+    let report = settings
+        .clone()
+        .into_generator()
+        .into_root_schema_for::<Report>();
+    let fix = settings
+        .into_generator()
+        .into_root_schema_for::<FixReport>();
     [
         (
             "report.schema.json",
-            serde_json::to_value(schemars::schema_for!(Report)).unwrap_or_default(),
+            serde_json::to_value(report).unwrap_or_default(),
         ),
         (
             "fix-report.schema.json",
-            serde_json::to_value(schemars::schema_for!(FixReport)).unwrap_or_default(),
+            serde_json::to_value(fix).unwrap_or_default(),
         ),
     ]
 }

@@ -19,7 +19,7 @@
 //! for file in &report.files {
 //!     if file.verdict == Verdict::Fail {
 //!         for d in &file.diagnostics {
-//!             println!("{}: {} {}: {}", file.path, d.code, d.rule, d.message);
+//!             println!("{}: {} {}: {}", file.path, d.code, d.name, d.message);
 //!         }
 //!     }
 //! }
