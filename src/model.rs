@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a file is, decided from its content (magic bytes), never from its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Image,
@@ -17,7 +17,19 @@ pub enum Kind {
 }
 
 /// Still-image formats we can recognise by their signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageFormat {
     Jpeg,
@@ -90,7 +102,19 @@ impl ImageFormat {
 }
 
 /// Video containers, with the ISO-BMFF family told apart by brand (MP4 vs QuickTime MOV vs M4V).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Container {
     Mp4,
@@ -171,7 +195,7 @@ impl Container {
 }
 
 /// Facts about a still image, read from its headers (no pixel decode on the fast path).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageFacts {
     pub format: ImageFormat,
     pub bytes: u64,
@@ -238,7 +262,19 @@ impl ImageFacts {
 }
 
 /// How much of the body a picture shows, judged from the largest face.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Framing {
     HeadShot,
@@ -257,7 +293,7 @@ impl Framing {
 }
 
 /// A detected face as fractions of the picture's width and height (x, y = top-left corner).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaceBox {
     pub x: f64,
     pub y: f64,
@@ -266,7 +302,7 @@ pub struct FaceBox {
 }
 
 /// Sharpness and exposure of one grey picture (luma on a 0–255 full-range scale).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct PictureQuality {
     /// Variance of the Laplacian on the picture scaled to a 512 px long edge and normalised to a
     /// standard deviation of 50 grey levels; the larger of the whole picture's and the face's.
@@ -281,7 +317,7 @@ pub struct PictureQuality {
 }
 
 /// What the subject detectors measured on one picture (the character image, or one video frame).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PictureFacts {
     /// Which face detector ran ("haarcascade_frontalface_alt2").
     pub detector: String,
@@ -294,7 +330,7 @@ pub struct PictureFacts {
 }
 
 /// The subject detectors over frames sampled from a video's decode pass.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct VideoSubject {
     pub detector: String,
     /// Frames looked at.
@@ -326,7 +362,7 @@ pub struct VideoSubject {
 }
 
 /// The video stream that a provider would use (the first real video stream, never cover art).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VideoStreamFacts {
     pub index: usize,
     /// libavcodec short name: "h264", "hevc", "vp9", "mpeg4", ...
@@ -369,7 +405,7 @@ pub struct VideoStreamFacts {
     pub declared_duration_s: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AudioStreamFacts {
     pub index: usize,
     pub codec: String,
@@ -380,7 +416,7 @@ pub struct AudioStreamFacts {
 }
 
 /// Facts about a video file, from libavformat (container, streams) without decoding pixels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VideoFacts {
     pub container: Container,
     /// libavformat's demuxer name ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", ...).
@@ -428,7 +464,7 @@ impl VideoFacts {
 
 /// A shot boundary: `frame` is the 0-based presentation-order index of the first frame of the new
 /// shot, `time_s` that frame's timestamp (SPEC.md's convention).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Cut {
     pub time_s: f64,
     pub frame: u64,
@@ -445,7 +481,7 @@ fn hard() -> String {
 }
 
 /// A time span in a video: [start_s, end_s) and the frames it covers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Span {
     pub start_s: f64,
     pub end_s: f64,
@@ -460,7 +496,7 @@ impl Span {
 }
 
 /// What decoding the video told us. Produced by `analyze`, read by rules, fixes and reports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct VideoAnalysis {
     pub cuts: Vec<Cut>,
     pub shots: Vec<Span>,
@@ -499,7 +535,7 @@ fn is_zero_f(n: &f64) -> bool {
 }
 
 /// Everything measured about one file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 // Reports hold one Facts per file and move them rarely; boxing would only add indirection.
 #[allow(clippy::large_enum_variant)]
@@ -512,7 +548,19 @@ pub enum Facts {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -540,7 +588,7 @@ impl Severity {
 }
 
 /// One finding of one rule about one file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Diagnostic {
     pub code: String,
     pub name: String,
@@ -553,7 +601,19 @@ pub struct Diagnostic {
     pub fix_safety: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
@@ -580,7 +640,7 @@ impl Verdict {
 }
 
 /// The outcome for one file: the unit every report, fix and cache entry is made of.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FileReport {
     pub path: String,
     /// The name's exact bytes in standard base64, present only when they are not UTF-8: `path` then
@@ -616,7 +676,7 @@ impl FileReport {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     pub files: usize,
     pub pass: usize,
@@ -637,7 +697,7 @@ pub struct Summary {
 }
 
 /// The whole `check` result, as printed by `--format json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     pub tool: String,
     pub version: String,

@@ -21,11 +21,11 @@ use super::AnalyzeError;
 
 static INIT: Once = Once::new();
 
-/// Initialise FFmpeg once per process and keep its log quiet (private to `analyze` on purpose).
+/// Initialise FFmpeg once per process (private to `analyze` on purpose). Its log level is the
+/// embedding program's choice (`host::set`).
 fn init_ffmpeg() {
     INIT.call_once(|| {
         let _ = ff::init();
-        ff::util::log::set_level(ff::util::log::Level::Quiet);
     });
 }
 
@@ -620,12 +620,9 @@ where
 /// thread adds about 40 MB at 4K (measured: 172 MB peak RSS with 1 thread, 212 MB with 2, 253 MB with
 /// 3 on a 4K H.264 clip), so large frames decode on one thread to stay under 200 MB; a folder of such
 /// files still uses every core because `check` runs files in parallel.
-/// `KLING_PREFLIGHT_DECODE_THREADS` overrides the choice.
+/// `host::Host::decode_threads` (the CLI: `KLING_PREFLIGHT_DECODE_THREADS`) overrides the choice.
 fn frame_threads(par: ff::codec::Parameters) -> usize {
-    if let Some(n) = std::env::var("KLING_PREFLIGHT_DECODE_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    if let Some(n) = crate::host::get().decode_threads {
         return n;
     }
     // SAFETY: `par` wraps a valid AVCodecParameters owned by the open stream.

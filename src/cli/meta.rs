@@ -19,11 +19,6 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// `X.Y.Z` of a libav* `AV_VERSION_INT`.
-fn dotted(v: u32) -> String {
-    format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff)
-}
-
 /// The FFmpeg release string of the loaded libavutil (`5.1.9-0+deb12u1` on Debian 12).
 fn ffmpeg_release() -> String {
     // SAFETY: av_version_info returns a static NUL-terminated string owned by libavutil.
@@ -34,30 +29,9 @@ fn ffmpeg_release() -> String {
     unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
 }
 
-/// `--version`: the tool's version and build, then the FFmpeg libraries loaded at run time.
-pub(crate) fn long_version() -> String {
-    let build = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    format!(
-        "{} ({build} build, {}-{})\nFFmpeg {} (run time): libavformat {}, libavcodec {}, libavutil {}, libavfilter {}, libswscale {}",
-        env!("CARGO_PKG_VERSION"),
-        std::env::consts::ARCH,
-        std::env::consts::OS,
-        ffmpeg_release(),
-        dotted(ffmpeg_next::format::version()),
-        dotted(ffmpeg_next::codec::version()),
-        dotted(ffmpeg_next::util::version()),
-        dotted(ffmpeg_next::filter::version()),
-        dotted(ffmpeg_next::software::scaling::version()),
-    )
-}
-
 /// The clap command with the run-time version strings (`-V` one line, `--version` all of it).
 pub fn command() -> clap::Command {
-    let long = long_version();
+    let long = crate::version::version_long().to_string();
     let short = format!(
         "{} (FFmpeg {})",
         env!("CARGO_PKG_VERSION"),
@@ -89,9 +63,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_are_dotted() {
-        assert_eq!(dotted((59 << 16) | (27 << 8) | 100), "59.27.100");
-        let v = long_version();
+    fn version_names_the_loaded_ffmpeg() {
+        assert!(!ffmpeg_release().is_empty());
+        let v = command().render_long_version();
         assert!(v.contains("libavformat 5") && v.contains("FFmpeg "), "{v}");
     }
 }

@@ -42,6 +42,7 @@ pub enum Status {
 #[command(
     name = "kling-preflight",
     version,
+    long_version = crate::version::version_long(),
     about = "Check and fix Kling 3.0 Motion Control inputs (character image + reference video) before spending credits.",
     after_help = "Exit status: 0 clean (warnings allowed), 1 error-level findings, 2 usage or internal error."
 )]
@@ -234,6 +235,8 @@ pub struct ExplainArgs {
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> Result<Status> {
+    // The environment is read here, by the program, never by the library behind its caller's back.
+    crate::host::set(crate::host::Host::from_env());
     let color = cli.color.enabled();
     match cli.command {
         Command::Check(a) => check(a, color),

@@ -66,7 +66,7 @@ pub struct FixOptions {
     pub progress: Option<indicatif::MultiProgress>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// An output was written and passes (warnings allowed).
@@ -82,7 +82,7 @@ pub enum Status {
 }
 
 /// The outcome for one file, as printed by `fix --format json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FileOutcome {
     pub path: String,
     pub output: Option<String>,

@@ -13,7 +13,9 @@ use crate::model::{Diagnostic, Facts, FileReport, ImageFacts, ImageFormat, Sever
 use crate::profile::{Orientation, Profile};
 
 /// How to bring an image into the aspect range: add bars or cut the long side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AspectMode {
     #[default]
@@ -32,7 +34,7 @@ pub struct PlanOptions {
     pub background: [u8; 3],
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     Safe,
@@ -40,7 +42,7 @@ pub enum Tier {
 }
 
 /// One step of a plan, as shown to the user.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Action {
     /// The fix name from the rule catalogue ("trim", "remux", "downscale", ...).
     pub fix: String,
@@ -52,14 +54,14 @@ pub struct Action {
 }
 
 /// What a diagnostic's fix could not do, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Unresolved {
     pub code: String,
     pub severity: Severity,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageOut {
     Jpeg,
@@ -76,7 +78,7 @@ impl ImageOut {
 }
 
 /// How an image output is produced.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "mode", rename_all = "kebab-case")]
 pub enum ImageRecipe {
     /// Copy the bytes, dropping metadata segments/chunks (EXIF, XMP, IPTC, text) losslessly. An EXIF
@@ -86,7 +88,7 @@ pub enum ImageRecipe {
     Reencode(Reencode),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Reencode {
     pub format: ImageOut,
     /// Apply the EXIF orientation to the pixels.
@@ -102,7 +104,7 @@ pub struct Reencode {
 }
 
 /// Pad or crop the oriented image to `canvas` (centred), then resize to `size`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Geometry {
     pub source: (u32, u32),
     pub aspect: Option<AspectMode>,
@@ -111,7 +113,7 @@ pub struct Geometry {
 }
 
 /// Where the trim window may lie: inside `[lo_s, hi_s]`, `target_s` long, at least `min_s`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Window {
     pub lo_s: f64,
     pub hi_s: f64,
@@ -126,7 +128,7 @@ impl Window {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Transcode {
     /// Output frame size (even), after rotation and square-pixel scaling.
     pub size: (u32, u32),
@@ -138,7 +140,7 @@ pub struct Transcode {
     pub video_bitrate: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct VideoRecipe {
     pub window: Option<Window>,
     /// None: stream copy (remux); Some: re-encode with libx264.
@@ -174,7 +176,7 @@ pub fn choose_copy_window(w: &Window, keyframes: &[f64], strict: bool) -> Option
     Some((k, end))
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Recipe {
     Nothing,
@@ -183,7 +185,7 @@ pub enum Recipe {
 }
 
 /// The plan for one file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FixPlan {
     pub actions: Vec<Action>,
     /// Unsafe fixes that would help but need `--unsafe-fixes`.

@@ -45,7 +45,6 @@ fn av(path: &Path, what: &str) -> impl Fn(ff::Error) -> FixError {
 
 fn init() -> Result<(), FixError> {
     ff::init().map_err(|e| FixError::Video(format!("cannot initialise FFmpeg: {e}")))?;
-    ff::log::set_level(ff::log::Level::Error);
     Ok(())
 }
 

@@ -55,20 +55,13 @@ pub use self::ebml::read_doctype;
 /// Upper bound on packets read when the duration has to come from packet timestamps.
 pub const PACKET_CAP: u64 = 100_000;
 
-/// Initialise FFmpeg once per process and silence its own logging (the tool prints its own
-/// messages). Cheap after the first call; call it before any other FFmpeg use. Set
-/// `KLING_PREFLIGHT_FFMPEG_LOG=1` to keep FFmpeg's warnings and errors for debugging.
+/// Initialise FFmpeg once per process. Cheap after the first call; call it before any other FFmpeg
+/// use. FFmpeg's own log level is the embedding program's choice (`host::set`; the command-line tool
+/// keeps it quiet unless `KLING_PREFLIGHT_FFMPEG_LOG` is set).
 pub fn ensure_ffmpeg() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         let _ = ffmpeg::init();
-        let level = if std::env::var_os("KLING_PREFLIGHT_FFMPEG_LOG").is_some() {
-            ffi::AV_LOG_WARNING
-        } else {
-            ffi::AV_LOG_QUIET
-        };
-        // SAFETY: sets a global integer in libavutil.
-        unsafe { ffi::av_log_set_level(level) };
     });
 }
 
