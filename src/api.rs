@@ -202,6 +202,7 @@ pub fn fix<P: AsRef<Path>>(
         force: how.force,
         dry_run: how.dry_run,
         x264: how.x264.clone(),
+        progress: None,
     };
     let work = fix_inputs(paths, out_dir)?;
     let plain: Vec<Input> = work.iter().map(|(i, _)| i.clone()).collect();
