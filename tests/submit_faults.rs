@@ -395,7 +395,7 @@ fn regression_dry_run_honours_max_spend_and_predicts_the_real_run() {
         &[&args[..], &["--dry-run"]].concat(),
     ));
     assert_eq!(
-        dry.stdout.matches("already done").count(),
+        dry.stdout.matches("would be skipped").count(),
         2,
         "{}",
         dry.stdout

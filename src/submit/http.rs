@@ -379,10 +379,12 @@ pub fn check_url(url: &str) -> Result<(), String> {
     if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
         return Err(format!("the URL {url} is not an http(s) URL with a host"));
     }
-    if let Some(p) = uri.port()
-        && p.as_str().parse::<u16>().is_err()
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+    if let Some((_, port)) = authority.rsplit_once(':')
+        && !port.contains(']')
+        && port.parse::<u16>().is_err()
     {
-        return Err(format!("the URL {url} has an invalid port {}", p.as_str()));
+        return Err(format!("the URL {url} has an invalid port '{port}'"));
     }
     Ok(())
 }
@@ -473,6 +475,24 @@ mod tests {
         assert!(!r.json().unwrap().to_string().contains("very-secret"));
         assert!(!r.body.contains("\\u0073k-very"), "{}", r.body);
         assert_eq!(format!("{s:?}"), "[redacted]");
+    }
+
+    #[test]
+    fn urls_that_cannot_be_sent_to_are_caught_before_sending() {
+        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("https://[::1]/x").is_ok());
+        assert!(
+            check_url("http://127.0.0.1:99999")
+                .unwrap_err()
+                .contains("port")
+        );
+        assert!(check_url("ftp://x").is_err());
+        let h = [("x-key".to_string(), "a\r\nb".to_string())];
+        assert!(
+            check_request("https://a.b/", &h)
+                .unwrap_err()
+                .contains("line break")
+        );
     }
 
     #[test]
