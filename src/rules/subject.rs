@@ -191,6 +191,7 @@ mod tests {
                 face_mean_luma: face_h.map(|_| level),
                 ..Default::default()
             },
+            pose: None,
         }
     }
 
