@@ -53,6 +53,7 @@ pub const KEYPOINTS: [&str; 17] = [
 ];
 pub const HEAD: [usize; 5] = [0, 1, 2, 3, 4];
 pub const SHOULDERS: [usize; 2] = [5, 6];
+pub const ELBOWS: [usize; 2] = [7, 8];
 pub const WRISTS: [usize; 2] = [9, 10];
 pub const HIPS: [usize; 2] = [11, 12];
 pub const KNEES: [usize; 2] = [13, 14];
@@ -90,10 +91,13 @@ pub fn configure(candidates: Vec<PathBuf>) {
     let _ = CANDIDATES.set(candidates);
 }
 
-/// The default search list: `explicit` (a user's choice) first, then `libonnxruntime.so` next to
-/// the running executable, then `INSTALL_DIR`.
+/// The search list: `explicit` alone when the user named a file, otherwise `libonnxruntime.so` next
+/// to the running executable, then in `INSTALL_DIR`.
 pub fn default_candidates(explicit: Option<PathBuf>) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = explicit.into_iter().collect();
+    if let Some(p) = explicit {
+        return vec![p];
+    }
+    let mut v = Vec::new();
     if let Some(dir) = std::env::current_exe()
         .ok()
         .and_then(|p| Some(p.parent()?.to_owned()))
