@@ -5,9 +5,10 @@ SHELL := /bin/bash
 CARGO ?= cargo
 # System FFmpeg 5.1 libraries for ffmpeg-next, libclang for its bindgen step, pkg-config to find them;
 # the ffmpeg CLI generates test media and is the benchmark baseline; opencv-data holds the cascade the
-# binary embeds (a test compares the copy; the tool itself needs nothing at run time).
+# binary embeds (a test compares the copy); python3-pip fetches ONNX Runtime's wheel from PyPI, whose
+# shared library runs the embedded person/pose model (scripts/install-onnxruntime.sh).
 APT_PACKAGES := pkg-config libclang-dev libavformat-dev libavcodec-dev libavfilter-dev \
-	libavdevice-dev libswscale-dev libswresample-dev libavutil-dev ffmpeg opencv-data
+	libavdevice-dev libswscale-dev libswresample-dev libavutil-dev ffmpeg opencv-data python3-pip
 BENCH_PACKAGES := imagemagick time
 # Headless browser for the visual report's end-to-end test (tests/report_html.rs); only `make test` needs it.
 # GNU time measures peak memory in tests/broken_files.rs.
@@ -33,6 +34,7 @@ DIST_BIN := target/dist/kling-preflight
 
 setup:
 	@bash scripts/setup.sh $(APT_PACKAGES)
+	@bash scripts/install-onnxruntime.sh
 
 setup-bench: setup
 	@bash scripts/setup.sh $(BENCH_PACKAGES)

@@ -429,13 +429,14 @@ fn judge(
 /// on `visual`, so a run with `--report` measures the same facts (and shares the cache entry).
 fn sample_spec(opts: &CheckOptions, visual: bool) -> SampleSpec {
     let mut spec = SampleSpec::default();
-    let subject = opts.analyze && subject_wanted(opts, &["V014", "V015", "V016"]);
+    let subject = opts.analyze && subject_wanted(opts, VIDEO_SUBJECT_RULES);
     if subject || visual {
         spec.every_s = 1.0;
         spec.max_even = 12.max(artefacts::EVEN_FRAMES);
     }
     if subject {
         spec.luma_edge = 640;
+        spec.pose_edge = crate::detect::pose::INPUT;
     }
     if visual {
         spec.candidates = true;
@@ -484,15 +485,21 @@ enum Gathered {
 /// and cascade are in it, so cached facts go stale when either changes.
 fn facts_settings(opts: &CheckOptions, judged: bool) -> String {
     format!(
-        "judged={judged}|analyze={}|{:?}|{:?}|images={}|detect=v{}:{}",
+        "judged={judged}|analyze={}|{:?}|{:?}|images={}|detect=v{}:{}|pose={}",
         opts.analyze,
         opts.analyze_opts,
         sample_spec(opts, false),
-        subject_wanted(opts, &["I010", "I011", "I012", "I013"]),
+        subject_wanted(opts, IMAGE_SUBJECT_RULES),
         crate::detect::DETECTOR_VERSION,
-        crate::detect::detector_name()
+        crate::detect::detector_name(),
+        crate::detect::pose::model().is_ok()
     )
 }
+
+/// The video rules that read the subject facts (faces, people, quality of the sampled frames).
+const VIDEO_SUBJECT_RULES: &[&str] = &["V014", "V015", "V016", "V017", "V018", "V020"];
+/// The image rules that read the subject facts.
+const IMAGE_SUBJECT_RULES: &[&str] = &["I010", "I011", "I012", "I013", "I016"];
 
 /// Whether any of these subject rules is on: with all of them turned off (config `[rules]` or
 /// `--rule`), the detectors are skipped and cost nothing.
@@ -601,7 +608,7 @@ fn measure(
                 let (w, h) = f.display_size();
                 let detect = opts.analyze
                     && w.min(h) >= SUBJECT_MIN_EDGE
-                    && subject_wanted(opts, &["I010", "I011", "I012", "I013"]);
+                    && subject_wanted(opts, IMAGE_SUBJECT_RULES);
                 // One decode serves the detectors, the report's picture and the check that the
                 // pixels decode at all: a picture the decoder rejects is unreadable (F001), whatever
                 // its header says. Without analysis only the report's picture is decoded.

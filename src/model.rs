@@ -327,6 +327,55 @@ pub struct PictureFacts {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub framing: Option<Framing>,
     pub quality: PictureQuality,
+    /// What the person/pose model found (absent when it did not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pose: Option<PicturePose>,
+}
+
+/// One person found by the pose model, in fractions of the upright picture's width and height.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Person {
+    /// The model's person score (0–1).
+    pub score: f64,
+    /// Box: top-left corner, width, height.
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+    /// The 17 COCO keypoints as `[x, y, score]`, in the order of `detect::pose::KEYPOINTS` (nose,
+    /// eyes, ears, shoulders, elbows, wrists, hips, knees, ankles; left before right).
+    pub keypoints: Vec<[f64; 3]>,
+}
+
+/// The people in one picture, largest box first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PicturePose {
+    pub model: String,
+    pub people: Vec<Person>,
+    /// Framing of the main subject (the largest person) from its visible keypoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framing: Option<Framing>,
+}
+
+/// The people in one sampled video frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoseFrame {
+    /// Seconds from the stream start.
+    pub t: f64,
+    /// Largest box first.
+    pub people: Vec<Person>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framing: Option<Framing>,
+}
+
+/// The pose model over the sampled frames of a video.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoPose {
+    pub model: String,
+    pub frames: Vec<PoseFrame>,
+    /// The main subject's commonest framing over the frames that show one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framing: Option<Framing>,
 }
 
 /// The subject detectors over frames sampled from a video's decode pass.
@@ -359,6 +408,9 @@ pub struct VideoSubject {
     /// How far the camera travelled during its moving stretches (`camera_motion`), in frame widths
     /// and heights (the larger), from the per-frame global shift.
     pub camera_travel: f64,
+    /// The person/pose model on the same sampled frames (absent when it did not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pose: Option<VideoPose>,
 }
 
 /// The video stream that a provider would use (the first real video stream, never cover art).

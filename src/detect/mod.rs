@@ -13,6 +13,7 @@
 //! use tilted features and are weak; framing is estimated from the face's size and the room below it.
 
 pub mod cascade;
+pub mod pose;
 pub mod quality;
 mod xml;
 
@@ -124,6 +125,7 @@ pub fn analyze_picture(img: &GrayImage, params: &Params) -> Result<PictureFacts,
         faces,
         framing,
         quality,
+        pose: None,
     })
 }
 

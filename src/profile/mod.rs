@@ -113,6 +113,12 @@ pub struct SubjectLimits {
     pub min_camera_motion_s: Option<Limit<f64>>,
     pub min_sharpness_video: Option<Limit<f64>>,
     pub max_people: Option<Limit<f64>>,
+    pub min_person_score: Option<Limit<f64>>,
+    pub min_keypoint_score: Option<Limit<f64>>,
+    pub min_people_share: Option<Limit<f64>>,
+    pub min_person_share: Option<Limit<f64>>,
+    pub max_cut_off_share: Option<Limit<f64>>,
+    pub max_hands_hidden_share: Option<Limit<f64>>,
 }
 
 /// The calibrated thresholds every profile starts from.
@@ -137,6 +143,12 @@ impl Default for SubjectLimits {
             min_camera_motion_s: Limit<f64>,
             min_sharpness_video: Limit<f64>,
             max_people: Limit<f64>,
+            min_person_score: Limit<f64>,
+            min_keypoint_score: Limit<f64>,
+            min_people_share: Limit<f64>,
+            min_person_share: Limit<f64>,
+            max_cut_off_share: Limit<f64>,
+            max_hands_hidden_share: Limit<f64>,
         }
         let f: File = toml::from_str(SUBJECT_DEFAULTS).expect("data/subject.toml is valid");
         let s = f.subject;
@@ -150,6 +162,12 @@ impl Default for SubjectLimits {
             min_camera_motion_s: Some(s.min_camera_motion_s),
             min_sharpness_video: Some(s.min_sharpness_video),
             max_people: Some(s.max_people),
+            min_person_score: Some(s.min_person_score),
+            min_keypoint_score: Some(s.min_keypoint_score),
+            min_people_share: Some(s.min_people_share),
+            min_person_share: Some(s.min_person_share),
+            max_cut_off_share: Some(s.max_cut_off_share),
+            max_hands_hidden_share: Some(s.max_hands_hidden_share),
         }
     }
 }
@@ -435,7 +453,7 @@ mod tests {
                 // Provider limits cite the provider's page; our calibrated thresholds cite the test
                 // that measures them.
                 let cited = if key.starts_with("subject.") {
-                    source == "tests/subject_corpus.rs"
+                    ["tests/subject_corpus.rs", "tests/people.rs"].contains(&source.as_str())
                 } else {
                     source.starts_with("https://")
                 };

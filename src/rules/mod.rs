@@ -201,6 +201,7 @@ pub fn evaluate(ctx: &Context<'_>, path: &Path, facts: &Facts) -> Vec<Diagnostic
         Facts::Image(f) => {
             image::check(&mut sink, ctx, f);
             subject::check_image(&mut sink, ctx, f);
+            subject::check_image_people(&mut sink, ctx, f);
         }
         Facts::Video(f) => {
             video::check(&mut sink, ctx, f, path);
