@@ -333,7 +333,7 @@ pub struct PictureFacts {
 }
 
 /// One person found by the pose model, in fractions of the upright picture's width and height.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Person {
     /// The model's person score (0–1).
     pub score: f64,
@@ -348,7 +348,7 @@ pub struct Person {
 }
 
 /// The people in one picture, largest box first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PicturePose {
     pub model: String,
     pub people: Vec<Person>,
@@ -358,7 +358,7 @@ pub struct PicturePose {
 }
 
 /// The people in one sampled video frame.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PoseFrame {
     /// Seconds from the stream start.
     pub t: f64,
@@ -369,7 +369,7 @@ pub struct PoseFrame {
 }
 
 /// The pose model over the sampled frames of a video.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VideoPose {
     pub model: String,
     pub frames: Vec<PoseFrame>,
