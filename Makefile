@@ -24,9 +24,10 @@ IMAGE ?= kling-preflight
 IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 IMAGE_BASE := localhost/kling-preflight-base:bookworm
 DEBIAN_MIRROR ?= http://deb.debian.org/debian
-# Optional folder of extra shared libraries for the image (e.g. a pose model's libonnxruntime); its
+# Extra shared libraries for the image: by default the folder where `make setup` installs ONNX Runtime
+# (the pose model's runtime), so the image judges people as the host does; its
 # files land in /usr/local/lib/kling-preflight, which is on the image's LD_LIBRARY_PATH.
-IMAGE_EXTRA ?= image-extra
+IMAGE_EXTRA ?= /usr/local/lib/kling-preflight
 DIST_BIN := target/dist/kling-preflight
 
 .PHONY: setup setup-bench setup-test build demo test lint bench corpus-check man clean \
