@@ -364,6 +364,7 @@ fn downloads_are_atomic_size_checked_and_survive_slow_and_cut_transfers() {
         &format!("{}/files/gone.mp4", mock.base),
         dir.path(),
         "x.mp4",
+        4.0,
     )
     .unwrap_err();
     assert!(e.to_string().contains("HTTP 404"), "{e}");
@@ -436,6 +437,7 @@ fn api_redirects_are_not_followed_with_the_key_but_downloads_are() {
     );
     let dir = tempfile::tempdir().unwrap();
     let url = format!("{}/files/out.mp4", redirector.base);
-    let (path, _) = download::download(&Http::new(policy()), &url, dir.path(), "o.mp4").unwrap();
+    let (path, _) =
+        download::download(&Http::new(policy()), &url, dir.path(), "o.mp4", 4.0).unwrap();
     assert_eq!(std::fs::read(path).unwrap(), output_bytes());
 }
