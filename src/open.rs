@@ -84,7 +84,21 @@ impl std::fmt::Display for AvOpenError {
 /// Open an input with libavformat (headers only, no stream-info pass), local files only: the file
 /// protocol is the only one allowed, so a playlist cannot reach out to other files or URLs.
 pub fn av_input(path: &Path) -> Result<ffmpeg::format::context::Input, AvOpenError> {
+    av_input_as(path, None)
+}
+
+/// `av_input` with the demuxer named (`jpeg_pipe`, `png_pipe`, ...): the descriptor path carries no
+/// extension, so a picture whose content probe is weak (an arithmetic-coded JPEG) still reaches the
+/// right demuxer. An unknown name falls back to probing.
+pub fn av_input_as(
+    path: &Path,
+    format: Option<&std::ffi::CStr>,
+) -> Result<ffmpeg::format::context::Input, AvOpenError> {
     let file = regular(path).map_err(AvOpenError::Io)?;
+    // SAFETY: av_find_input_format only reads the NUL-terminated name; null when unknown.
+    let fmt = format.map_or(ptr::null(), |f| unsafe {
+        ffi::av_find_input_format(f.as_ptr())
+    });
     let url = CString::new(format!("file:/proc/self/fd/{}", file.as_raw_fd()))
         .expect("no NUL in a formatted fd path");
     // SAFETY: standard avformat_open_input protocol; on failure libavformat frees the context.
@@ -98,7 +112,7 @@ pub fn av_input(path: &Path) -> Result<ffmpeg::format::context::Input, AvOpenErr
             0,
         );
         let mut ps: *mut ffi::AVFormatContext = ptr::null_mut();
-        let r = ffi::avformat_open_input(&mut ps, url.as_ptr(), ptr::null(), &mut opts);
+        let r = ffi::avformat_open_input(&mut ps, url.as_ptr(), fmt as _, &mut opts);
         ffi::av_dict_free(&mut opts);
         if r < 0 || ps.is_null() {
             Err(AvOpenError::Av(r.min(-1)))

@@ -85,7 +85,7 @@ fn decode(path: &Path, pick: impl Fn((u32, u32)) -> u32) -> Result<Decoded, Pixe
     let px = full.0 as u64 * full.1 as u64;
     let k = if full == (0, 0) { 1 } else { pick(full).max(1) };
     let img = match format {
-        Some(ImageFormat::Jpeg) => ffmpeg_decode(path, k, full).or_else(|e| {
+        Some(ImageFormat::Jpeg) => ffmpeg_decode(path, format, k, full).or_else(|e| {
             // FFmpeg cannot decode arithmetic-coded JPEGs; the image crate gets a chance, but a
             // picture FFmpeg rejects for bad data is unreadable.
             if e.0.contains("unsupported") || e.0.contains("Not yet implemented") {
@@ -97,7 +97,7 @@ fn decode(path: &Path, pick: impl Fn((u32, u32)) -> u32) -> Result<Decoded, Pixe
         Some(ImageFormat::Png) if k > 1 => png_reduced(path, k)?,
         _ => match image_decode(path, px) {
             Ok(img) => img,
-            Err((e, true)) => ffmpeg_decode(path, 1, full)
+            Err((e, true)) => ffmpeg_decode(path, format, 1, full)
                 .map_err(|f| PixelError(format!("{e} (FFmpeg: {f})")))?,
             Err((e, false)) => return Err(PixelError(e)),
         },
@@ -183,14 +183,36 @@ static INIT: Once = Once::new();
 /// Decode the first picture of `path` with FFmpeg; for JPEG with its error detection on
 /// (`err_detect=explode`: a damaged entropy-coded segment is an error, not a concealed grey block). With `reduce`, JPEGs are
 /// decoded at 1/2, 1/4 or 1/8 scale (DCT scaling), the largest not above `k`.
-fn ffmpeg_decode(path: &Path, k: u32, full: (u32, u32)) -> Result<DynamicImage, PixelError> {
+fn ffmpeg_decode(
+    path: &Path,
+    format: Option<ImageFormat>,
+    k: u32,
+    full: (u32, u32),
+) -> Result<DynamicImage, PixelError> {
     INIT.call_once(|| {
         let _ = ff::init();
         ff::util::log::set_level(ff::util::log::Level::Quiet);
     });
     let e = |what: &str, e: ff::Error| PixelError(format!("FFmpeg {what}: {e}"));
-    let mut ictx = crate::open::av_input_with_info(path)
+    let demuxer = match format {
+        Some(ImageFormat::Jpeg) => Some(c"jpeg_pipe"),
+        Some(ImageFormat::Png) => Some(c"png_pipe"),
+        Some(ImageFormat::Tiff) => Some(c"tiff_pipe"),
+        Some(ImageFormat::WebP) => Some(c"webp_pipe"),
+        Some(ImageFormat::Bmp) => Some(c"bmp_pipe"),
+        Some(ImageFormat::Gif) => Some(c"gif"),
+        _ => None,
+    };
+    let mut ictx = crate::open::av_input_as(path, demuxer)
         .map_err(|x| PixelError(format!("FFmpeg cannot open it: {x}")))?;
+    // SAFETY: a valid, open input context; on failure it is closed by `ictx`'s Drop.
+    let r = unsafe { ff::ffi::avformat_find_stream_info(ictx.as_mut_ptr(), std::ptr::null_mut()) };
+    if r < 0 {
+        return Err(PixelError(format!(
+            "FFmpeg cannot read its streams: {}",
+            ff::Error::from(r)
+        )));
+    }
     let st = ictx
         .streams()
         .best(ff::media::Type::Video)

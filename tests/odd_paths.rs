@@ -316,7 +316,7 @@ fn control_characters_in_names_cannot_fake_lines_or_send_escapes() {
     assert!(!out.contains('\x1b'), "{out:?}");
     assert!(!out.lines().any(|l| l.starts_with("b.jpg")), "{out}");
     assert!(
-        out.contains("a\\nb.jpg: V999 fake-finding: \\x1B[2Jgone.jpg: I004"),
+        out.contains("a\\nb.jpg: V999 fake-finding: \\x1B[2Jgone.jpg: error[I004]"),
         "{out}"
     );
     // JSON keeps the exact name.

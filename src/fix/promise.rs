@@ -82,7 +82,10 @@ fn feasible(path: &Path, p: &FixPlan) -> bool {
                 .is_ok_and(|k| plan::choose_copy_window(w, &k, false).is_some()),
             _ => true,
         },
-        Recipe::Image(ImageRecipe::Reencode(_)) => image::decode_stored(path).is_ok(),
+        // The same decoders `reencode` uses, reduced above 16 MP as `reencode` does for a large
+        // picture: asking "can fix read it" must not cost a full-size canvas (a 14000x14000 PNG
+        // is 588 MB of pixels).
+        Recipe::Image(ImageRecipe::Reencode(_)) => crate::pixels::decode_for_analysis(path).is_ok(),
         Recipe::Image(ImageRecipe::LosslessCopy { format }) => {
             std::fs::read(path).is_ok_and(|data| match format {
                 ImageOut::Jpeg => image::strip_jpeg(&data, None).is_ok(),

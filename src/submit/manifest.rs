@@ -104,7 +104,17 @@ fn csv_rows(raw: &[u8], name: &str) -> Result<Vec<Row>> {
         .flexible(true)
         .from_reader(raw);
     let mut records = rdr.byte_records();
-    let line_of = |r: &csv::ByteRecord| r.position().map(|p| p.line()).unwrap_or(0);
+    // The csv crate's own line number can point at blank lines skipped before a record; count the
+    // newlines before the record's first byte instead (blank lines skipped forward first).
+    let line_of = |r: &csv::ByteRecord| {
+        r.position().map_or(0, |p| {
+            let mut at = (p.byte() as usize).min(raw.len());
+            while at < raw.len() && (raw[at] == b'\n' || raw[at] == b'\r') {
+                at += 1;
+            }
+            raw[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+        })
+    };
     let csv_err = |e: csv::Error| {
         let line = e.position().map(|p| p.line()).unwrap_or(0);
         anyhow::anyhow!("{name}:{line}: not valid CSV: {e}")
