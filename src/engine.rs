@@ -614,7 +614,14 @@ fn measure(
                 // its header says. Without analysis only the report's picture is decoded.
                 if opts.analyze || visual {
                     let decoded = crate::pixels::decode_for_analysis(path);
+                    // I014 already names a JPEG coding that decoders cannot read: F001 would say
+                    // the same thing twice.
+                    let i014 = f
+                        .jpeg_coding
+                        .as_deref()
+                        .is_some_and(|c| matches!(c, "arithmetic" | "lossless") || f.bit_depth > 8);
                     if opts.analyze
+                        && !i014
                         && let Err(e) = &decoded
                     {
                         let reason = format!("the pixels do not decode: {e}");
