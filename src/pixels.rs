@@ -149,7 +149,7 @@ impl Lease {
         if HELD.with(|h| h.get()) > 0 {
             return Lease(0);
         }
-        let want = bytes.min(BUDGET_BYTES).max(1);
+        let want = bytes.clamp(1, BUDGET_BYTES);
         HELD.with(|h| h.set(want));
         let (m, cv) = &BUDGET;
         let mut used = m.lock().unwrap_or_else(|p| p.into_inner());

@@ -206,7 +206,7 @@ pub fn remux(
     // AVI and raw streams may carry only decode timestamps: let libavformat derive the
     // presentation ones (ffmpeg's `-fflags +genpts`), or no packet could be placed.
     // SAFETY: a flag on the live input context, read by av_read_frame on every call.
-    unsafe { (*ictx.as_mut_ptr()).flags |= ff::ffi::AVFMT_FLAG_GENPTS as i32 };
+    unsafe { (*ictx.as_mut_ptr()).flags |= ff::ffi::AVFMT_FLAG_GENPTS };
     let mut started = window.is_none();
     let mut video_done = false;
     let mut written = Written::default();
