@@ -18,19 +18,19 @@
 //! - Container: the ISO-BMFF family ("mov,mp4,...") is told apart by the `major_brand` tag (`qt  ` →
 //!   mov, `M4V `/`M4VH`/`M4VP` → m4v, `3gp*`/`3g2*`/`mj2*` → 3gp, no brand at all → mov, as only
 //!   pre-2001 QuickTime files lack an `ftyp`, anything else → mp4). "matroska,webm" is split by the
-//!   DocType in the EBML header, read by us ([`ebml`]); if that cannot be read, by the codecs (only
+//!   DocType in the EBML header, read by us (`ebml`); if that cannot be read, by the codecs (only
 //!   VP8/VP9/AV1 video and Vorbis/Opus audio → webm).
 //! - Duration: the container's when it has one ("container"), else the longest stream duration
 //!   ("stream"), else from packet timestamps ("packets"; reading at most [`PACKET_CAP`] packets and
 //!   extrapolating by byte position beyond that).
-//! - VFR: the intervals between the presentation timestamps of at most [`timing::MAX_FRAMES`] frames
+//! - VFR: the intervals between the presentation timestamps of at most `timing::MAX_FRAMES` frames
 //!   (from the MP4/MOV sample index when it is complete, which costs no I/O, else from packets):
 //!   more than 10% of them (and at least two) off the median by more than 25% means VFR.
 //!   r_frame_rate vs avg_frame_rate is not used: it is unreliable on truncated or edit-listed files.
 //! - Cost: `avformat_find_stream_info` decodes frames (up to 7 for H.264 without B-frames) and is
 //!   most of a probe's time, so it runs only when the header leaves a reported fact missing
 //!   (pix_fmt, size, average frame rate, sample rate, channels). For H.264 (MP4/MOV/MKV) we read
-//!   pix_fmt, profile and the VUI aspect ratio from the SPS in the extradata ([`h264`]), which makes
+//!   pix_fmt, profile and the VUI aspect ratio from the SPS in the extradata (`h264`), which makes
 //!   those files header-only (≈0.6 ms a probe). WEBM/VP9 and MPEG-TS still go through it.
 
 mod ebml;
