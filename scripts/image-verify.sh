@@ -8,10 +8,13 @@ set -euo pipefail
 image=${1:?usage: image-verify.sh IMAGE HOST_BINARY}
 host_bin=${2:?usage: image-verify.sh IMAGE HOST_BINARY}
 fs=target/image/fs
+umount "$fs/proc" 2>/dev/null || true
 rm -rf "$fs" && mkdir -p "$fs"
 cid=$(podman create "$image")
-trap 'podman rm -f "$cid" >/dev/null' EXIT
 podman export "$cid" | tar -C "$fs" -xf -
+# A container runtime mounts /proc; so must the chroot (inputs are opened through /proc/self/fd).
+mkdir -p "$fs/proc" && mount -t proc proc "$fs/proc"
+trap 'umount "$fs/proc" 2>/dev/null || true; podman rm -f "$cid" >/dev/null' EXIT
 cp -a fixtures "$fs/work/fixtures"
 chown -R 10001:10001 "$fs/work/fixtures"
 
@@ -22,6 +25,7 @@ host_status=$?
 chroot --userspec=10001:10001 "$fs" /bin/sh -c \
   "cd /work && exec kling-preflight check ${flags[*]} fixtures/" >target/image/image.txt 2>&1
 image_status=$?
+umount "$fs/proc"
 set -e
 if ! diff -u target/image/host.txt target/image/image.txt; then
   echo "image-verify: the image's report differs from the host build's" >&2
