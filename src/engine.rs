@@ -616,10 +616,7 @@ fn measure(
                     let decoded = crate::pixels::decode_for_analysis(path);
                     // I014 already names a JPEG coding that decoders cannot read: F001 would say
                     // the same thing twice.
-                    let i014 = f
-                        .jpeg_coding
-                        .as_deref()
-                        .is_some_and(|c| matches!(c, "arithmetic" | "lossless") || f.bit_depth > 8);
+                    let i014 = f.undecodable_jpeg_coding().is_some();
                     if opts.analyze
                         && !i014
                         && let Err(e) = &decoded

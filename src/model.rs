@@ -231,6 +231,15 @@ pub struct ImageFacts {
 }
 
 impl ImageFacts {
+    /// The JPEG coding most decoders, FFmpeg included, cannot read (arithmetic, lossless, or more
+    /// than 8 bits a sample), when this is such a JPEG: I014 reports it, and a failed pixel decode
+    /// of it is no separate F001.
+    pub fn undecodable_jpeg_coding(&self) -> Option<&str> {
+        self.jpeg_coding
+            .as_deref()
+            .filter(|c| matches!(*c, "arithmetic" | "lossless") || self.bit_depth > 8)
+    }
+
     /// Facts before any header was read: no size, 8-bit RGB, no metadata. Parsers fill it in.
     pub fn blank(format: ImageFormat, bytes: u64) -> Self {
         ImageFacts {

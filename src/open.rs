@@ -63,6 +63,21 @@ pub fn kind_name(t: &std::fs::FileType) -> &'static str {
     }
 }
 
+/// The URL libavformat opens: `/proc/self/fd/N` of the checked descriptor, so the inode checked is
+/// the inode read. Without /proc (a bare chroot, some sandboxes) every input would fail to open, so
+/// the path's own bytes are used there instead: the file was checked regular a moment ago, and only
+/// a swap in that instant could differ.
+fn fd_url(file: &File, path: &Path) -> CString {
+    let proc_fd = format!("/proc/self/fd/{}", file.as_raw_fd());
+    if Path::new(&proc_fd).exists() {
+        return CString::new(format!("file:{proc_fd}")).expect("no NUL in a formatted fd path");
+    }
+    let mut bytes = b"file:".to_vec();
+    bytes.extend_from_slice(path.as_os_str().as_bytes());
+    // A path from the OS holds no NUL byte.
+    CString::new(bytes).expect("no NUL in an OS path")
+}
+
 /// Why libavformat could not open an input.
 #[derive(Debug)]
 pub enum AvOpenError {
@@ -99,8 +114,7 @@ pub fn av_input_as(
     let fmt = format.map_or(ptr::null(), |f| unsafe {
         ffi::av_find_input_format(f.as_ptr())
     });
-    let url = CString::new(format!("file:/proc/self/fd/{}", file.as_raw_fd()))
-        .expect("no NUL in a formatted fd path");
+    let url = fd_url(&file, path);
     // SAFETY: standard avformat_open_input protocol; on failure libavformat frees the context.
     // `file` stays open until libavformat has opened its own descriptor for the same inode.
     let r = unsafe {
