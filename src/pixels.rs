@@ -14,6 +14,8 @@ use std::path::Path;
 use std::sync::{Condvar, Mutex, Once};
 
 use ffmpeg_next as ff;
+
+mod reduce;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat};
 
@@ -44,14 +46,38 @@ pub const BUDGET_BYTES: u64 = 192 << 20;
 /// Decode for analysis: in full up to `REDUCE_ABOVE_PX`, else reduced to a long edge of at least
 /// `REDUCED_EDGE`.
 pub fn decode_for_analysis(path: &Path) -> Result<Decoded, PixelError> {
-    decode(path, |full| {
+    let d = decode(path, |full| {
         let px = full.0 as u64 * full.1 as u64;
         if px > REDUCE_ABOVE_PX {
             factor(full, REDUCED_EDGE)
         } else {
             1
         }
-    })
+    });
+    remember(path, d.is_ok());
+    d
+}
+
+/// Verdicts of the analysis decodes this process made, by path: `fix`'s promise asks "does it
+/// decode" of a picture `check` has just decoded, and must not decode it a second time.
+static VERDICTS: Mutex<Option<std::collections::HashMap<std::path::PathBuf, bool>>> =
+    Mutex::new(None);
+
+fn remember(path: &Path, ok: bool) {
+    let mut v = VERDICTS.lock().unwrap_or_else(|p| p.into_inner());
+    v.get_or_insert_with(Default::default)
+        .insert(path.to_path_buf(), ok);
+}
+
+/// Whether `decode_for_analysis(path)` succeeds: the verdict of this process's earlier decode of
+/// the same path when there was one, else a decode now.
+pub fn decodes_for_analysis(path: &Path) -> bool {
+    let known = VERDICTS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .and_then(|v| v.get(path).copied());
+    known.unwrap_or_else(|| decode_for_analysis(path).is_ok())
 }
 
 /// Decode the whole picture at its stored size (for `fix`).
@@ -60,8 +86,8 @@ pub fn decode_full(path: &Path) -> Result<Decoded, PixelError> {
 }
 
 /// Decode `path` about `k` times smaller on each side (`fix` of a huge picture whose output is
-/// small): PNGs exactly `k` (box filter), JPEGs the largest of 1, 2, 4, 8 not above `k`, other
-/// formats in full.
+/// small): PNGs, GIFs and most TIFFs exactly `k` (box filter, row by row), JPEGs the largest of 1,
+/// 2, 4, 8 not above `k` (DCT scaling), BMP and WebP through FFmpeg's own pixel format.
 pub fn decode_reduced_by(path: &Path, k: u32) -> Result<Decoded, PixelError> {
     decode(path, |_| k.max(1))
 }
@@ -94,7 +120,17 @@ fn decode(path: &Path, pick: impl Fn((u32, u32)) -> u32) -> Result<Decoded, Pixe
                 Err(e)
             }
         })?,
-        Some(ImageFormat::Png) if k > 1 => png_reduced(path, k)?,
+        Some(ImageFormat::Png) if k > 1 => reduce::png_reduced(path, k)?,
+        Some(ImageFormat::Gif) if k > 1 => reduce::gif_reduced(path, k)?,
+        Some(ImageFormat::Tiff) if k > 1 => match reduce::tiff_reduced(path, k)? {
+            Some(img) => img,
+            None => ffmpeg_decode(path, format, k, full)?,
+        },
+        // No row-by-row reader: FFmpeg holds the picture in its own (often smaller) pixel format
+        // and scales it down straight from there.
+        Some(ImageFormat::Bmp | ImageFormat::WebP) if k > 1 => {
+            ffmpeg_decode(path, format, k, full)?
+        }
         _ => match image_decode(path, px) {
             Ok(img) => img,
             Err((e, true)) => ffmpeg_decode(path, format, 1, full)
@@ -122,6 +158,7 @@ fn factor(full: (u32, u32), edge: u32) -> u32 {
 /// The image crate's full decode (first frame), under the memory budget. `Err` says whether another
 /// decoder should be tried (the format or feature is unsupported, not the data broken).
 fn image_decode(path: &Path, px: u64) -> Result<DynamicImage, (String, bool)> {
+    too_large(px).map_err(|e| (e.0, false))?;
     let _lease = Lease::take(px.saturating_mul(4));
     let reader = image::ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
@@ -130,6 +167,24 @@ fn image_decode(path: &Path, px: u64) -> Result<DynamicImage, (String, bool)> {
     reader.no_limits();
     let decoder = reader.into_decoder().map_err(classify)?;
     DynamicImage::from_decoder(decoder).map_err(classify)
+}
+
+/// Decoded bytes one picture may take when it cannot be decoded reduced (4 bytes a pixel): beyond
+/// this a header's claim would decide how much memory the tool takes.
+pub const MAX_FULL_DECODE_BYTES: u64 = 1 << 30;
+
+/// `Err` when a full decode of `px` pixels would pass `MAX_FULL_DECODE_BYTES`.
+fn too_large(px: u64) -> Result<(), PixelError> {
+    let need = px.saturating_mul(4);
+    if need > MAX_FULL_DECODE_BYTES {
+        return Err(PixelError(format!(
+            "{:.0} megapixels cannot be decoded within the {} MB this tool allows one picture \
+             (this format is not decoded reduced)",
+            px as f64 / 1e6,
+            MAX_FULL_DECODE_BYTES >> 20
+        )));
+    }
+    Ok(())
 }
 
 fn classify(e: image::ImageError) -> (String, bool) {
@@ -189,9 +244,9 @@ fn ffmpeg_decode(
     k: u32,
     full: (u32, u32),
 ) -> Result<DynamicImage, PixelError> {
+    // FFmpeg's log level is the embedding program's choice (`host`), never set here.
     INIT.call_once(|| {
         let _ = ff::init();
-        ff::util::log::set_level(ff::util::log::Level::Quiet);
     });
     let e = |what: &str, e: ff::Error| PixelError(format!("FFmpeg {what}: {e}"));
     let demuxer = match format {
@@ -231,7 +286,11 @@ fn ffmpeg_decode(
     };
     let mut opts = ff::Dictionary::new();
     let mut lowres = 0;
-    if ctx.id() == ff::codec::Id::MJPEG {
+    let jpeg = ctx.id() == ff::codec::Id::MJPEG;
+    if !jpeg {
+        too_large(w as u64 * h as u64)?;
+    }
+    if jpeg {
         // JPEG only: the TIFF decoder, for one, also "explodes" on a tag it merely does not know.
         opts.set("err_detect", "explode");
         while lowres < 3 && (2u32 << lowres) <= k {
@@ -247,7 +306,7 @@ fn ffmpeg_decode(
         .and_then(|o| o.video())
         .map_err(|x| e("cannot open the decoder", x))?;
     let out_px = ((w >> lowres) as u64).max(1) * ((h >> lowres) as u64).max(1);
-    let _lease = Lease::take(out_px * 8);
+    let _lease = Lease::take(out_px * if jpeg { 8 } else { 4 });
     let mut frame = ff::frame::Video::empty();
     let mut got = false;
     let mut pkt = ff::Packet::empty();
@@ -272,11 +331,14 @@ fn ffmpeg_decode(
         dec.receive_frame(&mut frame)
             .map_err(|x| e("decodes no picture", x))?;
     }
-    to_image(&frame)
+    // JPEGs come reduced from the decoder already; other pictures are scaled down here.
+    let k = if jpeg { 1 } else { k.max(1) };
+    to_image(&frame, k)
 }
 
-/// Convert a decoded frame to 8-bit RGB (RGBA when it has alpha).
-fn to_image(frame: &ff::frame::Video) -> Result<DynamicImage, PixelError> {
+/// Convert a decoded frame to 8-bit RGB (RGBA when it has alpha), `k` times smaller on each side
+/// (area average) when `k` > 1.
+fn to_image(frame: &ff::frame::Video, k: u32) -> Result<DynamicImage, PixelError> {
     use ff::format::Pixel;
     let alpha = frame
         .format()
@@ -287,17 +349,15 @@ fn to_image(frame: &ff::frame::Video) -> Result<DynamicImage, PixelError> {
     } else {
         (Pixel::RGB24, 3)
     };
-    let (w, h) = (frame.width(), frame.height());
-    let mut sws = ff::software::scaling::Context::get(
-        frame.format(),
-        w,
-        h,
-        target,
-        w,
-        h,
-        ff::software::scaling::Flags::POINT,
-    )
-    .map_err(|x| PixelError(format!("FFmpeg cannot convert its pixels: {x}")))?;
+    let (fw, fh) = (frame.width(), frame.height());
+    let (w, h) = (fw.div_ceil(k).max(1), fh.div_ceil(k).max(1));
+    let flags = if k > 1 {
+        ff::software::scaling::Flags::AREA
+    } else {
+        ff::software::scaling::Flags::POINT
+    };
+    let mut sws = ff::software::scaling::Context::get(frame.format(), fw, fh, target, w, h, flags)
+        .map_err(|x| PixelError(format!("FFmpeg cannot convert its pixels: {x}")))?;
     let mut out = ff::frame::Video::empty();
     sws.run(frame, &mut out)
         .map_err(|x| PixelError(format!("FFmpeg cannot convert its pixels: {x}")))?;
@@ -316,78 +376,6 @@ fn to_image(frame: &ff::frame::Video) -> Result<DynamicImage, PixelError> {
     img.ok_or_else(|| PixelError("FFmpeg returned a picture of the wrong size".into()))
 }
 
-/// Adam7 passes: (x0, dx, y0, dy).
-const ADAM7: [(u32, u32, u32, u32); 7] = [
-    (0, 8, 0, 8),
-    (4, 8, 0, 8),
-    (0, 4, 4, 8),
-    (2, 4, 0, 4),
-    (0, 2, 2, 4),
-    (1, 2, 0, 2),
-    (0, 1, 1, 2),
-];
-
-/// Read a PNG row by row into a picture `k` times smaller on each side (box filter), so memory is
-/// one row plus the reduced picture. Bad CRCs, zlib errors and truncation are the `png` crate's errors.
-fn png_reduced(path: &Path, k: u32) -> Result<DynamicImage, PixelError> {
-    let err = |e: &dyn std::fmt::Display| PixelError(e.to_string());
-    let file = std::fs::File::open(path).map_err(|e| err(&e))?;
-    let mut dec = png::Decoder::new(std::io::BufReader::new(file));
-    dec.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = dec.read_info().map_err(|e| err(&e))?;
-    let (w, h) = (reader.info().width, reader.info().height);
-    let interlaced = reader.info().interlaced;
-    let ch = reader.output_color_type().0.samples();
-    let (ow, oh) = (w.div_ceil(k), h.div_ceil(k));
-    let _lease = Lease::take(ow as u64 * oh as u64 * (ch as u64 * 4 + 4));
-    let mut sums = vec![0u32; ow as usize * oh as usize * ch];
-    let mut counts = vec![0u32; ow as usize * oh as usize];
-    // Each stored row: which picture row it is, and where its pixels start and step.
-    let rows: Box<dyn Iterator<Item = (u32, u32, u32)>> = if interlaced {
-        Box::new(ADAM7.iter().flat_map(move |&(x0, dx, y0, dy)| {
-            let empty = w <= x0 || h <= y0;
-            let n = if empty { 0 } else { (h - y0).div_ceil(dy) };
-            (0..n).map(move |l| (y0 + l * dy, x0, dx))
-        }))
-    } else {
-        Box::new((0..h).map(|y| (y, 0, 1)))
-    };
-    for (y, x0, dx) in rows {
-        let row = match reader.next_row().map_err(|e| err(&e))? {
-            Some(r) => r,
-            None => return Err(PixelError(format!("PNG ends before row {y} of {h}"))),
-        };
-        let oy = (y / k) as usize;
-        for (i, px) in row.data().chunks_exact(ch).enumerate() {
-            let x = x0 + i as u32 * dx;
-            if x >= w {
-                break;
-            }
-            let o = oy * ow as usize + (x / k) as usize;
-            counts[o] += 1;
-            for (c, v) in px.iter().enumerate() {
-                sums[o * ch + c] += *v as u32;
-            }
-        }
-    }
-    reader.finish().map_err(|e| err(&e))?;
-    let buf: Vec<u8> = sums
-        .chunks_exact(ch)
-        .zip(&counts)
-        .flat_map(|(s, &n)| {
-            s.iter()
-                .map(move |v| (v + n / 2).checked_div(n).unwrap_or(0) as u8)
-        })
-        .collect();
-    let img = match ch {
-        1 => image::GrayImage::from_raw(ow, oh, buf).map(DynamicImage::ImageLuma8),
-        2 => image::GrayAlphaImage::from_raw(ow, oh, buf).map(DynamicImage::ImageLumaA8),
-        3 => image::RgbImage::from_raw(ow, oh, buf).map(DynamicImage::ImageRgb8),
-        _ => image::RgbaImage::from_raw(ow, oh, buf).map(DynamicImage::ImageRgba8),
-    };
-    img.ok_or_else(|| PixelError("PNG row reduction size mismatch".into()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,7 +392,7 @@ mod tests {
         let (w, h) = img.dimensions();
         let mut raw = Vec::new();
         let passes: Vec<(u32, u32, u32, u32)> = if interlaced {
-            ADAM7.to_vec()
+            reduce::ADAM7.to_vec()
         } else {
             vec![(0, 1, 0, 1)]
         };
@@ -476,7 +464,7 @@ mod tests {
                 img,
                 "interlaced={interlaced}"
             );
-            let r = png_reduced(&p, 3).unwrap().to_rgb8();
+            let r = reduce::png_reduced(&p, 3).unwrap().to_rgb8();
             assert_eq!(r.dimensions(), (3, 3));
             // Box (0..3, 0..3): x*20 averages 20, y*30 averages 30; the last row of boxes is row 6.
             assert_eq!(r.get_pixel(0, 0).0, [20, 30, 7], "interlaced={interlaced}");

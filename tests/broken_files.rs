@@ -315,3 +315,41 @@ fn ycbcr_tiff_decodes_in_check_and_fix() {
     let back = image::open(dir.path().join("out/ycc.jpg")).unwrap();
     assert_eq!((back.width(), back.height()), (640, 480));
 }
+
+#[test]
+fn huge_gif_is_decoded_reduced_in_check_and_fix() {
+    // A 14000x14000 GIF of under a megabyte: decoded whole, its RGBA canvas alone is 784 MB (the
+    // check peaked at 1.9 GB, fix at 2.3 GB); read row by row it costs the reduced picture.
+    let dir = tmp();
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-f", "lavfi", "-i"])
+        .arg("testsrc2=s=14000x14000:d=1")
+        .args(["-frames:v", "1", "-pix_fmt", "rgb8", "-y", "big.gif"])
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (mb, stdout) = peak_mb(
+        dir.path(),
+        &["check", "--no-cache", "--isolated", "big.gif"],
+    );
+    assert!(stdout.contains("I004"), "{stdout}");
+    assert!(!stdout.contains("F001"), "{stdout}");
+    assert!(
+        mb < 600.0,
+        "check of a 14000x14000 GIF peaked at {mb:.0} MB"
+    );
+    let (mb, stdout) = peak_mb(
+        dir.path(),
+        &[
+            "fix",
+            "--unsafe-fixes",
+            "--isolated",
+            "--out-dir",
+            "out",
+            "big.gif",
+        ],
+    );
+    assert!(stdout.contains("wrote out/big"), "{stdout}");
+    assert!(mb < 600.0, "fix of a 14000x14000 GIF peaked at {mb:.0} MB");
+}

@@ -146,13 +146,18 @@ pub fn decode_stored(
 /// Decode, transform and encode per the recipe. Returns the encoded bytes.
 ///
 /// A huge picture whose output is small (a 65536×3000 PNG padded and downscaled to 3850 px) is
-/// decoded reduced, to at least twice the output size, and the geometry scaled with it: the
+/// decoded reduced, to at least twice the output size (at least the output size when it is less
+/// than twice as large), and the geometry scaled with it: the
 /// work then holds tens of megabytes, not the gigabytes of the full canvas. The memory budget
 /// keeps rayon workers from holding several such decodes at once.
 pub fn reencode(path: &Path, r: &Reencode) -> Result<Vec<u8>, ImageFixError> {
     let g = r.geometry;
     let px = g.source.0 as u64 * g.source.1 as u64;
-    let k = (g.canvas.0 / (2 * g.size.0.max(1))).min(g.canvas.1 / (2 * g.size.1.max(1)));
+    // Twice the output size keeps the resize sharp; a picture only a little larger than its output
+    // (14000 px to 3850) is still box-reduced to no less than the output size rather than held whole.
+    let k_by =
+        |m: u32| (g.canvas.0 / (m * g.size.0.max(1))).min(g.canvas.1 / (m * g.size.1.max(1)));
+    let k = if k_by(2) >= 2 { k_by(2) } else { k_by(1) };
     let _lease = crate::pixels::Lease::take(px.saturating_mul(4));
     if k < 2 || px <= crate::pixels::REDUCE_ABOVE_PX {
         let img = decode(path, r.orient)?;

@@ -84,8 +84,8 @@ fn feasible(path: &Path, p: &FixPlan) -> bool {
         },
         // The same decoders `reencode` uses, reduced above 16 MP as `reencode` does for a large
         // picture: asking "can fix read it" must not cost a full-size canvas (a 14000x14000 PNG
-        // is 588 MB of pixels).
-        Recipe::Image(ImageRecipe::Reencode(_)) => crate::pixels::decode_for_analysis(path).is_ok(),
+        // is 588 MB of pixels), nor a second decode of what `check` has just decoded.
+        Recipe::Image(ImageRecipe::Reencode(_)) => crate::pixels::decodes_for_analysis(path),
         Recipe::Image(ImageRecipe::LosslessCopy { format }) => {
             std::fs::read(path).is_ok_and(|data| match format {
                 ImageOut::Jpeg => image::strip_jpeg(&data, None).is_ok(),
