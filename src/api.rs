@@ -152,8 +152,9 @@ pub fn check<P: AsRef<Path>>(paths: &[P], settings: &Settings) -> Result<Report,
     ))
 }
 
-/// How [`fix`] may change files.
-#[derive(Debug, Clone, Default)]
+/// How [`fix`] may change files. The default is what `kling-preflight fix` does without flags:
+/// lossless fixes only, padding to the aspect range, white background.
+#[derive(Debug, Clone)]
 pub struct FixSettings {
     /// Allow lossy fixes (re-encode, upscale, crop, pad); without it only lossless ones apply.
     pub unsafe_fixes: bool,
@@ -166,6 +167,19 @@ pub struct FixSettings {
     /// Overwrite outputs that already exist.
     pub force: bool,
     pub x264: X264,
+}
+
+impl Default for FixSettings {
+    fn default() -> FixSettings {
+        FixSettings {
+            unsafe_fixes: false,
+            aspect: AspectMode::default(),
+            background: [255, 255, 255],
+            dry_run: false,
+            force: false,
+            x264: X264::default(),
+        }
+    }
 }
 
 /// What `fix --format json` prints: one outcome per file.

@@ -607,6 +607,27 @@ fn human(out: &mut dyn Write, outcomes: &[FileOutcome], dry_run: bool) -> std::i
 mod tests {
     use super::*;
 
+    /// The library's `FixSettings::default()` once padded with black where the command pads with
+    /// white: a pipeline moving from the CLI to the API got different pictures.
+    #[test]
+    fn library_fix_defaults_are_the_command_defaults() {
+        use clap::Parser;
+        let cli =
+            crate::cli::Cli::try_parse_from(["kling-preflight", "fix", "--out-dir", "o", "x.png"])
+                .unwrap();
+        let crate::cli::Command::Fix(a) = cli.command else {
+            panic!("not fix");
+        };
+        let lib = crate::api::FixSettings::default();
+        assert_eq!(parse_color(&a.background).unwrap(), lib.background);
+        assert_eq!(a.aspect, lib.aspect);
+        assert_eq!(a.unsafe_fixes, lib.unsafe_fixes);
+        assert_eq!(a.dry_run, lib.dry_run);
+        assert_eq!(a.force, lib.force);
+        assert_eq!(a.x264_preset, lib.x264.preset);
+        assert_eq!(a.crf, lib.x264.crf);
+    }
+
     #[test]
     fn colors_parse() {
         assert_eq!(parse_color("white").unwrap(), [255, 255, 255]);
