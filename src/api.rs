@@ -218,7 +218,9 @@ pub fn fix<P: AsRef<Path>>(
         x264: how.x264.clone(),
         progress: None,
     };
-    let work = fix_inputs(paths, out_dir)?;
+    let named: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
+    let work = fix_inputs(paths)?;
+    let guard = fixing::guard::InputGuard::new(&named, &work, out_dir).map_err(Error::Fix)?;
     let plain: Vec<Input> = work.iter().map(|(i, _)| i.clone()).collect();
     let reports = engine::check_all(&plain, &opts.check, None);
     let work: Vec<_> = work
@@ -226,7 +228,17 @@ pub fn fix<P: AsRef<Path>>(
         .zip(reports)
         .filter_map(|((i, rel), r)| r.map(|r| (i, rel, r)))
         .collect();
-    refuse_clobbering(&work, out_dir, &opts)?;
+    let dests = work.iter().filter_map(|(input, rel, report)| {
+        let plan = fixing::plan_for(report, &opts);
+        let pass = !plan.is_empty() && plan.can_pass();
+        pass.then(|| {
+            let dest = fixing::output_path(out_dir, rel, plan.output_ext.as_deref());
+            (input.display.as_str(), dest)
+        })
+    });
+    guard
+        .check_all(dests, how.force, how.dry_run)
+        .map_err(Error::Fix)?;
     let files = work
         .par_iter()
         .map(|(input, rel, report)| fixing::fix_file(input, report, out_dir, rel, &opts))
@@ -242,63 +254,25 @@ pub fn fix<P: AsRef<Path>>(
     })
 }
 
-/// Inputs with their output paths relative to `out_dir`; an input inside `out_dir` is refused.
-fn fix_inputs<P: AsRef<Path>>(paths: &[P], out_dir: &Path) -> Result<Vec<(Input, PathBuf)>, Error> {
-    let out_abs = std::path::absolute(out_dir).unwrap_or_else(|_| out_dir.to_path_buf());
-    let out_real = out_abs.canonicalize().unwrap_or(out_abs);
+/// Inputs with their output paths relative to the output folder; a file reached twice (named
+/// twice, or named and inside a named folder) is fixed once.
+fn fix_inputs<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<(Input, PathBuf)>, Error> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for p in paths {
         let p = p.as_ref();
         for i in inputs(std::slice::from_ref(&p))? {
+            if !seen.insert(engine::identity(&i.path)) {
+                continue;
+            }
             let rel = match i.path.strip_prefix(p) {
                 Ok(r) if p.is_dir() => r.to_path_buf(),
                 _ => PathBuf::from(i.path.file_name().unwrap_or_default()),
             };
-            let abs = i.path.canonicalize().map_err(|source| Error::Path {
-                path: i.display.clone(),
-                source,
-            })?;
-            if abs.starts_with(&out_real) {
-                return Err(Error::Fix(format!(
-                    "{} is inside the output folder {}: choose a folder outside the inputs",
-                    i.display,
-                    out_dir.display()
-                )));
-            }
             out.push((i, rel));
         }
     }
     Ok(out)
-}
-
-/// Refuse outputs that would collide or (without `force`) already exist, before writing anything.
-fn refuse_clobbering(
-    work: &[(&Input, &PathBuf, crate::model::FileReport)],
-    out_dir: &Path,
-    opts: &FixOptions,
-) -> Result<(), Error> {
-    let mut seen: BTreeMap<PathBuf, &str> = BTreeMap::new();
-    for (input, rel, report) in work {
-        let plan = fixing::plan_for(report, opts);
-        if plan.is_empty() || !plan.can_pass() {
-            continue;
-        }
-        let dest = fixing::output_path(out_dir, rel, plan.output_ext.as_deref());
-        if let Some(other) = seen.insert(dest.clone(), &input.display) {
-            return Err(Error::Fix(format!(
-                "{other} and {} would both be written to {}",
-                input.display,
-                dest.display()
-            )));
-        }
-        if !opts.force && !opts.dry_run && std::fs::symlink_metadata(&dest).is_ok() {
-            return Err(Error::Fix(format!(
-                "{} already exists; set `force` to overwrite it (nothing was written)",
-                dest.display()
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// A severity by name, for callers building [`RuleSettings`] by hand.

@@ -473,3 +473,43 @@ fn out_dir_inside_the_folder_being_fixed_is_refused_the_first_time() {
     );
     assert!(!d.join("fixed").exists());
 }
+
+/// The library's `fix` had its own, weaker copy of the destination checks: a subfolder of the
+/// output folder linked back into the inputs let `force` overwrite an input. It now shares the
+/// command's guard.
+#[test]
+fn library_fix_with_symlink_back_into_inputs_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("inputs");
+    std::fs::create_dir_all(inputs.join("sub")).unwrap();
+    let victim = inputs.join("sub/photo.jpg");
+    std::fs::copy(fixture("rejects/images/png_named.jpg"), &victim).unwrap();
+    let before = std::fs::read(&victim).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::os::unix::fs::symlink(inputs.join("sub"), out.join("sub")).unwrap();
+    let how = kling_preflight::FixSettings {
+        force: true,
+        unsafe_fixes: true,
+        ..Default::default()
+    };
+    let mut settings =
+        kling_preflight::Settings::new(kling_preflight::load_profile("strict").unwrap());
+    settings.analyze = false;
+    let r = kling_preflight::fix(&[&inputs], &out, &settings, &how);
+    let err = r.err().expect("refused").to_string();
+    assert!(
+        err.contains("resolves to") && err.contains("is an input file"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&victim).unwrap(), before);
+    // An output folder inside the folder being fixed is refused too.
+    let r = kling_preflight::fix(&[&inputs], &inputs.join("fixed"), &settings, &how);
+    assert!(
+        r.err()
+            .expect("refused")
+            .to_string()
+            .contains("is inside the input folder")
+    );
+    assert!(!inputs.join("fixed").exists());
+}

@@ -5,16 +5,16 @@
 //! an input, two inputs may not map to one output, and existing outputs are refused up front (before
 //! anything is written) unless `--force`.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
 use super::{Judging, Status, emit, options};
 use crate::engine::{self, Input};
+use crate::fix::guard::{InputGuard, canonical_lenient};
 use crate::fix::plan::{AspectMode, PlanOptions, Tier};
 use crate::fix::{self, FileOutcome, FixOptions, atomic, video::X264};
 use crate::report::{escape, html};
@@ -163,94 +163,6 @@ pub fn parse_color(s: &str) -> Result<[u8; 3]> {
     bail!("--background {s}: expected white, black, gray or a colour like #ffffff")
 }
 
-/// Canonical form of a path that may not exist yet: the nearest existing ancestor, canonicalized,
-/// plus the rest.
-fn canonical_lenient(p: &Path) -> PathBuf {
-    let abs = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(p)
-    };
-    let mut rest = Vec::new();
-    let mut cur = abs.as_path();
-    loop {
-        if let Ok(c) = cur.canonicalize() {
-            let mut out = c;
-            for r in rest.iter().rev() {
-                out.push(r);
-            }
-            return out;
-        }
-        match (cur.parent(), cur.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                cur = parent;
-            }
-            _ => return abs,
-        }
-    }
-}
-
-/// Where outputs must never land: the named input folders and every input file, resolved (symlinks
-/// followed), plus the folders that inputs were found in (a walked folder may be a symlink elsewhere).
-struct InputGuard {
-    trees: Vec<PathBuf>,
-    files: std::collections::HashSet<PathBuf>,
-}
-
-impl InputGuard {
-    fn new(named: &[PathBuf], inputs: &[(Input, PathBuf)]) -> Result<InputGuard> {
-        let mut trees = Vec::new();
-        for p in named.iter().filter(|p| p.is_dir()) {
-            trees.push(
-                p.canonicalize()
-                    .with_context(|| format!("{}: cannot resolve the path", escape::path(p)))?,
-            );
-        }
-        let mut files = std::collections::HashSet::new();
-        for (i, _) in inputs {
-            // A dangling link cannot be resolved; it is reported as F001 and never written.
-            let Ok(c) = i.path.canonicalize() else {
-                continue;
-            };
-            if !i.explicit
-                && let Some(parent) = c.parent()
-                && !trees.iter().any(|t| parent.starts_with(t))
-            {
-                trees.push(parent.to_path_buf());
-            }
-            files.insert(c);
-        }
-        Ok(InputGuard { trees, files })
-    }
-
-    /// The input folder that holds `p` (already resolved), if any.
-    fn tree_holding(&self, p: &Path) -> Option<&Path> {
-        self.trees
-            .iter()
-            .find(|t| p.starts_with(t))
-            .map(PathBuf::as_path)
-    }
-
-    /// Refuse a destination that, resolved, is an input file or lies in an input folder.
-    fn check(&self, dest: &Path, input: &str) -> Result<()> {
-        let resolved = canonical_lenient(dest);
-        let why = if self.files.contains(&resolved) {
-            "is an input file".to_string()
-        } else if let Some(tree) = self.tree_holding(&resolved) {
-            format!("lies inside the input folder {}", escape::path(tree))
-        } else {
-            return Ok(());
-        };
-        bail!(
-            "the output for {} would be {}, which resolves to {} and {why} (a symlink in --out-dir points into the inputs?): nothing was written; remove the link or choose another --out-dir",
-            escape::text(input),
-            escape::path(dest),
-            escape::path(&resolved)
-        )
-    }
-}
-
 pub fn run(a: FixArgs) -> Result<Status> {
     super::check_report_path(a.report.as_deref())?;
     let check = options(&a.judging)?;
@@ -306,33 +218,9 @@ pub fn run(a: FixArgs) -> Result<Status> {
             inputs.push((i, rel));
         }
     }
-    let out_dir = canonical_lenient(&a.out_dir);
-    let guard = InputGuard::new(&a.paths, &inputs)?;
-    for (i, _) in &inputs {
-        // A dangling link cannot be resolved (nor overwritten): it is judged F001, never written.
-        let Ok(c) = i.path.canonicalize() else {
-            continue;
-        };
-        if c.starts_with(&out_dir) {
-            bail!(
-                "--out-dir {} contains the input {}: choose a folder outside the inputs, so an input can never be overwritten",
-                escape::path(&a.out_dir),
-                escape::text(&i.display)
-            );
-        }
-    }
-    if let Some(tree) = guard.tree_holding(&out_dir) {
-        bail!(
-            "--out-dir {} is inside the input folder {}: its outputs would be inputs of the next run; choose a folder outside the inputs",
-            escape::path(&a.out_dir),
-            escape::path(tree)
-        );
-    }
     // Every destination folder, resolved through any symlink in it, before anything is analysed.
-    for (i, rel) in &inputs {
-        let dest = fix::output_path(&a.out_dir, rel, None);
-        guard.check(&dest, &i.display)?;
-    }
+    let guard = InputGuard::new(&a.paths, &inputs, &a.out_dir).map_err(anyhow::Error::msg)?;
+    let out_dir = canonical_lenient(&a.out_dir);
     if out_dir.is_dir() && !a.dry_run {
         for e in walkdir::WalkDir::new(&out_dir).into_iter().flatten() {
             if e.file_type().is_dir() {
@@ -364,34 +252,20 @@ pub fn run(a: FixArgs) -> Result<Status> {
         pb.finish_and_clear();
     }
     // Plan everything first: refuse collisions and existing outputs before writing anything.
-    let mut seen: BTreeMap<PathBuf, String> = BTreeMap::new();
-    let mut existing = Vec::new();
-    for ((input, rel), report) in inputs.iter().zip(&reports) {
-        let Some(report) = report else { continue };
-        let plan = fix::plan_for(report, &opts);
-        if plan.is_empty() || !plan.can_pass() {
-            continue;
-        }
-        let dest = fix::output_path(&a.out_dir, rel, plan.output_ext.as_deref());
-        guard.check(&dest, &input.display)?;
-        if let Some(other) = seen.insert(dest.clone(), input.display.clone()) {
-            bail!(
-                "{other} and {} would both be written to {}: fix them in separate runs or rename one",
-                input.display,
-                dest.display()
-            );
-        }
-        if !a.force && !a.dry_run && std::fs::symlink_metadata(&dest).is_ok() {
-            existing.push(dest.display().to_string());
-        }
-    }
-    if !existing.is_empty() {
-        bail!(
-            "{} output(s) already exist: {}; pass --force to overwrite them (nothing was written)",
-            existing.len(),
-            existing.join(", ")
-        );
-    }
+    let dests = inputs
+        .iter()
+        .zip(&reports)
+        .filter_map(|((input, rel), report)| {
+            let plan = fix::plan_for(report.as_ref()?, &opts);
+            let pass = !plan.is_empty() && plan.can_pass();
+            pass.then(|| {
+                let dest = fix::output_path(&a.out_dir, rel, plan.output_ext.as_deref());
+                (input.display.as_str(), dest)
+            })
+        });
+    guard
+        .check_all(dests, a.force, a.dry_run)
+        .map_err(anyhow::Error::msg)?;
 
     artefacts.retain(Option::is_some);
     let work: Vec<_> = inputs

@@ -7,6 +7,7 @@
 //! between packets and the temp-file guards clean up on the normal error path.
 
 pub mod atomic;
+pub mod guard;
 pub mod image;
 pub mod plan;
 pub mod promise;
