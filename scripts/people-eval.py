@@ -267,6 +267,8 @@ def main():
         return
     if not Path(args.bin).is_file():
         sys.exit(f"people-eval: no binary at {args.bin}; build it (cargo build --release) or pass --bin")
+    # Pairs run from the work folder: a relative --bin must still name the same file there.
+    args.bin = os.path.abspath(args.bin)
     items = {it["id"]: it for it in items_list}
     if args.only:
         prefixes = tuple(args.only.split(","))
