@@ -275,7 +275,7 @@ def main():
         items_list = [it for it in items_list if it["id"].startswith(prefixes)]
     rules_in_bin = known_rules(args.bin)
     work_ctx = tempfile.TemporaryDirectory(prefix="people-eval-") if not args.keep_work else None
-    work = Path(args.keep_work or work_ctx.name)
+    work = Path(args.keep_work or work_ctx.name).resolve()
     work.mkdir(parents=True, exist_ok=True)
     res = Resolver(args, items, work)
 
