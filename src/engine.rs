@@ -482,7 +482,8 @@ enum Gathered {
 }
 
 /// The settings that change facts (not verdicts): part of every cache key. The detectors' version
-/// and cascade are in it, so cached facts go stale when either changes.
+/// and face detector are in it, so cached facts go stale when either changes (facts cached when
+/// faces came from the Haar cascade, detector version 1, are measured again).
 fn facts_settings(opts: &CheckOptions, judged: bool) -> String {
     format!(
         "judged={judged}|analyze={}|{:?}|{:?}|images={}|detect=v{}:{}|pose={}",
