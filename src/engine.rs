@@ -736,6 +736,22 @@ fn head_hex(path: &Path) -> String {
 mod tests {
     use super::*;
 
+    /// Facts cached while faces came from the Haar cascade (detector version 1) must be measured
+    /// again: the detector's version and name are in every cache key.
+    #[test]
+    fn facts_cached_by_the_face_cascade_are_not_reused() {
+        let strict = crate::profile::lookup("strict", &Default::default()).unwrap();
+        let key = facts_settings(&CheckOptions::new(strict), true);
+        assert!(
+            key.contains("detect=v2:movenet-multipose-256 head keypoints"),
+            "{key}"
+        );
+        assert!(
+            !key.contains("detect=v1") && !key.contains("haarcascade"),
+            "{key}"
+        );
+    }
+
     #[test]
     fn media_extensions() {
         assert!(has_media_extension(Path::new("a/b.MP4")));

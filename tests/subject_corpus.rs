@@ -148,17 +148,19 @@ const LABELS: &[Label] = &[
 ];
 
 /// Floors asserted (what was measured when the thresholds were set, rounded down): (rule, P, R).
-/// Measured 2026-11-21: I010 1/1, I011 0.5/0.5 (the dog is taken for a face, the anime character's
-/// face is missed), I012 1/1, I013 1/1, V014 1/1, V015 1/0.33 (the basketball players' faces are too
-/// small and the arm-wrestlers are in profile), V016 1/0.5 (sigma-8 blur on the full-body clip with its
-/// white background stays above the threshold); framing 21/24.
+/// Measured 2026-11-21 with the Haar face cascade: I010 1/1, I011 0.5/0.5 (the dog was taken for a
+/// face, the anime character's face missed), I012 1/1, I013 1/1, V014 1/1, V015 1/0.33, V016 1/0.5
+/// (sigma-8 blur on the full-body clip with its white background stays above the threshold);
+/// framing 21/24. Measured 2026-12-03 with faces from the pose model's head keypoints: I011 1/1,
+/// V015 1/0.67 (the arm-wrestlers are missed), the others unchanged; framing (the pose model's)
+/// 20/24.
 const FLOORS: &[(&str, f64, f64)] = &[
     ("I010", 1.0, 1.0),
-    ("I011", 0.5, 0.5),
+    ("I011", 1.0, 1.0),
     ("I012", 1.0, 1.0),
     ("I013", 1.0, 1.0),
     ("V014", 1.0, 1.0),
-    ("V015", 1.0, 0.3),
+    ("V015", 1.0, 0.6),
     ("V016", 1.0, 0.5),
 ];
 
@@ -310,7 +312,7 @@ fn subject_warnings_precision_and_recall() {
         );
         for rule in RULES {
             let (g, w) = (got.contains(*rule), label.want.contains(rule));
-            // Degrading a picture far enough also hides its face from the detector: not scored.
+            // Degrading a picture far enough can also hide its face from the detector: not scored.
             if *rule == "I011" && label.path.starts_with("gen:") && !w {
                 continue;
             }

@@ -46,19 +46,18 @@ pub fn check_image(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &ImageFacts) {
                 );
             }
         }
-        Some((None, people)) => sink.emit(
-            "I011",
-            format!(
-                "no face found: no person with {} of nose, eyes and ears at keypoint score ≥ {} ({}; {})",
-                face::MIN_FACE_KEYPOINTS,
-                face::FACE_KEYPOINT,
-                match people {
-                    1 => "1 person found".to_string(),
-                    n => format!("{n} people found"),
-                },
-                s.detector
-            ),
-        ),
+        Some((None, people)) => {
+            let why = match people {
+                0 => "no person found".to_string(),
+                n => format!(
+                    "{n} {} found, none with at least {} of nose, eyes and ears at keypoint score ≥ {}",
+                    if n == 1 { "person" } else { "people" },
+                    face::MIN_FACE_KEYPOINTS,
+                    face::FACE_KEYPOINT,
+                ),
+            };
+            sink.emit("I011", format!("no face found: {why} ({})", s.detector));
+        }
     }
     if let Some(m) = get(&lim.min_sharpness_image)
         && s.quality.sharpness < m
