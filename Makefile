@@ -4,11 +4,10 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 # System FFmpeg 5.1 libraries for ffmpeg-next, libclang for its bindgen step, pkg-config to find them;
-# the ffmpeg CLI generates test media and is the benchmark baseline; opencv-data holds the cascade the
-# binary embeds (a test compares the copy); python3-pip fetches ONNX Runtime's wheel from PyPI, whose
+# the ffmpeg CLI generates test media and is the benchmark baseline; python3-pip fetches ONNX Runtime's wheel from PyPI, whose
 # shared library runs the embedded person/pose model (scripts/install-onnxruntime.sh).
 APT_PACKAGES := pkg-config libclang-dev libavformat-dev libavcodec-dev libavfilter-dev \
-	libavdevice-dev libswscale-dev libswresample-dev libavutil-dev ffmpeg opencv-data python3-pip
+	libavdevice-dev libswscale-dev libswresample-dev libavutil-dev ffmpeg python3-pip
 BENCH_PACKAGES := imagemagick time
 # Headless browser for the visual report's end-to-end test (tests/report_html.rs); only `make test` needs it.
 # GNU time measures peak memory in tests/broken_files.rs.

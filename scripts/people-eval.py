@@ -267,13 +267,15 @@ def main():
         return
     if not Path(args.bin).is_file():
         sys.exit(f"people-eval: no binary at {args.bin}; build it (cargo build --release) or pass --bin")
+    # Pairs run from the work folder: a relative --bin must still name the same file there.
+    args.bin = os.path.abspath(args.bin)
     items = {it["id"]: it for it in items_list}
     if args.only:
         prefixes = tuple(args.only.split(","))
         items_list = [it for it in items_list if it["id"].startswith(prefixes)]
     rules_in_bin = known_rules(args.bin)
     work_ctx = tempfile.TemporaryDirectory(prefix="people-eval-") if not args.keep_work else None
-    work = Path(args.keep_work or work_ctx.name)
+    work = Path(args.keep_work or work_ctx.name).resolve()
     work.mkdir(parents=True, exist_ok=True)
     res = Resolver(args, items, work)
 

@@ -41,9 +41,6 @@ pub enum Error {
     /// an input); the message says which files and what to do.
     #[error("{0}")]
     Fix(String),
-    /// The face detector cannot load (a custom cascade in [`Host::face_cascade`]).
-    #[error("cannot load the face detector: {0}")]
-    Detector(String),
 }
 
 /// Everything that decides a verdict, plus the process-wide [`Host`] choices.
@@ -60,7 +57,7 @@ pub struct Settings {
     pub full_decode: bool,
     /// Keep facts of unchanged files in `<folder>/.kling-preflight-cache`; `None` = no cache.
     pub cache_folder: Option<PathBuf>,
-    /// FFmpeg's log level, the face cascade, decoder threads: applied with [`host::set`] when a
+    /// FFmpeg's log level, decoder threads: applied with [`host::set`] when a
     /// run starts. The default leaves FFmpeg's log level alone.
     pub host: Host,
 }
@@ -97,12 +94,9 @@ impl Settings {
         o
     }
 
-    /// Apply the host choices and make sure the detector loads before any file is judged.
+    /// Apply the host choices before any file is judged.
     fn start(&self) -> Result<CheckOptions, Error> {
         host::set(self.host.clone());
-        if self.analyze {
-            crate::detect::face_cascade().map_err(Error::Detector)?;
-        }
         Ok(self.check_options())
     }
 }

@@ -482,7 +482,8 @@ enum Gathered {
 }
 
 /// The settings that change facts (not verdicts): part of every cache key. The detectors' version
-/// and cascade are in it, so cached facts go stale when either changes.
+/// and face detector are in it, so cached facts go stale when either changes (facts cached when
+/// faces came from the Haar cascade, detector version 1, are measured again).
 fn facts_settings(opts: &CheckOptions, judged: bool) -> String {
     format!(
         "judged={judged}|analyze={}|{:?}|{:?}|images={}|detect=v{}:{}|pose={}",
@@ -734,6 +735,22 @@ fn head_hex(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Facts cached while faces came from the Haar cascade (detector version 1) must be measured
+    /// again: the detector's version and name are in every cache key.
+    #[test]
+    fn facts_cached_by_the_face_cascade_are_not_reused() {
+        let strict = crate::profile::lookup("strict", &Default::default()).unwrap();
+        let key = facts_settings(&CheckOptions::new(strict), true);
+        assert!(
+            key.contains("detect=v2:movenet-multipose-256 head keypoints"),
+            "{key}"
+        );
+        assert!(
+            !key.contains("detect=v1") && !key.contains("haarcascade"),
+            "{key}"
+        );
+    }
 
     #[test]
     fn media_extensions() {

@@ -1,12 +1,10 @@
 //! Process-wide settings that belong to the program embedding the library, not to one check: how
-//! loud FFmpeg's own logging is, which face cascade file replaces the built-in one, and how many
-//! threads a video decoder may use. The library never reads environment variables or changes
+//! loud FFmpeg's own logging is and how many threads a video decoder may use. The library never reads environment variables or changes
 //! FFmpeg's global log level on its own; the caller decides, once, through [`set`] (the
 //! [`check`](crate::check) entry point does it from [`Settings`](crate::Settings)), and the
 //! command-line tool fills them from its environment with [`Host::from_env`].
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::sync::RwLock;
 
 /// FFmpeg's global log level (`av_log_set_level`), which is shared by everything in the process
@@ -36,8 +34,6 @@ impl FfmpegLog {
 pub struct Host {
     /// Set FFmpeg's global log level; `None` leaves it as the program has it.
     pub ffmpeg_log: Option<FfmpegLog>,
-    /// An OpenCV cascade XML to use instead of the embedded frontal-face cascade.
-    pub face_cascade: Option<PathBuf>,
     /// Frame threads per video decoder; `None` = automatic (fewer above 1080p, to bound memory).
     pub decode_threads: Option<usize>,
 }
@@ -48,9 +44,8 @@ pub const DECODE_THREADS_ENV: &str = "KLING_PREFLIGHT_DECODE_THREADS";
 
 impl Host {
     /// What the command-line tool uses: FFmpeg quiet (the tool prints its own messages) unless
-    /// `KLING_PREFLIGHT_FFMPEG_LOG` is set (then warnings and errors), the cascade named by
-    /// `KLING_PREFLIGHT_FACE_CASCADE` (set but empty = unset, as `VAR= command` clears a variable for
-    /// one run), decoder threads from `KLING_PREFLIGHT_DECODE_THREADS`.
+    /// `KLING_PREFLIGHT_FFMPEG_LOG` is set (then warnings and errors), decoder threads from
+    /// `KLING_PREFLIGHT_DECODE_THREADS`.
     pub fn from_env() -> Host {
         Host::from_vars(|k| std::env::var_os(k))
     }
@@ -63,9 +58,6 @@ impl Host {
             } else {
                 FfmpegLog::Quiet
             }),
-            face_cascade: var(crate::detect::FACE_CASCADE_ENV)
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from),
             decode_threads: var(DECODE_THREADS_ENV)
                 .and_then(|v| v.to_str().and_then(|s| s.trim().parse().ok())),
         }
@@ -101,21 +93,18 @@ mod tests {
     }
 
     #[test]
-    fn cli_defaults_keep_ffmpeg_quiet_and_the_builtin_cascade() {
+    fn cli_defaults_keep_ffmpeg_quiet() {
         let h = Host::from_vars(vars(&[]));
         assert_eq!(h.ffmpeg_log, Some(FfmpegLog::Quiet));
-        assert_eq!(h.face_cascade, None);
         assert_eq!(h.decode_threads, None);
     }
 
     #[test]
-    fn empty_cascade_variable_counts_as_unset() {
+    fn log_and_thread_variables_are_read() {
         let h = Host::from_vars(vars(&[
-            ("KLING_PREFLIGHT_FACE_CASCADE", ""),
             ("KLING_PREFLIGHT_FFMPEG_LOG", "1"),
             ("KLING_PREFLIGHT_DECODE_THREADS", "2"),
         ]));
-        assert_eq!(h.face_cascade, None);
         assert_eq!(h.ffmpeg_log, Some(FfmpegLog::Warning));
         assert_eq!(h.decode_threads, Some(2));
     }

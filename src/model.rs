@@ -301,13 +301,18 @@ impl Framing {
     }
 }
 
-/// A detected face as fractions of the picture's width and height (x, y = top-left corner).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+/// A face as fractions of the picture's width and height (x, y = top-left corner), from a person's
+/// head keypoints (`detect::face`): about brow to chin, square in pixels, clipped to the picture.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaceBox {
     pub x: f64,
     pub y: f64,
     pub w: f64,
     pub h: f64,
+    /// Both eyes and the nose seen (facing the camera); false for a head turned aside. Absent in
+    /// facts measured before faces came from keypoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontal: Option<bool>,
 }
 
 /// Sharpness and exposure of one grey picture (luma on a 0–255 full-range scale).
@@ -328,11 +333,12 @@ pub struct PictureQuality {
 /// What the subject detectors measured on one picture (the character image, or one video frame).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PictureFacts {
-    /// Which face detector ran ("haarcascade_frontalface_alt2").
+    /// Which face detector ran ("movenet-multipose-256 head keypoints"; "none (...)" when the pose
+    /// model could not run and no face was looked for).
     pub detector: String,
-    /// Faces found, largest first.
+    /// Faces found: the main person's first, then the others', largest first.
     pub faces: Vec<FaceBox>,
-    /// Framing implied by the largest face (none without a face).
+    /// Framing of the main person, from the pose model (none without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub framing: Option<Framing>,
     pub quality: PictureQuality,

@@ -104,6 +104,54 @@ fn two_people_side_by_side_are_i016_and_a_test_pattern_is_v020() {
     }
 }
 
+/// The Haar cascade found faces only facing the camera and at least 20 px at 640 px, so a small
+/// full-body character was I011 (no face) instead of I010 (face too small), and a second face could
+/// be anyone's. Faces now come from each person's head keypoints, the main person's first.
+#[test]
+fn faces_come_from_each_persons_head_keypoints_main_person_first() {
+    if !pose_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hopper = root().join("fixtures/pairs/hopper/character.jpg");
+    let h = hopper.to_str().unwrap();
+    // The same portrait twice, the right one at 60%: two people, the left one the main person.
+    let two = dir.path().join("two.jpg");
+    ffmpeg(&[
+        "-i",
+        h,
+        "-i",
+        h,
+        "-filter_complex",
+        // 512x600 each: the right copy 306x360, standing on the bottom edge of a 512x600 white box.
+        "[1]scale=306:360,pad=512:600:0:240:white[b];[0][b]hstack",
+        "-frames:v",
+        "1",
+        two.to_str().unwrap(),
+    ]);
+    let (_, v) = check_json(dir.path(), &["--isolated", "--no-cache", "two.jpg"]);
+    let f = &files(&v)[0];
+    let s = &f["facts"]["subject"];
+    assert!(s["detector"].as_str().unwrap().contains("keypoints"), "{s}");
+    let faces = s["faces"].as_array().unwrap();
+    assert!(faces.len() >= 2, "{s}");
+    let main = &s["pose"]["people"][0];
+    let inside = |face: &serde_json::Value, p: &serde_json::Value| {
+        let nose = &p["keypoints"][0];
+        let (x, y) = (nose[0].as_f64().unwrap(), nose[1].as_f64().unwrap());
+        let g = |k: &str| face[k].as_f64().unwrap();
+        g("x") <= x && x <= g("x") + g("w") && g("y") <= y && y <= g("y") + g("h")
+    };
+    assert!(inside(&faces[0], main), "the main person's face first: {s}");
+    assert!(faces[0]["h"].as_f64() > faces[1]["h"].as_f64(), "{s}");
+    assert_eq!(faces[0]["frontal"], true, "{s}");
+    let c = codes(f);
+    assert!(
+        !c.contains(&"I011".to_string()) && !c.contains(&"I010".to_string()),
+        "{c:?}"
+    );
+}
+
 #[test]
 fn without_onnxruntime_the_run_says_so_once_and_judges_the_rest() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,6 +201,10 @@ fn without_onnxruntime_the_run_says_so_once_and_judges_the_rest() {
         "one note: {stderr}"
     );
     assert!(stderr.contains("missing/libonnxruntime.so"), "{stderr}");
+    assert!(
+        stderr.contains("I010, I011") && stderr.contains("I012, I013 judge the whole picture"),
+        "the face rules are named as skipped: {stderr}"
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for f in files(&v) {
         let c = codes(&f);
@@ -161,14 +213,21 @@ fn without_onnxruntime_the_run_says_so_once_and_judges_the_rest() {
             let subject = &f["facts"]["analysis"]["subject"];
             assert!(subject["pose"].is_null(), "{subject}");
         } else {
+            // Faces come from the pose model: none were looked for, and the facts say so.
+            let subject = &f["facts"]["subject"];
+            assert_eq!(subject["faces"], serde_json::json!([]), "{subject}");
             assert!(
-                f["facts"]["subject"]["faces"].is_array(),
-                "faces still measured"
+                subject["detector"].as_str().unwrap().starts_with("none"),
+                "{subject}"
             );
+            assert!(subject["quality"]["sharpness"].as_f64().unwrap() > 0.0);
         }
+        // Skipped, not passed or failed on a missing face: the note names them.
         assert!(
             !c.iter()
-                .any(|c| ["I016", "V017", "V018", "V020"].contains(&c.as_str()))
+                .any(|c| ["I010", "I011", "I016", "V015", "V017", "V018", "V020"]
+                    .contains(&c.as_str())),
+            "{c:?}"
         );
     }
 }

@@ -148,17 +148,19 @@ const LABELS: &[Label] = &[
 ];
 
 /// Floors asserted (what was measured when the thresholds were set, rounded down): (rule, P, R).
-/// Measured 2026-11-21: I010 1/1, I011 0.5/0.5 (the dog is taken for a face, the anime character's
-/// face is missed), I012 1/1, I013 1/1, V014 1/1, V015 1/0.33 (the basketball players' faces are too
-/// small and the arm-wrestlers are in profile), V016 1/0.5 (sigma-8 blur on the full-body clip with its
-/// white background stays above the threshold); framing 21/24.
+/// Measured 2026-11-21 with the Haar face cascade: I010 1/1, I011 0.5/0.5 (the dog was taken for a
+/// face, the anime character's face missed), I012 1/1, I013 1/1, V014 1/1, V015 1/0.33, V016 1/0.5
+/// (sigma-8 blur on the full-body clip with its white background stays above the threshold);
+/// framing 21/24. Measured 2026-12-03 with faces from the pose model's head keypoints: I011 1/1,
+/// V015 1/0.67 (the arm-wrestlers are missed), the others unchanged; framing (the pose model's)
+/// 20/24.
 const FLOORS: &[(&str, f64, f64)] = &[
     ("I010", 1.0, 1.0),
-    ("I011", 0.5, 0.5),
+    ("I011", 1.0, 1.0),
     ("I012", 1.0, 1.0),
     ("I013", 1.0, 1.0),
     ("V014", 1.0, 1.0),
-    ("V015", 1.0, 0.3),
+    ("V015", 1.0, 0.6),
     ("V016", 1.0, 0.5),
 ];
 
@@ -310,7 +312,7 @@ fn subject_warnings_precision_and_recall() {
         );
         for rule in RULES {
             let (g, w) = (got.contains(*rule), label.want.contains(rule));
-            // Degrading a picture far enough also hides its face from the detector: not scored.
+            // Degrading a picture far enough can also hide its face from the detector: not scored.
             if *rule == "I011" && label.path.starts_with("gen:") && !w {
                 continue;
             }
@@ -352,81 +354,28 @@ fn subject_warnings_precision_and_recall() {
     assert!(low.is_empty(), "{low:?}");
 }
 
-/// The embedded cascade is the one Debian ships (when `opencv-data` is installed, `make setup`).
+/// The face cascade is retired: a user who still names one through the old variable is told, once,
+/// that it is not read (and the run is judged as without it), rather than left believing it is used.
 #[test]
-fn embedded_cascade_matches_debian_opencv_data() {
-    let system = Path::new("/usr/share/opencv4/haarcascades/haarcascade_frontalface_alt2.xml");
-    let Ok(theirs) = std::fs::read(system) else {
-        eprintln!(
-            "note: {} absent (opencv-data not installed); skipped",
-            system.display()
-        );
-        return;
-    };
-    let ours =
-        std::fs::read(root().join("src/detect/data/haarcascade_frontalface_alt2.xml")).unwrap();
-    assert!(
-        ours == theirs,
-        "embedded cascade differs from {}",
-        system.display()
-    );
-}
-
-/// A broken custom cascade is a usage error (exit 2) with a sentence, never a panic.
-#[test]
-fn a_malformed_custom_cascade_is_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("bad.xml");
-    std::fs::write(
-        &bad,
-        "<opencv_storage><cascade><stageType>BOOST</stageType>",
-    )
-    .unwrap();
+fn the_retired_face_cascade_variable_is_named_as_unused() {
     let out = bin()
         .current_dir(root())
-        .env("KLING_PREFLIGHT_FACE_CASCADE", &bad)
+        .env("KLING_PREFLIGHT_FACE_CASCADE", "/nonexistent/cascade.xml")
         .args([
             "check",
             "--isolated",
             "--no-cache",
             "fixtures/pairs/hopper/character.jpg",
+            "fixtures/pairs/astronaut/character.png",
         ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("cannot load the face detector") && err.contains("bad.xml"),
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err.matches("KLING_PREFLIGHT_FACE_CASCADE is no longer read")
+            .count(),
+        1,
         "{err}"
     );
-    // An LBP cascade from opencv-data works as a replacement.
-    let lbp = Path::new("/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml");
-    if lbp.is_file() {
-        let out = bin()
-            .current_dir(root())
-            .env("KLING_PREFLIGHT_FACE_CASCADE", lbp)
-            .args([
-                "check",
-                "--isolated",
-                "--no-cache",
-                "--format",
-                "json",
-                "fixtures/pairs/hopper/character.jpg",
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert!(
-            v["files"][0]["facts"]["subject"]["detector"]
-                .as_str()
-                .unwrap()
-                .contains("lbpcascade")
-        );
-    }
 }

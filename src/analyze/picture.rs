@@ -1,6 +1,6 @@
 //! The character image's pixels, for the subject detectors: turn the decoded picture grey, scale it to
-//! the detectors' size, show it upright (EXIF orientation applied), then measure faces, framing,
-//! sharpness and exposure (`detect`). The header probe never decodes pixels; this runs only when
+//! the detectors' size, show it upright (EXIF orientation applied), then find the people and the
+//! main person's face (pose model) and measure framing, sharpness and exposure (`detect`). The header probe never decodes pixels; this runs only when
 //! analysis is on, on the one decode the engine makes (`fix::image::decode_stored`), which the visual
 //! report's thumbnail shares.
 
@@ -17,18 +17,11 @@ pub fn analyze_decoded(img: &DynamicImage, facts: &ImageFacts) -> Result<Picture
         .exif_orientation
         .and_then(|o| Orientation::from_exif(o.min(255) as u8))
         .unwrap_or(Orientation::NoTransforms);
-    let mut facts = detect::analyze_picture(&gray_upright(img, o), &detect::IMAGE_PARAMS)?;
-    if let Ok(m) = detect::pose::model() {
-        facts.pose = m.detect(&rgb_upright(img, o)).ok().map(|people| {
-            let framing = super::subject::picture_framing(&people);
-            crate::model::PicturePose {
-                model: detect::pose::MODEL_NAME.into(),
-                people,
-                framing,
-            }
-        });
-    }
-    Ok(facts)
+    let pose = detect::pose::model()
+        .ok()
+        .and_then(|m| m.detect(&rgb_upright(img, o)).ok())
+        .map(super::subject::picture_pose);
+    Ok(detect::analyze_picture(&gray_upright(img, o), pose))
 }
 
 /// The image as an upright colour picture for the person model (long edge at most 512, flattened

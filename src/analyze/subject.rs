@@ -1,9 +1,9 @@
-//! The subject detectors over a video: faces, framing, sharpness and exposure on the grey frames the
-//! sampler kept from the analysis decode pass (no second decode), reduced to per-video figures that
-//! do not flicker: people = the largest face count seen in at least 30% of the samples, framing = the
-//! commonest one, sharpness and exposure = medians. The person/pose model runs on a small colour copy
-//! of the same frames (`Sample::rgb`) and its per-frame people are kept as they are (`VideoPose`):
-//! the rules judge them against the profile's thresholds.
+//! The subject detectors over a video: the person/pose model on a small colour copy of the frames
+//! the sampler kept from the analysis decode pass (`Sample::rgb`; no second decode), the faces from
+//! its head keypoints, and sharpness and exposure on the grey frames, reduced to per-video figures
+//! that do not flicker: people = the largest face count seen in at least 30% of the samples,
+//! framing = the commonest one, sharpness and exposure = medians. The per-frame people are kept as
+//! they are (`VideoPose`): the rules judge them against the profile's thresholds.
 
 use image::{GrayImage, RgbImage};
 use rayon::prelude::*;
@@ -15,11 +15,8 @@ use crate::model::{Framing, PictureFacts, PicturePose, PoseFrame, VideoPose, Vid
 const PEOPLE_SHARE: f64 = 0.3;
 
 /// Run the detectors on the samples' frames, shown upright (`rotation_deg` clockwise, from the
-/// probe). `Err` when the face detector cannot be loaded.
-pub fn summarize(
-    d: &super::DetailedAnalysis,
-    rotation_deg: f64,
-) -> Result<Option<VideoSubject>, String> {
+/// probe).
+pub fn summarize(d: &super::DetailedAnalysis, rotation_deg: f64) -> Option<VideoSubject> {
     // Evenly spaced frames only: cut candidates are kept only for the visual report, and facts must
     // not depend on whether a report was asked for.
     let frames: Vec<(&GrayImage, Option<&RgbImage>)> = d
@@ -31,36 +28,32 @@ pub fn summarize(
     let per: Vec<PictureFacts> = frames
         .par_iter()
         .map(|(g, c)| frame_facts(g, *c, rotation_deg))
-        .collect::<Result<_, _>>()?;
-    Ok(summarize_facts(&per, d))
+        .collect();
+    summarize_facts(&per, d)
 }
 
 /// The detectors on one sampled frame (`Sample::luma`, and `Sample::rgb` for the person model
-/// when it was kept and the model is available), shown upright.
-pub fn frame_facts(
-    luma: &GrayImage,
-    rgb: Option<&RgbImage>,
-    rotation_deg: f64,
-) -> Result<PictureFacts, String> {
+/// when it was kept and the model is available; its head keypoints give the faces), shown upright.
+pub fn frame_facts(luma: &GrayImage, rgb: Option<&RgbImage>, rotation_deg: f64) -> PictureFacts {
     let g = detect::fit_area(luma, detect::VIDEO_AREA);
-    let mut facts = detect::analyze_picture(
-        &super::sample::upright(&full_range(&g), rotation_deg),
-        &detect::VIDEO_PARAMS,
-    )?;
-    if let (Some(c), Ok(m)) = (rgb, pose::model()) {
-        facts.pose = m
+    let pose = match (rgb, pose::model()) {
+        (Some(c), Ok(m)) => m
             .detect(&super::sample::upright(c, rotation_deg))
             .ok()
-            .map(|people| {
-                let framing = picture_framing(&people);
-                PicturePose {
-                    model: pose::MODEL_NAME.into(),
-                    people,
-                    framing,
-                }
-            });
+            .map(picture_pose),
+        _ => None,
+    };
+    detect::analyze_picture(&super::sample::upright(&full_range(&g), rotation_deg), pose)
+}
+
+/// The pose facts of one picture from the model's people.
+pub fn picture_pose(people: Vec<crate::model::Person>) -> PicturePose {
+    let framing = picture_framing(&people);
+    PicturePose {
+        model: pose::MODEL_NAME.into(),
+        people,
+        framing,
     }
-    Ok(facts)
 }
 
 /// The main subject's framing (the facts' own thresholds; rules apply the profile's).
@@ -144,7 +137,7 @@ pub fn analyze_with_subject(
             .spawn_scoped(scope, move || {
                 rx.iter()
                     .map(|(g, c)| frame_facts(&g, c.as_ref(), rotation_deg))
-                    .collect::<Result<Vec<_>, String>>()
+                    .collect::<Vec<_>>()
             });
         let d = super::analyze_video_with(path, opts, spec, |s| {
             if let (Ok(_), Some(l)) = (&worker, &s.luma) {
@@ -153,16 +146,11 @@ pub fn analyze_with_subject(
         });
         drop(tx);
         let d = d?;
-        // The detectors ran on the thread; a detector that cannot load (reported when the run
-        // started) or a panic leaves no facts. Only a thread that never started means running
-        // them here, on the frames the pass kept.
+        // The detectors ran on the thread; a panic there leaves no facts. Only a thread that
+        // never started means running them here, on the frames the pass kept.
         let subject = match worker {
-            Ok(w) => w
-                .join()
-                .ok()
-                .and_then(Result::ok)
-                .and_then(|per| summarize_facts(&per, &d)),
-            Err(_) => summarize(&d, rotation_deg).ok().flatten(),
+            Ok(w) => w.join().ok().and_then(|per| summarize_facts(&per, &d)),
+            Err(_) => summarize(&d, rotation_deg),
         };
         Ok((d, subject))
     })
@@ -267,7 +255,8 @@ mod tests {
                     x: 0.1,
                     y: 0.1,
                     w: 0.1,
-                    h: 0.1
+                    h: 0.1,
+                    frontal: Some(true),
                 };
                 faces
             ],

@@ -139,12 +139,6 @@ pub(crate) fn resolve(j: &Judging) -> Result<Resolved> {
             cfg.display.clone(),
         );
     }
-    if analyze && let Err(e) = crate::detect::face_cascade() {
-        bail!(
-            "cannot load the face detector: {e}. Point {} at an OpenCV cascade XML, or unset it to use the built-in one",
-            crate::detect::FACE_CASCADE_ENV
-        );
-    }
     if analyze {
         pose_runtime_note();
     }
@@ -164,6 +158,10 @@ pub(crate) fn resolve(j: &Judging) -> Result<Resolved> {
     })
 }
 
+/// The variable that once named a custom face cascade: faces now come from the pose model, and a
+/// user who still sets it is told it has no effect (once), not left believing it is used.
+const RETIRED_CASCADE_ENV: &str = "KLING_PREFLIGHT_FACE_CASCADE";
+
 /// Environment variable naming the ONNX Runtime library (`libonnxruntime.so`) to load first.
 pub const ORT_LIBRARY_ENV: &str = "KLING_PREFLIGHT_ONNXRUNTIME";
 
@@ -174,12 +172,22 @@ fn pose_runtime_note() {
         .filter(|p| !p.is_empty())
         .map(std::path::PathBuf::from);
     crate::detect::pose::configure(crate::detect::pose::default_candidates(explicit));
+    if std::env::var_os(RETIRED_CASCADE_ENV).is_some_and(|v| !v.is_empty()) {
+        static CASCADE: std::sync::Once = std::sync::Once::new();
+        CASCADE.call_once(|| {
+            eprintln!(
+                "kling-preflight: note: {RETIRED_CASCADE_ENV} is no longer read: faces come from the \
+                 person/pose model's head keypoints"
+            )
+        });
+    }
     if let Err(e) = crate::detect::pose::model() {
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
             eprintln!(
                 "kling-preflight: note: the person detector is off: {e} (or set {ORT_LIBRARY_ENV}); \
-                 V015 counts faces instead, and I016, V017, V018, V020 and P001's body framing are skipped"
+                 faces come from it too, so I010, I011, I016, V015, V017, V018, V020 and P001's \
+                 framing are skipped, and I012, I013 judge the whole picture"
             )
         });
     }

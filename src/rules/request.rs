@@ -229,11 +229,12 @@ mod tests {
             y: 0.1,
             w: 0.4,
             h: 0.4,
+            frontal: Some(true),
         };
         img.subject = Some(PictureFacts {
             detector: "t".into(),
             faces: vec![face],
-            framing: Some(crate::detect::framing_of(&face)),
+            framing: Some(crate::model::Framing::HeadShot),
             quality: Default::default(),
             pose: None,
         });

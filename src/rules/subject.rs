@@ -5,7 +5,7 @@
 //! calibration, `tests/subject_corpus.rs`); a rule whose threshold a profile removes stays silent.
 
 use super::{Context, Sink};
-use crate::detect::pose;
+use crate::detect::{face, pose};
 use crate::model::{Framing, ImageFacts, Person, VideoFacts, VideoPose};
 use crate::profile::SubjectLimits;
 
@@ -20,8 +20,11 @@ pub fn check_image(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &ImageFacts) {
     let get = SubjectLimits::get;
     let tag = ctx.tag();
     let (_, shown_h) = f.display_size();
-    match s.faces.first() {
-        Some(face) => {
+    // Faces come from the pose model: without it no face was looked for (the run said so).
+    let faces = s.pose.as_ref().map(|p| (s.faces.first(), p.people.len()));
+    match faces {
+        None => {}
+        Some((Some(face), _)) => {
             let px = face.h * shown_h as f64;
             let small_frac = get(&lim.min_face_height).filter(|m| face.h < *m);
             let small_px = get(&lim.min_face_px).filter(|m| px < *m);
@@ -36,14 +39,25 @@ pub fn check_image(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &ImageFacts) {
                 sink.emit(
                     "I010",
                     format!(
-                        "largest face is {px:.0} px tall, {} of the image height: {} {tag}",
+                        "the face is {px:.0} px tall, {} of the image height: {} {tag}",
                         pct(face.h),
                         limits.join(", ")
                     ),
                 );
             }
         }
-        None => sink.emit("I011", format!("no frontal face found ({})", s.detector)),
+        Some((None, people)) => {
+            let why = match people {
+                0 => "no person found".to_string(),
+                n => format!(
+                    "{n} {} found, none with at least {} of nose, eyes and ears at keypoint score ≥ {}",
+                    if n == 1 { "person" } else { "people" },
+                    face::MIN_FACE_KEYPOINTS,
+                    face::FACE_KEYPOINT,
+                ),
+            };
+            sink.emit("I011", format!("no face found: {why} ({})", s.detector));
+        }
     }
     if let Some(m) = get(&lim.min_sharpness_image)
         && s.quality.sharpness < m
@@ -125,7 +139,7 @@ fn check_people(sink: &mut Sink<'_>, ctx: &Context<'_>, pose: &VideoPose, faces:
         .iter()
         .map(|f| f.people.iter().filter(|p| p.score >= score).count())
         .collect();
-    // A frame with a frontal face shows a person too (the pose model misses extreme close-ups).
+    // A frame with a face shows a person too, even one scoring under the person threshold.
     let with_person = if faces.len() == n {
         counts
             .iter()
@@ -142,7 +156,7 @@ fn check_people(sink: &mut Sink<'_>, ctx: &Context<'_>, pose: &VideoPose, faces:
         sink.emit(
             "V020",
             format!(
-                "a person (pose score ≥ {score}, or a frontal face) in {with_person} of {n} sampled frames, < {} {tag}",
+                "a person (pose score ≥ {score}, or a face) in {with_person} of {n} sampled frames, < {} {tag}",
                 pct(share)
             ),
         );
@@ -254,26 +268,8 @@ pub fn check_video(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &VideoFacts) {
             ),
         );
     }
-    match &s.pose {
-        Some(pose) => check_people(sink, ctx, pose, &s.faces_per_sample),
-        None => {
-            if let Some(m) = get(&lim.max_people)
-                && s.people as f64 > m
-            {
-                let with = s
-                    .faces_per_sample
-                    .iter()
-                    .filter(|&&c| c >= s.people)
-                    .count();
-                sink.emit(
-                    "V015",
-                    format!(
-                        "{} people: {} faces together in {with} of {} sampled frames {tag}",
-                        s.people, s.people, s.samples
-                    ),
-                );
-            }
-        }
+    if let Some(pose) = &s.pose {
+        check_people(sink, ctx, pose, &s.faces_per_sample);
     }
     if let Some(m) = get(&lim.min_sharpness_video)
         && s.samples > 0
@@ -316,7 +312,8 @@ pub fn framing_mismatch(image: &ImageFacts, video: &VideoFacts) -> Option<String
 mod tests {
     use super::*;
     use crate::model::{
-        FaceBox, ImageFormat, PictureFacts, PictureQuality, Span, VideoAnalysis, VideoSubject,
+        FaceBox, ImageFormat, PictureFacts, PicturePose, PictureQuality, Span, VideoAnalysis,
+        VideoSubject,
     };
     use crate::profile::Orientation;
 
@@ -329,24 +326,23 @@ mod tests {
                     y: 0.1,
                     w: h,
                     h,
+                    frontal: Some(true),
                 })
                 .into_iter()
                 .collect(),
-            framing: face_h.map(|h| {
-                crate::detect::framing_of(&FaceBox {
-                    x: 0.4,
-                    y: 0.1,
-                    w: h,
-                    h,
-                })
-            }),
+            framing: face_h.map(|_| Framing::HeadShot),
             quality: PictureQuality {
                 sharpness,
                 mean_luma: level,
                 face_mean_luma: face_h.map(|_| level),
                 ..Default::default()
             },
-            pose: None,
+            // The faces came from the pose model (the people themselves do not matter here).
+            pose: Some(PicturePose {
+                model: "test".into(),
+                people: vec![],
+                framing: None,
+            }),
         }
     }
 
@@ -379,6 +375,12 @@ mod tests {
         );
         assert!(image_codes_at(picture(Some(0.07), 800.0, 120.0), 800, 1200).is_empty());
         assert_eq!(image_codes(picture(None, 800.0, 120.0)), ["I011"]);
+        // Without the pose model no face was looked for: the face rules are skipped, not passed
+        // or failed (the run says so on stderr); sharpness and exposure are still judged.
+        let blind = |p: PictureFacts| PictureFacts { pose: None, ..p };
+        assert!(image_codes(blind(picture(None, 800.0, 120.0))).is_empty());
+        assert!(image_codes(blind(picture(Some(0.03), 800.0, 120.0))).is_empty());
+        assert_eq!(image_codes(blind(picture(None, 20.0, 120.0))), ["I012"]);
         assert_eq!(image_codes(picture(Some(0.3), 20.0, 120.0)), ["I012"]);
         assert_eq!(image_codes(picture(Some(0.3), 800.0, 20.0)), ["I013"]);
         assert_eq!(image_codes(picture(Some(0.3), 800.0, 240.0)), ["I013"]);
@@ -460,7 +462,8 @@ mod tests {
             faces_per_sample: vec![2, 2, 2, 1, 1, 1, 1, 1],
             ..good.clone()
         };
-        assert_eq!(video_codes(two, vec![]), ["V015"]);
+        // Faces alone no longer count people: V015 needs the pose model's people.
+        assert!(video_codes(two, vec![]).is_empty());
         let soft = VideoSubject {
             sharpness: 8.0,
             ..good
