@@ -558,3 +558,67 @@ fn streams_that_packets_cannot_number_are_decoded_in_full() {
     assert!(d.frames_skipped > 0);
     assert_eq!(d.analysis.cuts[0].frame, 61);
 }
+
+/// Stop motion: a zooming Mandelbrot shown 1.5 times a second (each picture held 20 frames at
+/// 30 fps, then a jump), then a hard cut to a mirrored one that moves every frame.
+fn stop_motion(hold_fps: &str, cut: bool) -> String {
+    let a = format!(
+        "mandelbrot=s=320x240:r=30,fps={hold_fps},fps=30,trim=end_frame=62,setpts=PTS-STARTPTS,\
+         format=yuv420p"
+    );
+    if cut {
+        format!(
+            "{a}[a];mandelbrot=s=320x240:r=30,hflip,trim=end_frame=60,setpts=PTS-STARTPTS,\
+             format=yuv420p[b];[a][b]concat=n=2:v=1:a=0[v]"
+        )
+    } else {
+        format!("{a}[v]")
+    }
+}
+
+#[test]
+fn cut_right_after_stop_motion_is_a_cut_in_both_modes() {
+    need_ffmpeg!();
+    let dir = tempfile::tempdir().unwrap();
+    // The cut changes the picture 13.5 % and the last jump before it 7.8 %: "change minus the
+    // previous real change" was 5.7, under every threshold.
+    let p = make_clip(
+        dir.path(),
+        "stop_cut.mp4",
+        &stop_motion("1.5", true),
+        &NO_SCENECUT,
+    );
+    for opts in [AnalyzeOptions::default(), full_decode()] {
+        let a = analyze_video(&p, &opts).expect("analysis");
+        assert_eq!(cut_list(&a), [(62, "hard".to_string())], "{opts:?}");
+    }
+    // The stop motion alone has no cut: its jumps are all alike.
+    for fps in ["1.5", "3"] {
+        let name = format!("stop_{fps}.mp4");
+        let p = make_clip(dir.path(), &name, &stop_motion(fps, false), &NO_SCENECUT);
+        for opts in [AnalyzeOptions::default(), full_decode()] {
+            let a = analyze_video(&p, &opts).expect("analysis");
+            assert!(a.cuts.is_empty(), "{name}: {:?}", a.cuts);
+        }
+    }
+}
+
+#[test]
+fn low_frame_rate_footage_repeated_up_to_30fps_has_only_its_real_cut() {
+    need_ffmpeg!();
+    let dir = tempfile::tempdir().unwrap();
+    // Every picture held 2 to 4 frames; each jump looks like one after a hold, as in stop motion.
+    for r in [8, 10, 12, 15] {
+        let fc = format!(
+            "testsrc2=s=1280x240:r=30,crop=320:240:x='n*4':y=0,fps={r},fps=30,trim=end_frame=90,\
+             setpts=PTS-STARTPTS,format=yuv420p[a];mandelbrot=s=320x240:r=30,fps={r},fps=30,\
+             trim=end_frame=90,setpts=PTS-STARTPTS,format=yuv420p[b];[a][b]concat=n=2:v=1:a=0[v]"
+        );
+        let name = format!("low{r}.mp4");
+        let p = make_clip(dir.path(), &name, &fc, &NO_SCENECUT);
+        for opts in [AnalyzeOptions::default(), full_decode()] {
+            let a = analyze_video(&p, &opts).expect("analysis");
+            assert_eq!(cut_list(&a), [(90, "hard".to_string())], "{name} {opts:?}");
+        }
+    }
+}
