@@ -191,13 +191,9 @@ fn scan(recs: &[FrameRec], o: &AnalyzeOptions, k: f64) -> Vec<Boundary> {
             continue;
         }
         // The picture went back to one seen shortly before, with no cut in between: the frames in
-        // between were a flash, a glitch or a freeze, not another shot. A picture that differs
-        // from the earlier one by a cut's score is not that picture again, however large this
-        // frame's change (a shot into a mirrored Mandelbrot matched a test pattern 35 frames
-        // back at 14 %, against 24 % for the cut).
+        // between were a flash, a glitch or a freeze, not another shot.
         let r = &recs[i];
-        if !loose && r.ret.is_finite() && r.ret < 0.6 * r.d1 && (r.ret as f64) < o.cut_threshold_low
-        {
+        if !loose && r.ret.is_finite() && r.ret < 0.6 * r.d1 {
             let from = i.saturating_sub(r.ret_back as usize);
             if !out.iter().any(|b| b.frame > from) {
                 continue;

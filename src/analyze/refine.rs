@@ -76,21 +76,45 @@ pub(crate) fn check(
     cands
         .iter()
         .map(|c| {
-            let lo = pts[c.before.saturating_sub(CONTEXT) as usize];
-            let hi = pts[(c.after + CONTEXT).min(last) as usize];
-            // No keyframe after the last frame read and at or before the stretch.
-            let keyframes_upto = |t: i64| clock.keyframes.partition_point(|&k| k <= t);
-            let read_on = at.is_some_and(|p| p < lo && keyframes_upto(p) == keyframes_upto(lo));
-            if !read_on && src.seek(lo).is_err() {
-                at = None;
-                return Verdict::Unknown;
+            // Four frames of context, or a second (plus four) where that misses the changes the
+            // test compares with (repeated frames push them further away).
+            let mut verdict = Verdict::Unknown;
+            for ctx in [CONTEXT, CONTEXT + fps.ceil() as u64] {
+                let lo = pts[c.before.saturating_sub(ctx) as usize];
+                let hi = pts[(c.after + ctx).min(last) as usize];
+                // No keyframe after the last frame read and at or before the stretch.
+                let keyframes_upto = |t: i64| clock.keyframes.partition_point(|&k| k <= t);
+                let read_on = at.is_some_and(|p| p < lo && keyframes_upto(p) == keyframes_upto(lo));
+                if !read_on && src.seek(lo).is_err() {
+                    at = None;
+                    return Verdict::Unknown;
+                }
+                let (recs, last_seen) =
+                    window_recs(&mut src, (fps, opts.freeze_noise), clock, (lo, hi));
+                at = last_seen;
+                let edges = (c.before < ctx, c.after + ctx >= last);
+                verdict = judge(&recs, c, opts);
+                if enough_context(&recs, c, edges) {
+                    break;
+                }
             }
-            let (recs, last_seen) =
-                window_recs(&mut src, (fps, opts.freeze_noise), clock, (lo, hi));
-            at = last_seen;
-            judge(&recs, c, opts)
+            verdict
         })
         .collect()
+}
+
+/// Does the window hold the changes the hard-cut test compares a frame with: two real
+/// (non-repeated) changes after the stretch and three before it (its first record has nothing
+/// to compare with), unless the stream ends there (`edges`: start, end)?
+fn enough_context(recs: &[FrameRec], c: &Candidate, (start, end): (bool, bool)) -> bool {
+    let real = |r: &&FrameRec| r.mafd >= cuts::DUP;
+    let before = recs
+        .iter()
+        .skip(1)
+        .filter(|r| r.frame <= c.before)
+        .filter(real);
+    let after = recs.iter().filter(|r| r.frame > c.after).filter(real);
+    (start || before.count() >= 3) && (end || after.count() >= 2)
 }
 
 /// The hard-cut test on the full-rate records of one window.
