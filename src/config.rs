@@ -46,12 +46,85 @@ struct Raw {
     orientation: Option<Spanned<Orientation>>,
     analyze: Option<Spanned<bool>>,
     cache: Option<Spanned<bool>>,
+    fail_on_empty: Option<Spanned<bool>>,
     #[serde(default)]
     ignore: Vec<Spanned<String>>,
     #[serde(default)]
     rules: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
-    profiles: BTreeMap<String, Spanned<toml::Table>>,
+    profiles: BTreeMap<String, Spanned<RawProfile>>,
+}
+
+/// One section of a profile as written: each limit's key and value with their positions.
+type RawLimits = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
+
+/// A `[profiles.NAME]` table as written: every limit keeps its key's position, so a misspelt or bad
+/// limit is reported at its own line, and a bare value can cite that line as its source.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    extends: Option<Spanned<String>>,
+    description: Option<Spanned<String>>,
+    #[serde(default)]
+    image: RawLimits,
+    #[serde(default)]
+    video: RawLimits,
+    #[serde(default)]
+    request: RawLimits,
+    #[serde(default)]
+    subject: RawLimits,
+}
+
+impl RawProfile {
+    fn sections(&self) -> [(&'static str, &RawLimits); 4] {
+        [
+            ("image", &self.image),
+            ("video", &self.video),
+            ("request", &self.request),
+            ("subject", &self.subject),
+        ]
+    }
+
+    /// The profile as a plain table for `Profile::from_table`, each limit checked at its line; bare
+    /// values become limits whose source is `FILE:LINE`.
+    fn to_table(
+        &self,
+        name: &str,
+        text: &str,
+        display: &str,
+    ) -> Result<toml::Table, (usize, String)> {
+        let mut table = toml::Table::new();
+        if let Some(e) = &self.extends {
+            table.insert("extends".into(), e.get_ref().clone().into());
+        }
+        if let Some(d) = &self.description {
+            table.insert("description".into(), d.get_ref().clone().into());
+        }
+        for (section, limits) in self.sections() {
+            let mut out = toml::Table::new();
+            for (key, value) in limits {
+                let at = key.span().start;
+                let limit = match value.get_ref() {
+                    toml::Value::Table(t) => toml::Value::Table(t.clone()),
+                    bare => {
+                        let mut l = toml::Table::new();
+                        l.insert("value".into(), bare.clone());
+                        let cited = format!("{display}:{}", line_of(text, at));
+                        l.insert("source".into(), cited.into());
+                        l.insert("read".into(), String::new().into());
+                        toml::Value::Table(l)
+                    }
+                };
+                profile::check_limit(section, key.get_ref(), &limit)
+                    .map_err(|m| (at, format!("profiles.{name}: {m}")))?;
+                out.insert(key.get_ref().clone(), limit);
+            }
+            if !out.is_empty() {
+                table.insert(section.into(), toml::Value::Table(out));
+            }
+        }
+        Ok(table)
+    }
 }
 
 /// A setting and the config-file line that set it (for `config --show`).
@@ -75,6 +148,8 @@ pub struct Config {
     pub orientation: Option<At<Orientation>>,
     pub analyze: Option<At<bool>>,
     pub cache: Option<At<bool>>,
+    /// `check` exits 1 when it finds no file to judge (`--fail-on-empty`).
+    pub fail_on_empty: Option<At<bool>>,
     /// Severity overrides by code, prefix or name, in file order.
     pub rules: Vec<At<(String, Option<Severity>)>>,
     pub ignore: Ignore,
@@ -164,8 +239,8 @@ impl Config {
                 )
             })?;
 
-        let profiles =
-            resolve_profiles(&raw.profiles, display).map_err(|(offset, m)| invalid(offset, m))?;
+        let profiles = resolve_profiles(&raw.profiles, text, display)
+            .map_err(|(offset, m)| invalid(offset, m))?;
 
         let at = |s: &Spanned<String>| At {
             value: s.get_ref().clone(),
@@ -189,6 +264,10 @@ impl Config {
                 value: o.into_inner(),
             }),
             cache: raw.cache.map(|o| At {
+                line: line_of(text, o.span().start),
+                value: o.into_inner(),
+            }),
+            fail_on_empty: raw.fail_on_empty.map(|o| At {
                 line: line_of(text, o.span().start),
                 value: o.into_inner(),
             }),
@@ -232,16 +311,17 @@ fn describe_toml_error(message: &str) -> String {
 
 /// Resolve `[profiles.NAME]` tables: each extends a built-in or another of these (no cycles).
 /// Limits may be given as bare values (`video.max_duration_s_video = 12.0`); they are cited as coming
-/// from the config file.
+/// from the config file's line (`kling-preflight.toml:9`).
 fn resolve_profiles(
-    tables: &BTreeMap<String, Spanned<toml::Table>>,
+    tables: &BTreeMap<String, Spanned<RawProfile>>,
+    text: &str,
     display: &str,
 ) -> Result<BTreeMap<String, Profile>, (usize, String)> {
     let mut done: BTreeMap<String, Profile> = BTreeMap::new();
     fn resolve(
         name: &str,
-        tables: &BTreeMap<String, Spanned<toml::Table>>,
-        display: &str,
+        tables: &BTreeMap<String, Spanned<RawProfile>>,
+        (text, display): (&str, &str),
         done: &mut BTreeMap<String, Profile>,
         stack: &mut Vec<String>,
     ) -> Result<(), (usize, String)> {
@@ -259,12 +339,8 @@ fn resolve_profiles(
                 ),
             ));
         }
-        let mut table = spanned.get_ref().clone();
-        let Some(base) = table
-            .get("extends")
-            .and_then(|v| v.as_str())
-            .map(String::from)
-        else {
+        let raw = spanned.get_ref();
+        let Some(base) = raw.extends.as_ref().map(|e| e.get_ref().clone()) else {
             return Err((
                 at,
                 format!(
@@ -280,9 +356,10 @@ fn resolve_profiles(
         }
         if tables.contains_key(&base) {
             stack.push(name.to_string());
-            resolve(&base, tables, display, done, stack)?;
+            resolve(&base, tables, (text, display), done, stack)?;
             stack.pop();
         }
+        let mut table = raw.to_table(name, text, display)?;
         table.insert("name".into(), toml::Value::String(name.into()));
         if !table.contains_key("description") {
             table.insert(
@@ -290,26 +367,13 @@ fn resolve_profiles(
                 toml::Value::String(format!("{base} with overrides from {display}")),
             );
         }
-        for section in ["image", "video", "request"] {
-            if let Some(toml::Value::Table(t)) = table.get_mut(section) {
-                for (_, v) in t.iter_mut() {
-                    if !v.is_table() {
-                        let mut limit = toml::Table::new();
-                        limit.insert("value".into(), v.clone());
-                        limit.insert("source".into(), toml::Value::String(display.into()));
-                        limit.insert("read".into(), toml::Value::String("local".into()));
-                        *v = toml::Value::Table(limit);
-                    }
-                }
-            }
-        }
         let p = Profile::from_table(name, table, done)
             .map_err(|e| (at, format!("profiles.{name}: {e}")))?;
         done.insert(name.to_string(), p);
         Ok(())
     }
     for name in tables.keys() {
-        resolve(name, tables, display, &mut done, &mut Vec::new())?;
+        resolve(name, tables, (text, display), &mut done, &mut Vec::new())?;
     }
     Ok(done)
 }
@@ -427,6 +491,9 @@ orientation = "video"
 # Keep probe and analysis results in .kling-preflight-cache/ next to this file.
 # cache = true
 
+# `check` exits 1 when it finds no image or video to judge (a mistyped or empty folder).
+# fail_on_empty = false
+
 # Files and folders to skip when walking folders, relative to this file's folder.
 # A pattern without "/" matches at any depth.
 ignore = [
@@ -542,6 +609,58 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("built-in"), "{e}");
+    }
+
+    #[test]
+    fn profile_errors_name_the_limit_line() {
+        // A misspelt limit, a negative one, a bad type, an unknown profile key: each at its own line.
+        let head = "profile = \"studio\"\n\n[profiles.studio]\nextends = \"kling\"\n";
+        for (body, line, needle) in [
+            (
+                "description = \"x\"\nvideo.max_duraton_s_video = 12.0\n",
+                6,
+                "max_duraton_s_video",
+            ),
+            (
+                "\nvideo.max_duration_s_video = -5\n",
+                6,
+                "-5: must be greater than 0",
+            ),
+            ("image.max_edge = -1\n", 5, "image.max_edge"),
+            (
+                "image.min_aspect = 0.4\nimage.max_aspect = 1e6\n",
+                6,
+                "aspect ratio above 100",
+            ),
+            ("\n\nextnds = \"strict\"\n", 7, "extnds"),
+        ] {
+            let e = parse(&format!("{head}{body}")).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("kling-preflight.toml:{line}: ")) && e.contains(needle),
+                "{body:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn bare_limits_cite_their_line() {
+        let c =
+            parse("[profiles.studio]\nextends = \"kling\"\n\nvideo.max_duration_s_video = 12.0\n")
+                .unwrap();
+        let l = c.profiles["studio"]
+            .video
+            .max_duration_s_video
+            .clone()
+            .unwrap();
+        assert_eq!(
+            (l.value, l.source.as_str()),
+            (12.0, "kling-preflight.toml:4")
+        );
+        let kling = c.profiles["studio"].video.min_edge.clone().unwrap();
+        assert!(
+            kling.source.starts_with("https://"),
+            "inherited limits keep theirs"
+        );
     }
 
     #[test]

@@ -86,10 +86,25 @@ pub struct Collected {
     pub inputs: Vec<Input>,
     /// Paths that do not exist or cannot be listed, with the reason.
     pub errors: Vec<(String, io::Error)>,
+    /// Entries found in folders that are not judged, with why: never dropped silently.
+    pub skipped: Vec<Skipped>,
+    /// Inputs left out because they are the same file as an earlier one (named twice, named and
+    /// inside a named folder, `./x` and `x`, a symlink to a file also found).
+    pub duplicates: usize,
 }
 
-/// Expand the given paths: files are taken as they are, folders are walked (hidden entries and
-/// symlinked folders skipped, entries sorted by name so reports are stable).
+/// An entry found in a folder that is not judged.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub display: String,
+    pub reason: String,
+    /// Worth a warning on every run (a symlink loop, a dangling link), not only with `-v`.
+    pub warn: bool,
+}
+
+/// Expand the given paths: files are taken as they are, folders are walked (hidden entries skipped,
+/// symlinks followed with loop protection, entries sorted by name so reports are stable), and a file
+/// reached twice is kept once.
 pub fn collect(paths: &[PathBuf]) -> Collected {
     collect_with(paths, &Walk::default())
 }
@@ -111,38 +126,9 @@ pub fn collect_with(paths: &[PathBuf], walk: &Walk<'_>) -> Collected {
     for p in paths {
         let display = p.to_string_lossy().into_owned();
         match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => {
-                let walker = walkdir::WalkDir::new(p)
-                    .sort_by_file_name()
-                    .into_iter()
-                    .filter_entry(|e| {
-                        e.depth() == 0
-                            || !(is_hidden(e.file_name())
-                                || walk.ignore.is_some_and(|i| i.is_ignored(e.path())))
-                    });
-                for entry in walker {
-                    match entry {
-                        Ok(e) if e.file_type().is_file() => {
-                            if !in_shard(e.path().strip_prefix(p).unwrap_or(e.path())) {
-                                continue;
-                            }
-                            out.inputs.push(Input {
-                                display: e.path().to_string_lossy().into_owned(),
-                                path: e.into_path(),
-                                explicit: false,
-                            })
-                        }
-                        Ok(_) => {}
-                        Err(err) => {
-                            let at = err
-                                .path()
-                                .map(|p| p.to_string_lossy().into_owned())
-                                .unwrap_or(display.clone());
-                            out.errors.push((at, err.into()));
-                        }
-                    }
-                }
-            }
+            Ok(m) if m.is_dir() => walk_folder(p, walk, &in_shard, &mut out),
+            // Named on the command line: judged whatever it is (a FIFO or a device becomes F001
+            // without being read).
             Ok(_) => {
                 if in_shard(p) {
                     out.inputs.push(Input {
@@ -155,7 +141,164 @@ pub fn collect_with(paths: &[PathBuf], walk: &Walk<'_>) -> Collected {
             Err(e) => out.errors.push((display, e)),
         }
     }
+    dedup(&mut out);
     out
+}
+
+/// Walk one named folder into `out`, following symlinks (walkdir reports a loop as an error naming
+/// the link, which becomes a skipped entry with a warning).
+fn walk_folder(
+    root: &Path,
+    walk: &Walk<'_>,
+    in_shard: &dyn Fn(&Path) -> bool,
+    out: &mut Collected,
+) {
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0
+                || !(is_hidden(e.file_name())
+                    || walk.ignore.is_some_and(|i| i.is_ignored(e.path())))
+        });
+    for entry in walker {
+        let e = match entry {
+            Ok(e) => e,
+            Err(err) => {
+                match walk_problem(root, &err, in_shard) {
+                    Problem::Judge(input) => out.inputs.push(input),
+                    Problem::Skip(skip) => out.skipped.push(skip),
+                    Problem::OtherShard => {}
+                    Problem::Error => {
+                        let at = err
+                            .path()
+                            .map(|p| p.to_string_lossy().into_owned())
+                            .unwrap_or_else(|| root.to_string_lossy().into_owned());
+                        out.errors.push((at, err.into()));
+                    }
+                }
+                continue;
+            }
+        };
+        let t = e.file_type();
+        if t.is_dir() {
+            continue;
+        }
+        if !in_shard(e.path().strip_prefix(root).unwrap_or(e.path())) {
+            continue;
+        }
+        let display = e.path().to_string_lossy().into_owned();
+        if t.is_file() {
+            out.inputs.push(Input {
+                display,
+                path: e.into_path(),
+                explicit: false,
+            });
+        } else {
+            let reason = crate::open::not_regular(&t).to_string();
+            out.skipped.push(Skipped {
+                display,
+                reason,
+                warn: false,
+            });
+        }
+    }
+}
+
+/// What becomes of a walk error.
+enum Problem {
+    /// A dangling symlink with a media extension: judged, so it fails (F001) instead of passing unseen.
+    Judge(Input),
+    /// A symlink loop, or a dangling symlink without a media extension: named, not judged.
+    Skip(Skipped),
+    /// A dangling symlink that belongs to another shard.
+    OtherShard,
+    /// Anything else (an unreadable folder): stays an error.
+    Error,
+}
+
+fn walk_problem(root: &Path, err: &walkdir::Error, in_shard: &dyn Fn(&Path) -> bool) -> Problem {
+    let Some(path) = err.path() else {
+        return Problem::Error;
+    };
+    let display = path.to_string_lossy().into_owned();
+    if let Some(ancestor) = err.loop_ancestor() {
+        return Problem::Skip(Skipped {
+            display,
+            reason: format!(
+                "symlink loop back to {} (not followed)",
+                crate::report::escape::path(ancestor)
+            ),
+            warn: true,
+        });
+    }
+    let dangling = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+        && std::fs::metadata(path).is_err();
+    if !dangling {
+        return Problem::Error;
+    }
+    if !in_shard(path.strip_prefix(root).unwrap_or(path)) {
+        return Problem::OtherShard;
+    }
+    if has_media_extension(path) {
+        return Problem::Judge(Input {
+            path: path.to_path_buf(),
+            display,
+            explicit: true,
+        });
+    }
+    let target = std::fs::read_link(path)
+        .map(|t| crate::report::escape::path(&t))
+        .unwrap_or_default();
+    Problem::Skip(Skipped {
+        display,
+        reason: format!("dangling symlink to {target}"),
+        warn: true,
+    })
+}
+
+/// What makes two inputs the same file: the resolved path, or (when it cannot be resolved, a
+/// dangling link) its resolved folder plus its name, else the absolute path as given.
+pub fn identity(path: &Path) -> PathBuf {
+    if let Ok(c) = path.canonicalize() {
+        return c;
+    }
+    if let (Some(parent), Some(name)) = (path.parent(), path.file_name()) {
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        if let Ok(p) = parent.canonicalize() {
+            return p.join(name);
+        }
+    }
+    std::env::current_dir()
+        .unwrap_or_default()
+        .join(path)
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
+/// Keep the first of inputs that are the same file; a copy that was named makes the kept one named.
+fn dedup(out: &mut Collected) {
+    let mut seen: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
+    let mut kept: Vec<Input> = Vec::with_capacity(out.inputs.len());
+    for input in out.inputs.drain(..) {
+        match seen.entry(identity(&input.path)) {
+            std::collections::hash_map::Entry::Occupied(o) => {
+                kept[*o.get()].explicit |= input.explicit;
+                out.duplicates += 1;
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(kept.len());
+                kept.push(input);
+            }
+        }
+    }
+    out.inputs = kept;
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
@@ -286,13 +429,14 @@ fn judge(
 /// on `visual`, so a run with `--report` measures the same facts (and shares the cache entry).
 fn sample_spec(opts: &CheckOptions, visual: bool) -> SampleSpec {
     let mut spec = SampleSpec::default();
-    let subject = opts.analyze && subject_wanted(opts, &["V014", "V015", "V016"]);
+    let subject = opts.analyze && subject_wanted(opts, VIDEO_SUBJECT_RULES);
     if subject || visual {
         spec.every_s = 1.0;
         spec.max_even = 12.max(artefacts::EVEN_FRAMES);
     }
     if subject {
         spec.luma_edge = 640;
+        spec.pose_edge = crate::detect::pose::INPUT;
     }
     if visual {
         spec.candidates = true;
@@ -310,6 +454,7 @@ fn report(
 ) -> FileReport {
     FileReport {
         path: input.display.clone(),
+        path_base64: crate::report::escape::lossless(&input.path),
         kind,
         format,
         verdict: Verdict::of(&diagnostics),
@@ -340,15 +485,21 @@ enum Gathered {
 /// and cascade are in it, so cached facts go stale when either changes.
 fn facts_settings(opts: &CheckOptions, judged: bool) -> String {
     format!(
-        "judged={judged}|analyze={}|{:?}|{:?}|images={}|detect=v{}:{}",
+        "judged={judged}|analyze={}|{:?}|{:?}|images={}|detect=v{}:{}|pose={}",
         opts.analyze,
         opts.analyze_opts,
         sample_spec(opts, false),
-        subject_wanted(opts, &["I010", "I011", "I012", "I013"]),
+        subject_wanted(opts, IMAGE_SUBJECT_RULES),
         crate::detect::DETECTOR_VERSION,
-        crate::detect::detector_name()
+        crate::detect::detector_name(),
+        crate::detect::pose::model().is_ok()
     )
 }
+
+/// The video rules that read the subject facts (faces, people, quality of the sampled frames).
+const VIDEO_SUBJECT_RULES: &[&str] = &["V014", "V015", "V016", "V017", "V018", "V020"];
+/// The image rules that read the subject facts.
+const IMAGE_SUBJECT_RULES: &[&str] = &["I010", "I011", "I012", "I013", "I016"];
 
 /// Whether any of these subject rules is on: with all of them turned off (config `[rules]` or
 /// `--rule`), the detectors are skipped and cost nothing.
@@ -367,18 +518,31 @@ const SUBJECT_MIN_EDGE: u32 = 64;
 /// runs that want a report). The fresh facts are identical, so the entry is simply rewritten.
 fn gather(input: &Input, opts: &CheckOptions, visual: bool) -> (Gathered, Option<Artefacts>) {
     let path = &input.path;
+    let unreadable = |reason| Gathered::Unreadable {
+        kind: Kind::Unknown,
+        format: None,
+        bytes: 0,
+        reason,
+    };
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) => {
-            let g = Gathered::Unreadable {
-                kind: Kind::Unknown,
-                format: None,
-                bytes: 0,
-                reason: format!("cannot read the file: {e}"),
+            let reason = match std::fs::read_link(path) {
+                Ok(target) => format!(
+                    "dangling symlink to {}: {e}",
+                    crate::report::escape::path(&target)
+                ),
+                Err(_) => format!("cannot read the file: {e}"),
             };
-            return (g, None);
+            return (unreadable(reason), None);
         }
     };
+    // A FIFO, socket or device is refused by what it is, before anything opens it (opening a FIFO
+    // for reading waits for a writer); the open itself re-checks the descriptor (`crate::open`).
+    if !meta.is_file() {
+        let reason = crate::open::not_regular(&meta.file_type()).to_string();
+        return (unreadable(reason), None);
+    }
     let judged = input.explicit || has_media_extension(path);
     let cached = opts.cache.as_ref().and_then(|c| {
         let key = Cache::file_key(path, &meta, &facts_settings(opts, judged))?;
@@ -444,14 +608,26 @@ fn measure(
                 let (w, h) = f.display_size();
                 let detect = opts.analyze
                     && w.min(h) >= SUBJECT_MIN_EDGE
-                    && subject_wanted(opts, &["I010", "I011", "I012", "I013"]);
-                // One decode serves the detectors and the report's picture.
-                if detect || visual {
-                    let decoded = crate::fix::image::decode_stored(path);
-                    if detect && let Ok((img, _)) = &decoded {
-                        f.subject = picture::analyze_decoded(img, &f).ok();
+                    && subject_wanted(opts, IMAGE_SUBJECT_RULES);
+                // One decode serves the detectors, the report's picture and the check that the
+                // pixels decode at all: a picture the decoder rejects is unreadable (F001), whatever
+                // its header says. Without analysis only the report's picture is decoded.
+                if opts.analyze || visual {
+                    let decoded = crate::pixels::decode_for_analysis(path);
+                    // I014 already names a JPEG coding that decoders cannot read: F001 would say
+                    // the same thing twice.
+                    let i014 = f.undecodable_jpeg_coding().is_some();
+                    if opts.analyze
+                        && !i014
+                        && let Err(e) = &decoded
+                    {
+                        let reason = format!("the pixels do not decode: {e}");
+                        let format = Some(format.name().into());
+                        return (unreadable(Kind::Image, format, bytes, reason), true);
                     }
-                    // An image the detectors cannot decode gets no subject facts; F001/I014 say why.
+                    if detect && let Ok(d) = &decoded {
+                        f.subject = picture::analyze_decoded(&d.img, &f).ok();
+                    }
                     if visual {
                         *art = Some(artefacts::from_decoded(decoded));
                     }
@@ -479,6 +655,10 @@ fn measure(
                 {
                     let rotation = v.rotation_deg;
                     let spec = sample_spec(opts, visual);
+                    // A decoder holds a dozen or more pictures of the frame size (references,
+                    // threads): large videos share the pixel budget with the other workers, so a
+                    // folder of 4K clips does not decode six at once.
+                    let _lease = crate::pixels::Lease::take(v.width as u64 * v.height as u64 * 24);
                     match subject::analyze_with_subject(path, &opts.analyze_opts, &spec, rotation) {
                         Ok((d, people)) => {
                             if visual {
@@ -514,6 +694,21 @@ fn measure(
     (g, true)
 }
 
+/// Why a file that `check_all` returned `None` for was skipped (for `-v`): it is looked at again,
+/// which is cheap (the first bytes) and only asked for when the user wants the list.
+pub fn skip_reason(input: &Input) -> String {
+    match sniff_path(&input.path) {
+        Ok(Sniffed::Empty) => "empty, and its name is not an image's or a video's".into(),
+        Ok(Sniffed::Audio) => "audio only (no picture to judge)".into(),
+        Ok(Sniffed::Unknown) => format!(
+            "not an image or video by its content ({}) nor by its name",
+            head_hex(&input.path)
+        ),
+        Ok(_) => "not judged".into(),
+        Err(e) => format!("cannot read the file: {e}"),
+    }
+}
+
 fn probe_reason(e: ProbeError) -> String {
     match e {
         ProbeError::Unreadable(r) => r,
@@ -524,7 +719,7 @@ fn probe_reason(e: ProbeError) -> String {
 /// The first bytes of a file as text for messages: `starts with "<!DOCTYPE"` or hex.
 fn head_hex(path: &Path) -> String {
     let mut buf = [0u8; 8];
-    let n = std::fs::File::open(path)
+    let n = crate::open::regular(path)
         .and_then(|mut f| io::Read::read(&mut f, &mut buf))
         .unwrap_or(0);
     let head = &buf[..n];
@@ -571,5 +766,51 @@ mod tests {
         assert_eq!(names, ["a.png", "b/2.jpg"]);
         assert!(c.inputs.iter().all(|i| !i.explicit));
         assert_eq!(c.errors.len(), 1);
+    }
+
+    #[test]
+    fn collect_judges_a_file_reached_twice_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("d");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("x.jpg"), b"x").unwrap();
+        std::os::unix::fs::symlink("x.jpg", d.join("y.jpg")).unwrap();
+        let c = collect(&[d.clone(), d.join("x.jpg"), d.join("./x.jpg")]);
+        assert_eq!(c.inputs.len(), 1);
+        assert_eq!(c.duplicates, 3);
+        // Named as well as found: judged as a named file.
+        assert!(c.inputs[0].explicit);
+    }
+
+    #[test]
+    fn collect_follows_symlinks_and_names_loops_and_dangling_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join("clip.mp4"), b"x").unwrap();
+        let d = dir.path();
+        std::os::unix::fs::symlink(other.path().join("clip.mp4"), d.join("a.mp4")).unwrap();
+        std::os::unix::fs::symlink(other.path(), d.join("linked")).unwrap();
+        std::os::unix::fs::symlink(".", d.join("loop")).unwrap();
+        std::os::unix::fs::symlink("missing", d.join("gone.mov")).unwrap();
+        std::os::unix::fs::symlink("missing", d.join("gone.txt")).unwrap();
+        let c = collect(&[d.to_path_buf()]);
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        let found: Vec<_> = c.inputs.iter().map(|i| i.path.clone()).collect();
+        // a.mp4 and linked/clip.mp4 are one file; the dangling .mov is judged (F001 later).
+        assert_eq!(found, [d.join("a.mp4"), d.join("gone.mov")]);
+        assert_eq!(c.duplicates, 1);
+        let skipped: Vec<_> = c.skipped.iter().map(|s| s.reason.clone()).collect();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(
+            skipped
+                .iter()
+                .any(|r| r.starts_with("dangling symlink to missing"))
+        );
+        assert!(
+            skipped
+                .iter()
+                .any(|r| r.starts_with("symlink loop back to"))
+        );
+        assert!(c.skipped.iter().all(|s| s.warn));
     }
 }

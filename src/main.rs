@@ -2,11 +2,15 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use kling_preflight::cli::{self, Cli, Status};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // The command carries the run-time FFmpeg versions for `--version`, so it is built, not derived.
+    let parsed = cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             // --help and --version are not errors; usage errors exit 2.

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a file is, decided from its content (magic bytes), never from its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Image,
@@ -17,7 +17,19 @@ pub enum Kind {
 }
 
 /// Still-image formats we can recognise by their signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageFormat {
     Jpeg,
@@ -90,7 +102,19 @@ impl ImageFormat {
 }
 
 /// Video containers, with the ISO-BMFF family told apart by brand (MP4 vs QuickTime MOV vs M4V).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Container {
     Mp4,
@@ -171,7 +195,7 @@ impl Container {
 }
 
 /// Facts about a still image, read from its headers (no pixel decode on the fast path).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageFacts {
     pub format: ImageFormat,
     pub bytes: u64,
@@ -207,6 +231,15 @@ pub struct ImageFacts {
 }
 
 impl ImageFacts {
+    /// The JPEG coding most decoders, FFmpeg included, cannot read (arithmetic, lossless, or more
+    /// than 8 bits a sample), when this is such a JPEG: I014 reports it, and a failed pixel decode
+    /// of it is no separate F001.
+    pub fn undecodable_jpeg_coding(&self) -> Option<&str> {
+        self.jpeg_coding
+            .as_deref()
+            .filter(|c| matches!(*c, "arithmetic" | "lossless") || self.bit_depth > 8)
+    }
+
     /// Facts before any header was read: no size, 8-bit RGB, no metadata. Parsers fill it in.
     pub fn blank(format: ImageFormat, bytes: u64) -> Self {
         ImageFacts {
@@ -238,7 +271,19 @@ impl ImageFacts {
 }
 
 /// How much of the body a picture shows, judged from the largest face.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Framing {
     HeadShot,
@@ -257,7 +302,7 @@ impl Framing {
 }
 
 /// A detected face as fractions of the picture's width and height (x, y = top-left corner).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaceBox {
     pub x: f64,
     pub y: f64,
@@ -266,7 +311,7 @@ pub struct FaceBox {
 }
 
 /// Sharpness and exposure of one grey picture (luma on a 0–255 full-range scale).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct PictureQuality {
     /// Variance of the Laplacian on the picture scaled to a 512 px long edge and normalised to a
     /// standard deviation of 50 grey levels; the larger of the whole picture's and the face's.
@@ -281,7 +326,7 @@ pub struct PictureQuality {
 }
 
 /// What the subject detectors measured on one picture (the character image, or one video frame).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PictureFacts {
     /// Which face detector ran ("haarcascade_frontalface_alt2").
     pub detector: String,
@@ -291,10 +336,59 @@ pub struct PictureFacts {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub framing: Option<Framing>,
     pub quality: PictureQuality,
+    /// What the person/pose model found (absent when it did not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pose: Option<PicturePose>,
+}
+
+/// One person found by the pose model, in fractions of the upright picture's width and height.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Person {
+    /// The model's person score (0–1).
+    pub score: f64,
+    /// Box: top-left corner, width, height.
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+    /// The 17 COCO keypoints as `[x, y, score]`, in the order of `detect::pose::KEYPOINTS` (nose,
+    /// eyes, ears, shoulders, elbows, wrists, hips, knees, ankles; left before right).
+    pub keypoints: Vec<[f64; 3]>,
+}
+
+/// The people in one picture, largest box first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PicturePose {
+    pub model: String,
+    pub people: Vec<Person>,
+    /// Framing of the main subject (the largest person) from its visible keypoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framing: Option<Framing>,
+}
+
+/// The people in one sampled video frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PoseFrame {
+    /// Seconds from the stream start.
+    pub t: f64,
+    /// Largest box first.
+    pub people: Vec<Person>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framing: Option<Framing>,
+}
+
+/// The pose model over the sampled frames of a video.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct VideoPose {
+    pub model: String,
+    pub frames: Vec<PoseFrame>,
+    /// The main subject's commonest framing over the frames that show one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framing: Option<Framing>,
 }
 
 /// The subject detectors over frames sampled from a video's decode pass.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct VideoSubject {
     pub detector: String,
     /// Frames looked at.
@@ -323,10 +417,13 @@ pub struct VideoSubject {
     /// How far the camera travelled during its moving stretches (`camera_motion`), in frame widths
     /// and heights (the larger), from the per-frame global shift.
     pub camera_travel: f64,
+    /// The person/pose model on the same sampled frames (absent when it did not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pose: Option<VideoPose>,
 }
 
 /// The video stream that a provider would use (the first real video stream, never cover art).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VideoStreamFacts {
     pub index: usize,
     /// libavcodec short name: "h264", "hevc", "vp9", "mpeg4", ...
@@ -362,9 +459,14 @@ pub struct VideoStreamFacts {
     pub vfr: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bit_rate: Option<u64>,
+    /// Duration the header declares for this stream, seconds: the stream's own duration, its
+    /// Matroska `DURATION` tag, or the container's when the file has no other stream and it was not
+    /// guessed from the bit rate. What the decoded frames are held to (truncation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_duration_s: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AudioStreamFacts {
     pub index: usize,
     pub codec: String,
@@ -375,7 +477,7 @@ pub struct AudioStreamFacts {
 }
 
 /// Facts about a video file, from libavformat (container, streams) without decoding pixels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VideoFacts {
     pub container: Container,
     /// libavformat's demuxer name ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", ...).
@@ -398,6 +500,10 @@ pub struct VideoFacts {
     pub audio: Option<AudioStreamFacts>,
     /// Number of video streams that are attached pictures (cover art), not video.
     pub cover_art_streams: usize,
+    /// Bytes the container structure declares when that is more than the file has (an MP4 box or a
+    /// Matroska segment running past the end: the file was cut off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_bytes: Option<u64>,
     /// Decoded-frame signals (cuts, motion, freezes); absent until analysis ran.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<VideoAnalysis>,
@@ -419,7 +525,7 @@ impl VideoFacts {
 
 /// A shot boundary: `frame` is the 0-based presentation-order index of the first frame of the new
 /// shot, `time_s` that frame's timestamp (SPEC.md's convention).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Cut {
     pub time_s: f64,
     pub frame: u64,
@@ -436,7 +542,7 @@ fn hard() -> String {
 }
 
 /// A time span in a video: [start_s, end_s) and the frames it covers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Span {
     pub start_s: f64,
     pub end_s: f64,
@@ -451,7 +557,7 @@ impl Span {
 }
 
 /// What decoding the video told us. Produced by `analyze`, read by rules, fixes and reports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct VideoAnalysis {
     pub cuts: Vec<Cut>,
     pub shots: Vec<Span>,
@@ -473,10 +579,24 @@ pub struct VideoAnalysis {
     /// People, framing, blur and exposure on sampled frames, when the detectors ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<VideoSubject>,
+    /// Frames the decoder flagged as damaged and packets it rejected, in the analysis pass.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub decode_errors: u64,
+    /// Seconds shown damaged: from each damaged frame to the next keyframe, merged.
+    #[serde(default, skip_serializing_if = "is_zero_f")]
+    pub damaged_s: f64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_f(n: &f64) -> bool {
+    *n == 0.0
 }
 
 /// Everything measured about one file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 // Reports hold one Facts per file and move them rarely; boxing would only add indirection.
 #[allow(clippy::large_enum_variant)]
@@ -489,7 +609,19 @@ pub enum Facts {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -517,7 +649,7 @@ impl Severity {
 }
 
 /// One finding of one rule about one file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Diagnostic {
     pub code: String,
     pub name: String,
@@ -530,7 +662,19 @@ pub struct Diagnostic {
     pub fix_safety: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
@@ -557,9 +701,13 @@ impl Verdict {
 }
 
 /// The outcome for one file: the unit every report, fix and cache entry is made of.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FileReport {
     pub path: String,
+    /// The name's exact bytes in standard base64, present only when they are not UTF-8: `path` then
+    /// shows each invalid sequence as U+FFFD, so this is the lossless form (as ripgrep's JSON does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_base64: Option<String>,
     pub kind: Kind,
     /// Format or container name, when known ("jpeg", "mp4", ...).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -575,16 +723,34 @@ impl FileReport {
             .iter()
             .any(|d| d.severity == Severity::Error && d.fix.is_some())
     }
+
+    /// Findings (errors and warnings) whose fix is in `tier` ("safe" or "unsafe").
+    pub fn fixable_in(&self, tier: &str) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| {
+                d.severity > Severity::Info
+                    && d.fix.is_some()
+                    && d.fix_safety.as_deref() == Some(tier)
+            })
+            .count()
+    }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     pub files: usize,
     pub pass: usize,
     pub warn: usize,
     pub fail: usize,
-    /// Files with at least one error that a fix could resolve.
+    /// Files with at least one error that `fix` (with `--unsafe-fixes` if need be) removes.
     pub fixable: usize,
+    /// Findings (errors and warnings) that `fix` removes without `--unsafe-fixes`.
+    #[serde(default)]
+    pub fixable_safe: usize,
+    /// Further findings that only `fix --unsafe-fixes` removes.
+    #[serde(default)]
+    pub fixable_unsafe: usize,
     /// Files found in folders that are neither images nor videos (not judged).
     pub skipped: usize,
     pub errors: usize,
@@ -592,7 +758,7 @@ pub struct Summary {
 }
 
 /// The whole `check` result, as printed by `--format json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     pub tool: String,
     pub version: String,
@@ -621,6 +787,8 @@ impl Report {
             if f.fixable() {
                 s.fixable += 1;
             }
+            s.fixable_safe += f.fixable_in("safe");
+            s.fixable_unsafe += f.fixable_in("unsafe");
             for d in &f.diagnostics {
                 match d.severity {
                     Severity::Error => s.errors += 1,
@@ -681,9 +849,11 @@ pub(crate) mod samples {
                 frames: None,
                 vfr: false,
                 bit_rate: None,
+                declared_duration_s: None,
             }),
             audio: None,
             cover_art_streams: 0,
+            declared_bytes: None,
             analysis: None,
         }
     }

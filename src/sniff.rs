@@ -27,7 +27,8 @@ pub enum Sniffed {
 
 /// Read the head of `path` and sniff it.
 pub fn sniff_path(path: &Path) -> std::io::Result<Sniffed> {
-    let mut f = std::fs::File::open(path)?;
+    // Regular files only, opened without blocking (a FIFO would hang here): `crate::open`.
+    let mut f = crate::open::regular(path)?;
     let mut buf = [0u8; SNIFF_LEN];
     let mut n = 0;
     while n < buf.len() {

@@ -109,7 +109,7 @@ fn entry_with_file_names_gates_like_check() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("fixtures/rejects/images/truncated.jpg: F001 file-unreadable"),
+        stdout.contains("fixtures/rejects/images/truncated.jpg: error[F001] file-unreadable"),
         "{stdout}"
     );
 }

@@ -418,6 +418,67 @@ fn page_renders_in_headless_chromium_without_console_errors() {
     eprintln!("screenshot: {}", shot.display());
 }
 
+/// Measures the filmstrips in the browser: every picture and caption inside its frame, frames side by
+/// side without overlap. Sets `data-overlaps` (a count) and `data-overlap-list` on the root element.
+const STRIP_PROBE: &str = r#"<script>
+(function () {
+  var bad = [];
+  Array.prototype.forEach.call(document.querySelectorAll(".strip"), function (strip) {
+    var prev = null;
+    Array.prototype.forEach.call(strip.querySelectorAll("figure"), function (f) {
+      var r = f.getBoundingClientRect();
+      if (r.width === 0) { return; }
+      var img = f.querySelector("img").getBoundingClientRect();
+      var cap = f.querySelector("figcaption").getBoundingClientRect();
+      var within = function (b) { return b.left >= r.left - 0.5 && b.right <= r.right + 0.5; };
+      if (!within(img)) { bad.push("picture outside its frame: " + f.textContent); }
+      if (cap.width > 0 && !within(cap)) { bad.push("caption outside its frame: " + f.textContent); }
+      if (cap.top < img.bottom - 0.5) { bad.push("caption over the picture: " + f.textContent); }
+      if (prev && r.left < prev.right - 0.5) { bad.push("frames overlap: " + f.textContent); }
+      prev = r;
+    });
+  });
+  document.documentElement.setAttribute("data-overlaps", String(bad.length));
+  document.documentElement.setAttribute("data-overlap-list", bad.slice(0, 5).join(" | "));
+})();
+</script>"#;
+
+/// Regression (issue 16): on a narrow window the filmstrip's frames shrank under their pictures, so
+/// pictures and captions ran into the next frame. Measured in the browser at phone, tablet and
+/// desktop widths; a screenshot of each is saved beside the page.
+#[test]
+fn filmstrip_frames_do_not_overlap_at_any_width() {
+    let Some(bin) = chromium() else { return };
+    let (_, page) = fixtures_report();
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(
+        html.matches("<figure class=\"shot\"").count() >= 10,
+        "the fixtures have filmstrips"
+    );
+    let probed = page.with_file_name("report-fixtures-probe.html");
+    std::fs::write(
+        &probed,
+        html.replace("</body>", &format!("{STRIP_PROBE}</body>")),
+    )
+    .unwrap();
+    let count_re = regex::Regex::new(r#"data-overlaps="(\d+)""#).unwrap();
+    let list_re = regex::Regex::new(r#"data-overlap-list="([^"]*)""#).unwrap();
+    for width in [375, 800, 1400] {
+        let size = format!("--window-size={width},2000");
+        let (dom, _) = headless(&bin, &probed, &["--dump-dom", &size]);
+        let count = count_re
+            .captures(&dom)
+            .unwrap_or_else(|| panic!("{width} px: the probe did not run"))[1]
+            .to_string();
+        let list = list_re.captures(&dom).unwrap()[1].to_string();
+        assert_eq!(count, "0", "{width} px: {list}");
+        let shot = page.with_file_name(format!("report-fixtures-{width}.png"));
+        let arg = format!("--screenshot={}", shot.display());
+        headless(&bin, page, &[&arg, &size]);
+        assert!(std::fs::read(&shot).is_ok_and(|p| p.starts_with(b"\x89PNG")));
+    }
+}
+
 #[test]
 fn console_errors_are_detected() {
     let stderr = "[1:1:1121/083008.837987:INFO:CONSOLE:1] \"Uncaught ReferenceError: x is not defined\", source: file:///r.html (1)\n[1:2:ERROR:dbus/bus.cc:405] Failed to connect to the bus";

@@ -1,5 +1,5 @@
 //! The bar for `submit`, end to end against a loopback server that speaks Freepik's contract: a 503 on
-//! the first create is retried, the task is polled to COMPLETED and the video downloaded intact, an
+//! the first create is looked up in the task list (empty: nothing was made) before it is sent again, the task is polled to COMPLETED and the video downloaded intact, an
 //! identical re-run creates nothing, a pair whose video is too short is refused with a non-zero exit
 //! and no request, and the key never appears in output or in the ledger.
 
@@ -30,7 +30,7 @@ fn freepik_end_to_end_retry_poll_download_and_idempotent_rerun() {
     assert_eq!(
         mock.count("POST", "motion-control-std"),
         2,
-        "one 503, one success"
+        "one 503, looked up, one success"
     );
     let create = mock
         .requests()

@@ -1,5 +1,5 @@
-//! Provider clients against loopback fakes of their contracts, without preflight: retries (503 and
-//! 429 bursts with Retry-After, a 500 and a dropped connection while polling, malformed JSON), what is
+//! Provider clients against loopback fakes of their contracts, without preflight: retries (429
+//! bursts with Retry-After, a 500 and a dropped connection while polling, malformed JSON), what is
 //! never retried (400, 401, Kling 1102), FAILED reasons, and downloads (slow, truncated).
 
 mod submit_support;
@@ -66,9 +66,9 @@ fn poll_to_end(p: &dyn Provider, job: &Job, id: &str) -> TaskState {
 }
 
 #[test]
-fn freepik_503_then_429_with_retry_after_are_retried_and_honoured() {
+fn freepik_429_bursts_with_retry_after_are_retried_and_honoured() {
     let (mock, _) = freepik(Faults {
-        create: vec![(503, None), (429, Some("1"))],
+        create: vec![(429, None), (429, Some("1"))],
         polls_before_done: 1,
         ..Faults::default()
     });
@@ -159,9 +159,52 @@ fn a_dropped_connection_on_create_is_ambiguous_not_retried() {
 }
 
 #[test]
+fn regression_a_5xx_on_create_is_ambiguous_never_resent_by_the_client() {
+    for status in [500, 502, 503, 504] {
+        let (mock, _) = freepik(Faults {
+            charge_then: vec![status],
+            ..Faults::default()
+        });
+        let p = client(ProviderName::Freepik, &mock);
+        match p.create(&job()) {
+            Err(SubmitError::Ambiguous(m)) => {
+                assert!(m.contains(&format!("HTTP {status}")), "{m}")
+            }
+            r => panic!("{status}: {r:?}"),
+        }
+        assert_eq!(
+            mock.count("POST", ""),
+            1,
+            "{status}: one POST, no blind retry"
+        );
+    }
+}
+
+#[test]
+fn regression_a_request_that_cannot_be_built_is_not_sent() {
+    let (mock, _) = freepik(Faults::default());
+    let p = client(ProviderName::Freepik, &mock);
+    let mut j = job();
+    j.tier = kling_preflight::submit::Tier::Std;
+    let bad = provider_for(
+        ProviderName::Freepik,
+        "http://127.0.0.1:99999",
+        Http::new(policy()),
+        &env,
+    )
+    .unwrap();
+    match bad.create(&j) {
+        Err(SubmitError::NotSent(m)) => assert!(m.contains("not sent"), "{m}"),
+        r => panic!("{r:?}"),
+    }
+    drop(p);
+    assert!(mock.requests().is_empty());
+}
+
+#[test]
 fn retries_are_capped() {
     let (mock, _) = freepik(Faults {
-        create: vec![(503, Some("0")); 10],
+        create: vec![(429, Some("0")); 10],
         ..Faults::default()
     });
     let p = client(ProviderName::Freepik, &mock);
@@ -187,25 +230,34 @@ fn freepik_failed_task_reports_the_reason_and_list_reconciles_on_echo() {
             reason: "The video contains no person".into()
         }
     );
-    assert_eq!(p.find(&job()).unwrap(), Reconciled::Found(id));
+    assert_eq!(
+        p.find(&job(), &Default::default()).unwrap(),
+        Reconciled::Found(id)
+    );
     let mut other = job();
     other.video_url = "https://cdn.example.com/other.mp4".into();
-    assert_eq!(p.find(&other).unwrap(), Reconciled::NotFound);
+    assert_eq!(
+        p.find(&other, &Default::default()).unwrap(),
+        Reconciled::NotFound
+    );
 }
 
 #[test]
 fn kling_jwt_external_id_and_failed_reason() {
     let (mock, _) = kling(Faults {
-        create: vec![(503, Some("0"))],
+        create: vec![(429, Some("0"))],
         fail_with: Some("motion too fast".into()),
         ..Faults::default()
     });
     let p = client(ProviderName::Kling, &mock);
     let j = job();
-    assert_eq!(p.find(&j).unwrap(), Reconciled::NotFound);
+    assert_eq!(
+        p.find(&j, &Default::default()).unwrap(),
+        Reconciled::NotFound
+    );
     let id = p.create(&j).unwrap();
     assert_eq!(
-        p.find(&j).unwrap(),
+        p.find(&j, &Default::default()).unwrap(),
         Reconciled::Found(id.clone()),
         "found by external_task_id"
     );
@@ -256,7 +308,7 @@ fn kling_depleted_resource_pack_is_not_retried() {
 #[test]
 fn gptproto_contract_and_unreconcilable_crash() {
     let (mock, _) = gptproto(Faults {
-        create: vec![(502, Some("0"))],
+        create: vec![(429, Some("0"))],
         polls_before_done: 1,
         ..Faults::default()
     });
@@ -271,13 +323,16 @@ fn gptproto_contract_and_unreconcilable_crash() {
         .into_iter()
         .find(|r| r.method == "POST" && r.path.ends_with("/motion-control"))
         .unwrap();
-    assert_eq!(create.path, "/api/v3/kling/kling-v3.0-std/motion-control");
+    assert_eq!(create.path, "/api/v3/kwaivgi/kling-v3.0-std/motion-control");
     assert_eq!(
         create.header("authorization"),
         Some(GPTPROTO_KEY),
         "no Bearer prefix"
     );
-    assert!(matches!(p.find(&job()).unwrap(), Reconciled::Unknown(_)));
+    assert!(matches!(
+        p.find(&job(), &Default::default()).unwrap(),
+        Reconciled::Unknown(_)
+    ));
 }
 
 #[test]
@@ -290,7 +345,7 @@ fn downloads_are_atomic_size_checked_and_survive_slow_and_cut_transfers() {
     let dir = tempfile::tempdir().unwrap();
     let http = Http::new(policy());
     let url = format!("{}/files/out.mp4", mock.base);
-    let (path, n) = download::download(&http, &url, dir.path(), "a__b-1234.mp4").unwrap();
+    let (path, n) = download::download(&http, &url, dir.path(), "a__b-1234.mp4", 4.0).unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
         output_bytes(),
@@ -309,6 +364,7 @@ fn downloads_are_atomic_size_checked_and_survive_slow_and_cut_transfers() {
         &format!("{}/files/gone.mp4", mock.base),
         dir.path(),
         "x.mp4",
+        4.0,
     )
     .unwrap_err();
     assert!(e.to_string().contains("HTTP 404"), "{e}");
@@ -381,6 +437,7 @@ fn api_redirects_are_not_followed_with_the_key_but_downloads_are() {
     );
     let dir = tempfile::tempdir().unwrap();
     let url = format!("{}/files/out.mp4", redirector.base);
-    let (path, _) = download::download(&Http::new(policy()), &url, dir.path(), "o.mp4").unwrap();
+    let (path, _) =
+        download::download(&Http::new(policy()), &url, dir.path(), "o.mp4", 4.0).unwrap();
     assert_eq!(std::fs::read(path).unwrap(), output_bytes());
 }

@@ -106,7 +106,11 @@ fn kill_while_polling_then_rerun_resumes_the_same_task() {
     fake.lock().unwrap().faults.never_finish = false;
     let r = run(submit_cmd(w.path(), &mock, "gptproto", &PAIR));
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("resuming polling"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("is in flight") && r.stdout.contains("polling it"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(mock.count("POST", "motion-control"), 1, "no second create");
     assert_eq!(std::fs::read_dir(w.path().join("out")).unwrap().count(), 1);
 }

@@ -21,11 +21,11 @@ use super::AnalyzeError;
 
 static INIT: Once = Once::new();
 
-/// Initialise FFmpeg once per process and keep its log quiet (private to `analyze` on purpose).
+/// Initialise FFmpeg once per process (private to `analyze` on purpose). Its log level is the
+/// embedding program's choice (`host::set`).
 fn init_ffmpeg() {
     INIT.call_once(|| {
         let _ = ff::init();
-        ff::util::log::set_level(ff::util::log::Level::Quiet);
     });
 }
 
@@ -154,7 +154,9 @@ pub(crate) fn open(
     skip_nonref: bool,
 ) -> Result<Source, AnalyzeError> {
     init_ffmpeg();
-    let ictx = ff::format::input(path).map_err(|e| AnalyzeError::Open(e.to_string()))?;
+    // By descriptor, not ffmpeg-next's `&str` path: a non-UTF-8 name must not panic (`crate::open`).
+    let ictx =
+        crate::open::av_input_with_info(path).map_err(|e| AnalyzeError::Open(e.to_string()))?;
 
     // Best real video stream: not cover art; prefer default disposition, then the largest frame.
     let mut best: Option<(bool, u64, usize)> = None;
@@ -265,9 +267,48 @@ fn target_size(w: u32, h: u32) -> (u32, u32) {
     (tw.max(2) & !1, th.max(2) & !1)
 }
 
+/// Whether the decoder says the frame's picture is damaged: it concealed errors in it, or output it
+/// although corrupt.
+fn frame_damaged(frame: &VFrame) -> bool {
+    // SAFETY: plain field reads of a valid AVFrame.
+    let (errors, flags) = unsafe {
+        let f = &*frame.as_ptr();
+        (f.decode_error_flags, f.flags)
+    };
+    errors != 0 || flags & ff::ffi::AV_FRAME_FLAG_CORRUPT != 0
+}
+
+/// Seconds of the stream shown damaged: from each damaged frame (`damaged`, timestamps) to the next
+/// keyframe, or to `end` — a reference frame's damage carries into every frame predicted from it —
+/// merged where stretches overlap. `keyframes` sorted; result in ticks.
+pub(crate) fn damaged_ticks(damaged: &[i64], keyframes: &[i64], end: i64) -> i64 {
+    let mut spans: Vec<(i64, i64)> = damaged
+        .iter()
+        .map(|&t| {
+            let next = keyframes.partition_point(|&k| k <= t);
+            (t, keyframes.get(next).copied().unwrap_or(end).max(t))
+        })
+        .collect();
+    spans.sort_unstable();
+    let (mut total, mut reach) = (0i64, i64::MIN);
+    for (a, b) in spans {
+        let a = a.max(reach);
+        if b > a {
+            total = total.saturating_add(b - a);
+        }
+        reach = reach.max(b);
+    }
+    total
+}
+
 /// Statistics of the decode loop.
 pub(crate) struct DecodeStats {
     pub packet_errors: u64,
+    /// Timestamps of the frames the decoder flagged as damaged (concealed errors, corrupt output)
+    /// and of the packets it rejected.
+    pub damaged_pts: Vec<i64>,
+    /// Frames and packets with decode errors (also those without a timestamp).
+    pub damaged: u64,
     pub frames: u64,
     /// A decoder error ended the stream early.
     pub fatal: Option<String>,
@@ -411,6 +452,8 @@ impl Source {
     ) -> DecodeStats {
         let mut stats = DecodeStats {
             packet_errors: 0,
+            damaged_pts: Vec::new(),
+            damaged: 0,
             frames: 0,
             fatal: None,
             packet_pts: Vec::new(),
@@ -427,6 +470,10 @@ impl Source {
                 match dec.receive_frame(&mut decoded) {
                     Ok(()) => {
                         let ts = decoded.timestamp();
+                        if frame_damaged(&decoded) {
+                            stats.damaged += 1;
+                            stats.damaged_pts.extend(ts);
+                        }
                         if let Some(frame) = usable.take(&mut decoded, stats) {
                             let n = stats.frames;
                             stats.frames += 1;
@@ -466,6 +513,8 @@ impl Source {
             }
             if self.decoder.send_packet(&packet).is_err() {
                 stats.packet_errors += 1;
+                stats.damaged += 1;
+                stats.damaged_pts.extend(packet.pts());
             }
             drain(&mut self.decoder, &mut stats, &mut stop);
             if stop {
@@ -571,12 +620,9 @@ where
 /// thread adds about 40 MB at 4K (measured: 172 MB peak RSS with 1 thread, 212 MB with 2, 253 MB with
 /// 3 on a 4K H.264 clip), so large frames decode on one thread to stay under 200 MB; a folder of such
 /// files still uses every core because `check` runs files in parallel.
-/// `KLING_PREFLIGHT_DECODE_THREADS` overrides the choice.
+/// `host::Host::decode_threads` (the CLI: `KLING_PREFLIGHT_DECODE_THREADS`) overrides the choice.
 fn frame_threads(par: ff::codec::Parameters) -> usize {
-    if let Some(n) = std::env::var("KLING_PREFLIGHT_DECODE_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    if let Some(n) = crate::host::get().decode_threads {
         return n;
     }
     // SAFETY: `par` wraps a valid AVCodecParameters owned by the open stream.
@@ -587,4 +633,21 @@ fn frame_threads(par: ff::codec::Parameters) -> usize {
         )
     };
     if w * h > 1920 * 1088 * 2 { 1 } else { 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn damage_lasts_to_the_next_keyframe() {
+        // Keyframes at 0, 100, 200; the stream ends at 300.
+        let keys = [0, 100, 200];
+        assert_eq!(damaged_ticks(&[], &keys, 300), 0);
+        assert_eq!(damaged_ticks(&[150], &keys, 300), 50);
+        // Two errors in one GOP overlap; one in the last GOP runs to the end.
+        assert_eq!(damaged_ticks(&[120, 150, 250], &keys, 300), 80 + 50);
+        // A damaged keyframe spoils its whole GOP.
+        assert_eq!(damaged_ticks(&[100], &keys, 300), 100);
+    }
 }

@@ -314,6 +314,13 @@ fn pass(
         })
         .collect();
     let total = times.total();
+    // Ticks of one frame, for the end of the last one.
+    let frame_ticks = (1.0 / (fps * tb)).round() as i64;
+    let end = stats
+        .packet_pts
+        .last()
+        .map_or(0, |&p| p.saturating_add(frame_ticks));
+    let damaged = decode::damaged_ticks(&stats.damaged_pts, &stats.keyframe_pts, end);
     let analysis = VideoAnalysis {
         cuts,
         shots,
@@ -324,6 +331,8 @@ fn pass(
         decoded_duration_s: Some(times.at(n) - times.at(0)),
         camera_motion,
         subject: None,
+        decode_errors: stats.damaged,
+        damaged_s: (damaged as f64 * tb * 1000.0).round() / 1000.0,
     };
     Ok(Some(DetailedAnalysis {
         analysis,

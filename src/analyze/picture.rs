@@ -17,7 +17,43 @@ pub fn analyze_decoded(img: &DynamicImage, facts: &ImageFacts) -> Result<Picture
         .exif_orientation
         .and_then(|o| Orientation::from_exif(o.min(255) as u8))
         .unwrap_or(Orientation::NoTransforms);
-    detect::analyze_picture(&gray_upright(img, o), &detect::IMAGE_PARAMS)
+    let mut facts = detect::analyze_picture(&gray_upright(img, o), &detect::IMAGE_PARAMS)?;
+    if let Ok(m) = detect::pose::model() {
+        facts.pose = m.detect(&rgb_upright(img, o)).ok().map(|people| {
+            let framing = super::subject::picture_framing(&people);
+            crate::model::PicturePose {
+                model: detect::pose::MODEL_NAME.into(),
+                people,
+                framing,
+            }
+        });
+    }
+    Ok(facts)
+}
+
+/// The image as an upright colour picture for the person model (long edge at most 512, flattened
+/// onto white like `gray_upright`).
+fn rgb_upright(img: &DynamicImage, o: Orientation) -> image::RgbImage {
+    let edge = 2 * detect::pose::INPUT;
+    let small = if img.width().max(img.height()) > edge {
+        img.resize(edge, edge, image::imageops::FilterType::Triangle)
+    } else {
+        img.clone()
+    };
+    let rgb = if small.color().has_alpha() {
+        let rgba = small.to_rgba8();
+        image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+            let p = rgba.get_pixel(x, y).0;
+            let a = p[3] as f32 / 255.0;
+            let mix = |c: u8| (c as f32 * a + 255.0 * (1.0 - a)).round() as u8;
+            image::Rgb([mix(p[0]), mix(p[1]), mix(p[2])])
+        })
+    } else {
+        small.to_rgb8()
+    };
+    let mut d = DynamicImage::ImageRgb8(rgb);
+    d.apply_orientation(o);
+    d.into_rgb8()
 }
 
 /// The image as an upright grey picture with a long edge of at most `detect::ANALYSIS_EDGE`

@@ -29,6 +29,9 @@ pub struct SampleSpec {
     pub luma_edge: u32,
     /// Long edge of the kept colour thumbnail, pixels (0 = none).
     pub thumb_edge: u32,
+    /// Long edge of the colour frame kept for the person detector (0 = none); evenly spaced
+    /// frames only.
+    pub pose_edge: u32,
 }
 
 impl Default for SampleSpec {
@@ -41,13 +44,14 @@ impl Default for SampleSpec {
             min_gap_s: 0.5,
             luma_edge: 0,
             thumb_edge: 0,
+            pose_edge: 0,
         }
     }
 }
 
 impl SampleSpec {
     pub fn is_empty(&self) -> bool {
-        (self.luma_edge == 0 && self.thumb_edge == 0)
+        (self.luma_edge == 0 && self.thumb_edge == 0 && self.pose_edge == 0)
             || ((self.every_s <= 0.0 || self.max_even == 0) && !self.candidates)
     }
 }
@@ -74,6 +78,8 @@ pub struct Sample {
     pub luma: Option<GrayImage>,
     /// Colour thumbnail, long edge `SampleSpec::thumb_edge` (never upscaled), display aspect.
     pub thumb: Option<RgbImage>,
+    /// Colour frame for the person detector, long edge `SampleSpec::pose_edge`, display aspect.
+    pub rgb: Option<RgbImage>,
 }
 
 /// Chooses and copies frames during the pass.
@@ -166,6 +172,10 @@ impl Sampler {
             let (tw, th) = fit(w, h, self.spec.thumb_edge);
             to_rgb(pic, tw, th)
         });
+        let rgb = (self.spec.pose_edge > 0 && reason == SampleReason::Even).then(|| {
+            let (tw, th) = fit(w, h, self.spec.pose_edge);
+            to_rgb(pic, tw, th)
+        });
         Sample {
             frame: idx,
             t: 0.0,
@@ -173,6 +183,7 @@ impl Sampler {
             mafd,
             luma,
             thumb,
+            rgb,
         }
     }
 

@@ -19,11 +19,11 @@ pub(crate) fn dissolve_windows(fps: f64) -> [usize; 3] {
 /// Dissolve-test numbers for one window ending at this frame (NaN when not available).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct DissolveRec {
-    /// Mean |f[i] - f[i-L]| in % of full scale.
+    /// Mean `|f[i] - f[i-L]|` in % of full scale.
     pub d: f32,
-    /// Mean |f[i-L/2] - (f[i] + f[i-L])/2| in %: near 0 for a linear blend.
+    /// Mean `|f[i-L/2] - (f[i] + f[i-L])/2|` in %: near 0 for a linear blend.
     pub r: f32,
-    /// Normalised cross-correlation of f[i] and f[i-L] (1 = same structure).
+    /// Normalised cross-correlation of `f[i]` and `f[i-L]` (1 = same structure).
     pub ncc: f32,
     /// `d` and `r` again on "tiny" frames (the small frame box-averaged to ~64 px wide). A
     /// pixel-random dissolve (each pixel switches from A to B at its own moment) has r ≈ d/2 per

@@ -1,45 +1,71 @@
 //! The subject detectors over a video: faces, framing, sharpness and exposure on the grey frames the
 //! sampler kept from the analysis decode pass (no second decode), reduced to per-video figures that
 //! do not flicker: people = the largest face count seen in at least 30% of the samples, framing = the
-//! commonest one, sharpness and exposure = medians.
+//! commonest one, sharpness and exposure = medians. The person/pose model runs on a small colour copy
+//! of the same frames (`Sample::rgb`) and its per-frame people are kept as they are (`VideoPose`):
+//! the rules judge them against the profile's thresholds.
 
-use image::GrayImage;
+use image::{GrayImage, RgbImage};
 use rayon::prelude::*;
 
-use crate::detect;
-use crate::model::{Framing, PictureFacts, VideoSubject};
+use crate::detect::{self, pose};
+use crate::model::{Framing, PictureFacts, PicturePose, PoseFrame, VideoPose, VideoSubject};
 
 /// Share of samples a face count must reach to count as the number of people.
 const PEOPLE_SHARE: f64 = 0.3;
 
-/// Run the detectors on the samples' grey frames, shown upright (`rotation_deg` clockwise, from the
-/// probe). `Err` when the detector cannot be loaded.
+/// Run the detectors on the samples' frames, shown upright (`rotation_deg` clockwise, from the
+/// probe). `Err` when the face detector cannot be loaded.
 pub fn summarize(
     d: &super::DetailedAnalysis,
     rotation_deg: f64,
 ) -> Result<Option<VideoSubject>, String> {
     // Evenly spaced frames only: cut candidates are kept only for the visual report, and facts must
     // not depend on whether a report was asked for.
-    let frames: Vec<&GrayImage> = d
+    let frames: Vec<(&GrayImage, Option<&RgbImage>)> = d
         .samples
         .iter()
         .filter(|s| s.reason == super::SampleReason::Even)
-        .filter_map(|s| s.luma.as_ref())
+        .filter_map(|s| Some((s.luma.as_ref()?, s.rgb.as_ref())))
         .collect();
     let per: Vec<PictureFacts> = frames
         .par_iter()
-        .map(|g| frame_facts(g, rotation_deg))
+        .map(|(g, c)| frame_facts(g, *c, rotation_deg))
         .collect::<Result<_, _>>()?;
     Ok(summarize_facts(&per, d))
 }
 
-/// The detectors on one sampled grey frame (`Sample::luma`), shown upright.
-pub fn frame_facts(luma: &GrayImage, rotation_deg: f64) -> Result<PictureFacts, String> {
+/// The detectors on one sampled frame (`Sample::luma`, and `Sample::rgb` for the person model
+/// when it was kept and the model is available), shown upright.
+pub fn frame_facts(
+    luma: &GrayImage,
+    rgb: Option<&RgbImage>,
+    rotation_deg: f64,
+) -> Result<PictureFacts, String> {
     let g = detect::fit_area(luma, detect::VIDEO_AREA);
-    detect::analyze_picture(
+    let mut facts = detect::analyze_picture(
         &super::sample::upright(&full_range(&g), rotation_deg),
         &detect::VIDEO_PARAMS,
-    )
+    )?;
+    if let (Some(c), Ok(m)) = (rgb, pose::model()) {
+        facts.pose = m
+            .detect(&super::sample::upright(c, rotation_deg))
+            .ok()
+            .map(|people| {
+                let framing = picture_framing(&people);
+                PicturePose {
+                    model: pose::MODEL_NAME.into(),
+                    people,
+                    framing,
+                }
+            });
+    }
+    Ok(facts)
+}
+
+/// The main subject's framing (the facts' own thresholds; rules apply the profile's).
+pub fn picture_framing(people: &[crate::model::Person]) -> Option<Framing> {
+    pose::main_subject(people, pose::PERSON_SCORE).map(|p| pose::framing(p, pose::KEYPOINT_VISIBLE))
 }
 
 /// The per-video figures from the per-frame facts (in frame order); None without frames.
@@ -49,7 +75,53 @@ pub fn summarize_facts(per: &[PictureFacts], d: &super::DetailedAnalysis) -> Opt
     }
     let mut s = reduce(per);
     s.camera_travel = camera_travel(d);
+    let times: Vec<f64> = d
+        .samples
+        .iter()
+        .filter(|s| s.reason == super::SampleReason::Even && s.luma.is_some())
+        .map(|s| s.t)
+        .collect();
+    s.pose = video_pose(per, &times);
     Some(s)
+}
+
+/// The pose facts of every sampled frame with their times; None when the model ran on none.
+fn video_pose(per: &[PictureFacts], times: &[f64]) -> Option<VideoPose> {
+    let frames: Vec<PoseFrame> = per
+        .iter()
+        .zip(times)
+        .filter_map(|(p, &t)| {
+            let pp = p.pose.as_ref()?;
+            Some(PoseFrame {
+                t: detect::round4(t),
+                people: pp.people.clone(),
+                framing: pp.framing,
+            })
+        })
+        .collect();
+    if frames.is_empty() {
+        return None;
+    }
+    let framing = commonest(frames.iter().filter_map(|f| f.framing));
+    Some(VideoPose {
+        model: pose::MODEL_NAME.into(),
+        frames,
+        framing,
+    })
+}
+
+/// The commonest framing (ties go to the tighter one).
+fn commonest(it: impl Iterator<Item = Framing>) -> Option<Framing> {
+    let mut counts = [0usize; 3];
+    for f in it {
+        counts[f as usize] += 1;
+    }
+    [Framing::HeadShot, Framing::HalfBody, Framing::FullBody]
+        .into_iter()
+        .zip(counts)
+        .filter(|(_, c)| *c > 0)
+        .max_by_key(|(f, c)| (*c, std::cmp::Reverse(*f)))
+        .map(|(f, _)| f)
 }
 
 /// Decode and analyse the video once (`analyze_video_with`) while a second thread runs the
@@ -65,18 +137,18 @@ pub fn analyze_with_subject(
     if spec.luma_edge == 0 {
         return super::analyze_video_sampled(path, opts, spec).map(|d| (d, None));
     }
-    let (tx, rx) = std::sync::mpsc::channel::<GrayImage>();
+    let (tx, rx) = std::sync::mpsc::channel::<(GrayImage, Option<RgbImage>)>();
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("subject".into())
             .spawn_scoped(scope, move || {
                 rx.iter()
-                    .map(|g| frame_facts(&g, rotation_deg))
+                    .map(|(g, c)| frame_facts(&g, c.as_ref(), rotation_deg))
                     .collect::<Result<Vec<_>, String>>()
             });
         let d = super::analyze_video_with(path, opts, spec, |s| {
             if let (Ok(_), Some(l)) = (&worker, &s.luma) {
-                let _ = tx.send(l.clone());
+                let _ = tx.send((l.clone(), s.rgb.clone()));
             }
         });
         drop(tx);
@@ -130,16 +202,7 @@ pub fn reduce(per: &[PictureFacts]) -> VideoSubject {
             .filter_map(|p| p.faces.first().map(|f| f.h))
             .collect(),
     );
-    let mut counts = [0usize; 3];
-    for f in per.iter().filter_map(|p| p.framing) {
-        counts[f as usize] += 1;
-    }
-    let framing = [Framing::HeadShot, Framing::HalfBody, Framing::FullBody]
-        .into_iter()
-        .zip(counts)
-        .filter(|(_, c)| *c > 0)
-        .max_by_key(|(f, c)| (*c, std::cmp::Reverse(*f)))
-        .map(|(f, _)| f);
+    let framing = commonest(per.iter().filter_map(|p| p.framing));
     let sharpness_per_sample: Vec<f64> = per.iter().map(|p| p.quality.sharpness).collect();
     let q = |f: fn(&PictureFacts) -> f64| median(per.iter().map(f).collect()).unwrap_or(0.0);
     VideoSubject {
@@ -160,6 +223,7 @@ pub fn reduce(per: &[PictureFacts]) -> VideoSubject {
                 .collect(),
         ),
         camera_travel: 0.0,
+        pose: None,
     }
 }
 
@@ -212,6 +276,7 @@ mod tests {
                 sharpness,
                 ..Default::default()
             },
+            pose: None,
         }
     }
 

@@ -6,7 +6,7 @@
 //! anything is written) unless `--force`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
@@ -17,7 +17,7 @@ use super::{Judging, Status, emit, options};
 use crate::engine::{self, Input};
 use crate::fix::plan::{AspectMode, PlanOptions, Tier};
 use crate::fix::{self, FileOutcome, FixOptions, atomic, video::X264};
-use crate::report::html;
+use crate::report::{escape, html};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FixFormat {
@@ -62,6 +62,85 @@ pub struct FixArgs {
     /// Also write a self-contained visual report: each file before and after (trim window, pictures).
     #[arg(long, value_name = "PATH.html")]
     pub report: Option<PathBuf>,
+    /// No progress display (it is shown on stderr only when stderr is a terminal).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// A bar on `mp` counting files: "{what} 3/10 files".
+fn files_bar(mp: &indicatif::MultiProgress, what: &str, n: usize) -> indicatif::ProgressBar {
+    let pb = mp.add(indicatif::ProgressBar::new(n as u64));
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} {{pos}}/{{len}} files {{wide_bar}} {{eta}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+/// Mark each finding fixable exactly when `fix` would remove it (`fix::promise`), in parallel;
+/// returns the judged files (skipped inputs dropped) in input order. The plan uses `fix`'s defaults
+/// (`--aspect pad`, white background), as the command `suggestion` prints.
+pub(super) fn promise_fixes(
+    inputs: &[Input],
+    results: Vec<Option<crate::model::FileReport>>,
+    opts: &engine::CheckOptions,
+) -> Vec<crate::model::FileReport> {
+    let base = PlanOptions {
+        profile: opts.profile.clone(),
+        orientation: opts.orientation,
+        unsafe_fixes: false,
+        aspect: AspectMode::Pad,
+        background: [255, 255, 255],
+    };
+    inputs
+        .par_iter()
+        .zip(results)
+        .filter_map(|(input, r)| {
+            r.map(|mut r| {
+                fix::promise::annotate(&input.path, &mut r, &base);
+                r
+            })
+        })
+        .collect()
+}
+
+/// The `fix` command for what `check` was given: the same inputs and judging flags, and an
+/// `--out-dir` that does not exist yet (`fixed`, else `fixed-2`, ...), so it runs as printed.
+pub(super) fn suggestion(paths: &[PathBuf], j: &Judging) -> String {
+    use crate::report::human::shell_quote;
+    let q = |p: &Path| shell_quote(&p.to_string_lossy());
+    let mut cmd = String::from("kling-preflight fix");
+    for p in paths {
+        cmd += &format!(" {}", q(p));
+    }
+    if let Some(p) = &j.profile {
+        cmd += &format!(" --profile {}", shell_quote(p));
+    }
+    if let Some(o) = j.orientation {
+        cmd += &format!(" --orientation {}", o.name());
+    }
+    for r in &j.rule {
+        cmd += &format!(" --rule {}", shell_quote(r));
+    }
+    if j.no_analyze {
+        cmd += " --no-analyze";
+    }
+    if let Some(c) = &j.config {
+        cmd += &format!(" --config {}", q(c));
+    }
+    if j.isolated {
+        cmd += " --isolated";
+    }
+    let out = (1..)
+        .map(|i| match i {
+            1 => "fixed".to_string(),
+            i => format!("fixed-{i}"),
+        })
+        .find(|d| std::fs::symlink_metadata(d).is_err())
+        .unwrap_or_default();
+    cmd + " --out-dir " + &out
 }
 
 /// Parse `--background`: a few names or a hex colour.
@@ -112,7 +191,68 @@ fn canonical_lenient(p: &Path) -> PathBuf {
     }
 }
 
+/// Where outputs must never land: the named input folders and every input file, resolved (symlinks
+/// followed), plus the folders that inputs were found in (a walked folder may be a symlink elsewhere).
+struct InputGuard {
+    trees: Vec<PathBuf>,
+    files: std::collections::HashSet<PathBuf>,
+}
+
+impl InputGuard {
+    fn new(named: &[PathBuf], inputs: &[(Input, PathBuf)]) -> Result<InputGuard> {
+        let mut trees = Vec::new();
+        for p in named.iter().filter(|p| p.is_dir()) {
+            trees.push(
+                p.canonicalize()
+                    .with_context(|| format!("{}: cannot resolve the path", escape::path(p)))?,
+            );
+        }
+        let mut files = std::collections::HashSet::new();
+        for (i, _) in inputs {
+            // A dangling link cannot be resolved; it is reported as F001 and never written.
+            let Ok(c) = i.path.canonicalize() else {
+                continue;
+            };
+            if !i.explicit
+                && let Some(parent) = c.parent()
+                && !trees.iter().any(|t| parent.starts_with(t))
+            {
+                trees.push(parent.to_path_buf());
+            }
+            files.insert(c);
+        }
+        Ok(InputGuard { trees, files })
+    }
+
+    /// The input folder that holds `p` (already resolved), if any.
+    fn tree_holding(&self, p: &Path) -> Option<&Path> {
+        self.trees
+            .iter()
+            .find(|t| p.starts_with(t))
+            .map(PathBuf::as_path)
+    }
+
+    /// Refuse a destination that, resolved, is an input file or lies in an input folder.
+    fn check(&self, dest: &Path, input: &str) -> Result<()> {
+        let resolved = canonical_lenient(dest);
+        let why = if self.files.contains(&resolved) {
+            "is an input file".to_string()
+        } else if let Some(tree) = self.tree_holding(&resolved) {
+            format!("lies inside the input folder {}", escape::path(tree))
+        } else {
+            return Ok(());
+        };
+        bail!(
+            "the output for {} would be {}, which resolves to {} and {why} (a symlink in --out-dir points into the inputs?): nothing was written; remove the link or choose another --out-dir",
+            escape::text(input),
+            escape::path(dest),
+            escape::path(&resolved)
+        )
+    }
+}
+
 pub fn run(a: FixArgs) -> Result<Status> {
+    super::check_report_path(a.report.as_deref())?;
     let check = options(&a.judging)?;
     let background = parse_color(&a.background)?;
     let opts = FixOptions {
@@ -130,19 +270,31 @@ pub fn run(a: FixArgs) -> Result<Status> {
             preset: a.x264_preset.clone(),
             crf: a.crf,
         },
+        // Progress like `check`'s: on stderr, only on a terminal, never with -q.
+        progress: (!a.quiet && std::io::stderr().is_terminal()).then(indicatif::MultiProgress::new),
     };
     // Ctrl-C: stop between steps/packets; the temp-file guards then clean up on the error path.
     let _ = ctrlc::set_handler(fix::interrupt);
 
-    // Inputs with their paths relative to what was named on the command line.
+    // Inputs with their paths relative to what was named on the command line; a file reached twice
+    // (named twice, named and inside a named folder, `./x` and `x`) is fixed once.
     let mut inputs: Vec<(Input, PathBuf)> = Vec::new();
+    let mut seen_inputs = std::collections::HashSet::new();
     for p in &a.paths {
-        let collected = engine::collect(std::slice::from_ref(p));
+        let walk = engine::Walk {
+            ignore: Some(&opts.check.ignore),
+            shard: None,
+        };
+        let collected = engine::collect_with(std::slice::from_ref(p), &walk);
         if let Some((path, err)) = collected.errors.first() {
-            bail!("{path}: {err}");
+            bail!("{}: {err}", escape::text(path));
         }
+        super::warn_skipped(&collected);
         let is_dir = p.is_dir();
         for i in collected.inputs {
+            if !seen_inputs.insert(engine::identity(&i.path)) {
+                continue;
+            }
             let rel = if is_dir {
                 i.path
                     .strip_prefix(p)
@@ -155,18 +307,31 @@ pub fn run(a: FixArgs) -> Result<Status> {
         }
     }
     let out_dir = canonical_lenient(&a.out_dir);
+    let guard = InputGuard::new(&a.paths, &inputs)?;
     for (i, _) in &inputs {
-        let c = i
-            .path
-            .canonicalize()
-            .with_context(|| format!("{}: cannot resolve the path", i.display))?;
+        // A dangling link cannot be resolved (nor overwritten): it is judged F001, never written.
+        let Ok(c) = i.path.canonicalize() else {
+            continue;
+        };
         if c.starts_with(&out_dir) {
             bail!(
                 "--out-dir {} contains the input {}: choose a folder outside the inputs, so an input can never be overwritten",
-                a.out_dir.display(),
-                i.display
+                escape::path(&a.out_dir),
+                escape::text(&i.display)
             );
         }
+    }
+    if let Some(tree) = guard.tree_holding(&out_dir) {
+        bail!(
+            "--out-dir {} is inside the input folder {}: its outputs would be inputs of the next run; choose a folder outside the inputs",
+            escape::path(&a.out_dir),
+            escape::path(tree)
+        );
+    }
+    // Every destination folder, resolved through any symlink in it, before anything is analysed.
+    for (i, rel) in &inputs {
+        let dest = fix::output_path(&a.out_dir, rel, None);
+        guard.check(&dest, &i.display)?;
     }
     if out_dir.is_dir() && !a.dry_run {
         for e in walkdir::WalkDir::new(&out_dir).into_iter().flatten() {
@@ -177,8 +342,12 @@ pub fn run(a: FixArgs) -> Result<Status> {
     }
 
     let plain: Vec<Input> = inputs.iter().map(|(i, _)| i.clone()).collect();
+    let checking = opts
+        .progress
+        .as_ref()
+        .map(|mp| files_bar(mp, "checking", plain.len()));
     let (reports, mut artefacts) = if a.report.is_some() {
-        engine::check_all_visual(&plain, &opts.check, None)
+        engine::check_all_visual(&plain, &opts.check, checking.as_ref())
             .into_iter()
             .map(|r| match r {
                 Some((f, art)) => (Some(f), Some(art)),
@@ -186,8 +355,14 @@ pub fn run(a: FixArgs) -> Result<Status> {
             })
             .unzip()
     } else {
-        (engine::check_all(&plain, &opts.check, None), Vec::new())
+        (
+            engine::check_all(&plain, &opts.check, checking.as_ref()),
+            Vec::new(),
+        )
     };
+    if let Some(pb) = checking {
+        pb.finish_and_clear();
+    }
     // Plan everything first: refuse collisions and existing outputs before writing anything.
     let mut seen: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut existing = Vec::new();
@@ -198,6 +373,7 @@ pub fn run(a: FixArgs) -> Result<Status> {
             continue;
         }
         let dest = fix::output_path(&a.out_dir, rel, plan.output_ext.as_deref());
+        guard.check(&dest, &input.display)?;
         if let Some(other) = seen.insert(dest.clone(), input.display.clone()) {
             bail!(
                 "{other} and {} would both be written to {}: fix them in separate runs or rename one",
@@ -223,10 +399,23 @@ pub fn run(a: FixArgs) -> Result<Status> {
         .zip(reports)
         .filter_map(|((i, rel), r)| r.map(|r| (i, rel, r)))
         .collect();
+    let fixing = opts.progress.as_ref().map(|mp| {
+        let verb = if a.dry_run { "planning" } else { "fixing" };
+        files_bar(mp, verb, work.len())
+    });
     let outcomes: Vec<FileOutcome> = work
         .par_iter()
-        .map(|(input, rel, report)| fix::fix_file(input, report, &a.out_dir, rel, &opts))
+        .map(|(input, rel, report)| {
+            let o = fix::fix_file(input, report, &a.out_dir, rel, &opts);
+            if let Some(pb) = &fixing {
+                pb.inc(1);
+            }
+            o
+        })
         .collect();
+    if let Some(pb) = fixing {
+        pb.finish_and_clear();
+    }
     if fix::check_interrupt().is_err() {
         bail!(
             "interrupted: no partial output was left in {}",
@@ -255,7 +444,7 @@ pub fn run(a: FixArgs) -> Result<Status> {
             orientation: opts.check.orientation,
             entries,
         };
-        super::write_report(path, &page, false)?;
+        super::write_report(path, &page, a.quiet)?;
     }
     match a.format {
         FixFormat::Json => emit(|out| {
@@ -336,8 +525,8 @@ fn human(out: &mut dyn Write, outcomes: &[FileOutcome], dry_run: bool) -> std::i
                 writeln!(
                     out,
                     "{}: {verb} {} ({})",
-                    o.path,
-                    o.output.as_deref().unwrap_or("?"),
+                    escape::text(&o.path),
+                    escape::text(o.output.as_deref().unwrap_or("?")),
                     if dry_run {
                         "plan"
                     } else {
@@ -381,7 +570,7 @@ fn human(out: &mut dyn Write, outcomes: &[FileOutcome], dry_run: bool) -> std::i
                 writeln!(
                     out,
                     "{}: {}",
-                    o.path,
+                    escape::text(&o.path),
                     o.reason.as_deref().unwrap_or("already passes")
                 )?;
             }
@@ -390,7 +579,7 @@ fn human(out: &mut dyn Write, outcomes: &[FileOutcome], dry_run: bool) -> std::i
                 writeln!(
                     out,
                     "{}: cannot fix, nothing written: {}",
-                    o.path,
+                    escape::text(&o.path),
                     o.reason.as_deref().unwrap_or("no fix applies")
                 )?;
                 for act in &o.blocked {
@@ -408,8 +597,9 @@ fn human(out: &mut dyn Write, outcomes: &[FileOutcome], dry_run: bool) -> std::i
     let verb = if dry_run { "would fix" } else { "fixed" };
     writeln!(
         out,
-        "\n{} files: {fixed} {verb}, {passing} already acceptable, {failed} cannot be fixed.",
-        outcomes.len()
+        "\n{} {}: {fixed} {verb}, {passing} already acceptable, {failed} cannot be fixed.",
+        outcomes.len(),
+        if outcomes.len() == 1 { "file" } else { "files" }
     )
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Result, anyhow};
 use clap::Args;
 
-use super::{Status, emit, human_options};
+use super::{FailOn, Status, emit, human_options};
 use crate::model::Report;
 use crate::report::{self, Format, merge};
 
@@ -24,9 +24,12 @@ pub struct MergeArgs {
     /// Merge even when some shards' reports are missing.
     #[arg(long)]
     pub allow_partial: bool,
+    /// Exit 1 on error-level findings only (default), or on warnings too.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
 }
 
-pub(super) fn run(a: MergeArgs) -> Result<Status> {
+pub(super) fn run(a: MergeArgs, color: bool) -> Result<Status> {
     let mut reports = Vec::new();
     for path in &a.reports {
         let name = path.display().to_string();
@@ -38,11 +41,7 @@ pub(super) fn run(a: MergeArgs) -> Result<Status> {
         reports.push((name, r));
     }
     let merged = merge::merge(reports, a.allow_partial)?;
-    let hopts = human_options(a.verbose);
+    let hopts = human_options(a.verbose, color);
     emit(|out| report::write(out, &merged, a.format, &hopts))?;
-    Ok(if merged.summary.fail > 0 {
-        Status::Findings
-    } else {
-        Status::Clean
-    })
+    Ok(a.fail_on.status(&merged.summary))
 }

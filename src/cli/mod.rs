@@ -7,7 +7,10 @@
 
 mod config;
 mod merge;
+mod meta;
 mod settings;
+
+pub use meta::command;
 
 pub mod submit;
 
@@ -15,19 +18,19 @@ pub mod fix;
 
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::{self, CheckOptions};
-use crate::model::Report;
+use crate::model::{Report, Summary};
 use crate::profile::{self, DEFAULT_PROFILE, Orientation};
-use crate::report::{self, Format, html, human};
+use crate::report::{self, Format, escape, html, human};
 use crate::rules;
 use crate::shard::Shard;
 
-/// Exit statuses (SPEC.md): 0 clean (warnings allowed), 1 error-level findings, 2 usage/internal error.
+/// Exit statuses: 0 clean (warnings allowed), 1 error-level findings, 2 usage/internal error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Clean = 0,
@@ -39,12 +42,59 @@ pub enum Status {
 #[command(
     name = "kling-preflight",
     version,
+    long_version = crate::version::version_long(),
     about = "Check and fix Kling 3.0 Motion Control inputs (character image + reference video) before spending credits.",
     after_help = "Exit status: 0 clean (warnings allowed), 1 error-level findings, 2 usage or internal error."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Colour in human output: `auto` = only when stdout is a terminal and NO_COLOR is unset.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorWhen {
+    fn enabled(self) -> bool {
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+}
+
+/// `--fail-on`: the lowest severity that makes the exit status 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum FailOn {
+    /// Exit 1 when any finding is an error (warnings pass).
+    #[default]
+    Error,
+    /// Exit 1 on errors and on warnings.
+    Warning,
+}
+
+impl FailOn {
+    /// The exit status for a run's summary.
+    pub(crate) fn status(self, s: &Summary) -> Status {
+        let failing = match self {
+            Self::Error => s.fail > 0,
+            Self::Warning => s.fail + s.warn > 0,
+        };
+        if failing {
+            Status::Findings
+        } else {
+            Status::Clean
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +121,10 @@ pub enum Command {
     Submit(Box<submit::SubmitArgs>),
     /// Receive provider callbacks and record completions in the ledger.
     ServeWebhook(submit::ServeWebhookArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions(meta::CompletionsArgs),
+    /// Print the man page (roff) to stdout: `kling-preflight man | man -l -`.
+    Man,
 }
 
 /// The flags that decide how files are judged, shared by every command that judges (check, fix,
@@ -113,20 +167,27 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Also list passing files (human format).
+    /// Also list passing files (human format), and name skipped files and why on stderr.
     #[arg(long, short = 'v')]
     pub verbose: bool,
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Exit 1 on error-level findings only (default), or on warnings too.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
     /// Check only part K of N of the inputs (stable split by relative path), or `auto` to read
     /// it from Kubernetes (JOB_COMPLETION_INDEX/JOB_COMPLETIONS), GitLab (CI_NODE_INDEX/CI_NODE_TOTAL)
     /// or Slurm (SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT). Combine the reports with `merge`.
     #[arg(long, value_name = "K/N|auto")]
     pub shard: Option<String>,
-    /// Also write a self-contained visual report (filmstrips, timelines, pictures with the limits).
+    /// Also write a self-contained visual report (filmstrips, timelines, pictures with the limits);
+    /// an existing folder gets `report.html` in it.
     #[arg(long, value_name = "PATH.html")]
     pub report: Option<PathBuf>,
+    /// Exit 1 when no image or video is found to judge (config: `fail_on_empty = true`).
+    #[arg(long)]
+    pub fail_on_empty: bool,
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +206,12 @@ pub struct ProfilesArgs {
     /// Print as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Use this config file (its profiles and default) instead of the nearest kling-preflight.toml.
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "isolated")]
+    pub config: Option<PathBuf>,
+    /// Ignore config files: the built-in profiles only.
+    #[arg(long, global = true)]
+    pub isolated: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,8 +235,11 @@ pub struct ExplainArgs {
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> Result<Status> {
+    // The environment is read here, by the program, never by the library behind its caller's back.
+    crate::host::set(crate::host::Host::from_env());
+    let color = cli.color.enabled();
     match cli.command {
-        Command::Check(a) => check(a),
+        Command::Check(a) => check(a, color),
         Command::Fix(a) => fix::run(a),
         Command::Probe(a) => probe(a),
         Command::Profiles(a) => profiles(a),
@@ -177,9 +247,11 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Init(a) => config::init(a),
         Command::Config(a) => config::show(a),
         Command::Clean(a) => config::clean(a),
-        Command::Merge(a) => merge::run(a),
+        Command::Merge(a) => merge::run(a, color),
         Command::Submit(a) => submit::run(*a),
         Command::ServeWebhook(a) => submit::serve_webhook(a),
+        Command::Completions(a) => meta::completions(a),
+        Command::Man => meta::man(),
     }
 }
 
@@ -191,38 +263,104 @@ pub(crate) fn options(j: &Judging) -> Result<CheckOptions> {
 }
 
 /// Collect inputs (skipping the config's ignore globs in folders, keeping one shard); a path that does
-/// not exist is a usage error (exit 2), named in the message.
+/// not exist is a usage error (exit 2), named in the message. Symlink loops and dangling links found
+/// in folders are named on stderr.
 fn collect(
     paths: &[PathBuf],
     opts: &CheckOptions,
     shard: Option<Shard>,
-) -> Result<Vec<engine::Input>> {
+) -> Result<engine::Collected> {
     let walk = engine::Walk {
         ignore: Some(&opts.ignore),
         shard,
     };
     let collected = engine::collect_with(paths, &walk);
     if let Some((path, err)) = collected.errors.first() {
-        bail!("{path}: {err}");
+        bail!("{}: {err}", escape::text(path));
     }
-    Ok(collected.inputs)
+    warn_skipped(&collected);
+    Ok(collected)
 }
 
-/// Human-format options for stdout.
-fn human_options(verbose: bool) -> human::Options {
+/// Name on stderr the entries found in folders that deserve a warning (loops, dangling links).
+pub(crate) fn warn_skipped(c: &engine::Collected) {
+    for s in c.skipped.iter().filter(|s| s.warn) {
+        eprintln!(
+            "kling-preflight: warning: {}: skipped: {}",
+            escape::text(&s.display),
+            s.reason
+        );
+    }
+}
+
+/// With `-v`: name every skipped entry and why, and say how many duplicates were judged once.
+fn list_skipped(c: &engine::Collected, skipped: &[&engine::Input]) {
+    for s in c.skipped.iter().filter(|s| !s.warn) {
+        eprintln!(
+            "kling-preflight: skipped {}: {}",
+            escape::text(&s.display),
+            s.reason
+        );
+    }
+    for i in skipped {
+        eprintln!(
+            "kling-preflight: skipped {}: {}",
+            escape::path(&i.path),
+            engine::skip_reason(i)
+        );
+    }
+    if c.duplicates > 0 {
+        eprintln!(
+            "kling-preflight: {} {} the same file as an earlier input, judged once",
+            c.duplicates,
+            if c.duplicates == 1 {
+                "path is"
+            } else {
+                "paths are"
+            }
+        );
+    }
+}
+
+/// Human-format options for stdout (`color` from `--color`).
+fn human_options(verbose: bool, color: bool) -> human::Options {
     human::Options {
-        color: io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        color,
         verbose,
+        analysis_skipped: None,
+        fix_command: None,
     }
 }
 
-fn check(a: CheckArgs) -> Result<Status> {
-    let opts = options(&a.judging)?;
+fn check(a: CheckArgs, color: bool) -> Result<Status> {
+    check_report_path(a.report.as_deref())?;
+    let resolved = resolve(&a.judging)?;
+    let fail_on_empty = a.fail_on_empty
+        || resolved
+            .config
+            .fail_on_empty
+            .as_ref()
+            .is_some_and(|at| at.value);
+    let analysis_skipped = (!resolved.opts.analyze).then(|| {
+        let origin = resolved
+            .sources
+            .iter()
+            .find(|(k, _, _)| k == "analyze")
+            .map(|(_, _, o)| o.clone())
+            .unwrap_or_default();
+        if origin.starts_with("--") {
+            origin
+        } else {
+            format!("analyze = false at {origin}")
+        }
+    });
+    let opts = resolved.opts;
     let shard = match &a.shard {
         Some(s) => Some(Shard::from_arg(s).map_err(anyhow::Error::msg)?),
         None => None,
     };
-    let inputs = collect(&a.paths, &opts, shard)?;
+    let collected = collect(&a.paths, &opts, shard)?;
+    let inputs = &collected.inputs;
     if let Some(s) = shard
         && !a.quiet
     {
@@ -241,26 +379,37 @@ fn check(a: CheckArgs) -> Result<Status> {
         None
     };
     let (results, artefacts) = if a.report.is_some() {
-        let (r, art): (Vec<_>, Vec<_>) =
-            engine::check_all_visual(&inputs, &opts, progress.as_ref())
-                .into_iter()
-                .map(|r| match r {
-                    Some((f, a)) => (Some(f), Some(a)),
-                    None => (None, None),
-                })
-                .unzip();
+        let (r, art): (Vec<_>, Vec<_>) = engine::check_all_visual(inputs, &opts, progress.as_ref())
+            .into_iter()
+            .map(|r| match r {
+                Some((f, a)) => (Some(f), Some(a)),
+                None => (None, None),
+            })
+            .unzip();
         (r, art.into_iter().flatten().collect())
     } else {
         (
-            engine::check_all(&inputs, &opts, progress.as_ref()),
+            engine::check_all(inputs, &opts, progress.as_ref()),
             Vec::new(),
         )
     };
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
-    let skipped = results.iter().filter(|r| r.is_none()).count();
-    let files: Vec<_> = results.into_iter().flatten().collect();
+    let not_media: Vec<&engine::Input> = inputs
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_none())
+        .map(|(i, _)| i)
+        .collect();
+    if a.verbose {
+        list_skipped(&collected, &not_media);
+    }
+    let skipped = not_media.len() + collected.skipped.len();
+    let files = fix::promise_fixes(inputs, results, &opts);
+    if files.is_empty() {
+        warn_empty(&a.paths, skipped, fail_on_empty);
+    }
     let mut report = Report::new(&opts.profile.name, opts.orientation.name(), files, skipped);
     report.shard = shard;
     if let Some(path) = &a.report {
@@ -282,19 +431,39 @@ fn check(a: CheckArgs) -> Result<Status> {
         };
         write_report(path, &page, a.quiet)?;
     }
-    let hopts = human_options(a.verbose);
+    let mut hopts = human_options(a.verbose, color);
+    hopts.analysis_skipped = analysis_skipped;
+    hopts.fix_command = Some(fix::suggestion(&a.paths, &a.judging));
     emit(|out| report::write(out, &report, a.format, &hopts))?;
-    Ok(if report.summary.fail > 0 {
-        Status::Findings
+    if fail_on_empty && report.files.is_empty() {
+        return Ok(Status::Findings);
+    }
+    Ok(a.fail_on.status(&report.summary))
+}
+
+/// Nothing to judge: say so on stderr, since "Checked 0 files" would pass a mistyped folder.
+fn warn_empty(paths: &[PathBuf], skipped: usize, fail: bool) {
+    let named: Vec<String> = paths.iter().map(|p| escape::path(p)).collect();
+    let others = match skipped {
+        0 => String::new(),
+        1 => " (1 other file skipped; -v names it)".into(),
+        n => format!(" ({n} other files skipped; -v names them)"),
+    };
+    let then = if fail {
+        "; failing (--fail-on-empty)"
     } else {
-        Status::Clean
-    })
+        "; pass --fail-on-empty to fail"
+    };
+    eprintln!(
+        "kling-preflight: warning: no image or video found in {}{others}{then}",
+        named.join(", ")
+    );
 }
 
 fn probe(a: ProbeArgs) -> Result<Status> {
     let mut opts = CheckOptions::new(profile::lookup(DEFAULT_PROFILE, &BTreeMap::new())?);
     opts.analyze = a.analyze;
-    let inputs = collect(&a.paths, &opts, None)?;
+    let inputs = collect(&a.paths, &opts, None)?.inputs;
     let results = engine::check_all(&inputs, &opts, None);
     let files: Vec<serde_json::Value> = results
         .into_iter()
@@ -322,27 +491,41 @@ fn probe(a: ProbeArgs) -> Result<Status> {
 }
 
 fn profiles(a: ProfilesArgs) -> Result<Status> {
+    let cfg = settings::load_config(a.config.as_deref(), a.isolated)?;
     match a.action {
         None => {
-            let all = profile::builtins();
+            let mut all = profile::builtins();
+            all.extend(cfg.profiles.values().cloned());
+            let (default, why) = match &cfg.profile {
+                Some(at) => (at.value.as_str(), cfg.origin(at.line)),
+                None => (DEFAULT_PROFILE, "built-in".to_string()),
+            };
             emit(|out| {
                 if a.json {
                     serde_json::to_writer_pretty(&mut *out, &all)?;
                     return writeln!(out);
                 }
+                let width = all.iter().map(|p| p.name.len()).max().unwrap_or(0).max(10);
                 for p in &all {
-                    let default = if p.name == DEFAULT_PROFILE {
-                        " (default)"
+                    let mut notes = Vec::new();
+                    if cfg.profiles.contains_key(&p.name) {
+                        notes.push(format!("from {}", cfg.display));
+                    }
+                    if p.name == default {
+                        notes.push(format!("default: {why}"));
+                    }
+                    let notes = if notes.is_empty() {
+                        String::new()
                     } else {
-                        ""
+                        format!(" ({})", notes.join("; "))
                     };
-                    writeln!(out, "{:<10} {}{default}", p.name, p.description)?;
+                    writeln!(out, "{:<width$} {}{notes}", p.name, p.description)?;
                 }
                 Ok(())
             })?;
         }
         Some(ProfilesAction::Show { name }) => {
-            let p = profile::lookup(&name, &BTreeMap::new())?;
+            let p = profile::lookup(&name, &cfg.profiles)?;
             emit(|out| {
                 if a.json {
                     serde_json::to_writer_pretty(&mut *out, &p)?;
@@ -350,7 +533,12 @@ fn profiles(a: ProfilesArgs) -> Result<Status> {
                 }
                 writeln!(out, "{}: {}\n", p.name, p.description)?;
                 for (key, value, source, read) in p.rows() {
-                    writeln!(out, "  {key:<28} {value:<24} {source} (read {read})")?;
+                    let read = if read.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (read {read})")
+                    };
+                    writeln!(out, "  {key:<28} {value:<24} {source}{read}")?;
                 }
                 Ok(())
             })?;
@@ -396,13 +584,94 @@ fn explain(a: ExplainArgs) -> Result<Status> {
     Ok(Status::Clean)
 }
 
+/// The file `--report PATH` writes: PATH, or `PATH/report.html` when PATH is an existing folder.
+pub(crate) fn report_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("report.html")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Check, before any work, that `--report` can be written: its folder exists and takes a new file
+/// (tried with a probe file, removed at once), and the name is not a folder. A run that analyses for
+/// minutes must not end in "cannot write the report" with its findings lost.
+pub(crate) fn check_report_path(path: Option<&Path>) -> Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    let file = report_file(path);
+    let shown = path.display();
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        let what = if dir.exists() {
+            "is not a folder"
+        } else {
+            "does not exist (create it first)"
+        };
+        bail!(
+            "--report {shown}: cannot write the report: {} {what}",
+            dir.display()
+        );
+    }
+    if file.is_dir() {
+        bail!(
+            "--report {shown}: cannot write the report: {} is a folder",
+            file.display()
+        );
+    }
+    probe_writable(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "--report {shown}: cannot write the report in {}: {e}",
+            dir.display()
+        )
+    })
+}
+
+/// Whether a new file can be made in `dir`: a probe file is created and removed at once.
+fn probe_writable(dir: &Path) -> io::Result<()> {
+    let probe = dir.join(format!(".kp-write-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)?;
+    std::fs::remove_file(&probe)
+}
+
+/// Check, before any work, that an output folder (`submit --out-dir`) exists as a folder or can be
+/// created, and takes files: a download must not fail after the generation it fetches was paid for.
+pub(crate) fn check_output_dir(flag: &str, dir: &Path) -> Result<()> {
+    let shown = dir.display();
+    let existing = dir
+        .ancestors()
+        .find(|a| a.as_os_str().is_empty() || a.exists())
+        .map(|a| {
+            if a.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                a
+            }
+        })
+        .unwrap_or(Path::new("."));
+    if !existing.is_dir() {
+        bail!(
+            "{flag} {shown}: cannot write there: {} is not a folder",
+            existing.display()
+        );
+    }
+    probe_writable(existing).map_err(|e| {
+        anyhow::anyhow!(
+            "{flag} {shown}: cannot write in {}: {e}",
+            existing.display()
+        )
+    })
+}
+
 /// Write the visual report; a path that cannot be written is an error (exit 2) that names it.
-pub(crate) fn write_report(
-    path: &std::path::Path,
-    page: &html::Page<'_>,
-    quiet: bool,
-) -> Result<()> {
+pub(crate) fn write_report(path: &Path, page: &html::Page<'_>, quiet: bool) -> Result<()> {
     use anyhow::Context as _;
+    let path = &report_file(path);
     html::write_file(path, page)
         .with_context(|| format!("--report {}: cannot write the report", path.display()))?;
     if !quiet {

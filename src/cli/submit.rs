@@ -99,6 +99,10 @@ pub struct SubmitArgs {
     /// Give up retrying one request after this many seconds.
     #[arg(long, default_value_t = 180.0)]
     pub retry_max_total: f64,
+    /// Record a task found at the provider for a pair's ledger key (printed with the key when a
+    /// task's fate could not be settled or recorded), instead of creating one: KEY=TASK_ID. Repeatable.
+    #[arg(long, value_name = "KEY=TASK_ID")]
+    pub adopt: Vec<String>,
     /// Also write a self-contained visual report of the pairs' files as the gate sees them (with the
     /// provider's profile), before anything is sent; typically with --dry-run.
     #[arg(long, value_name = "PATH.html")]
@@ -132,6 +136,10 @@ fn secs(name: &str, v: f64) -> Result<Duration> {
 }
 
 pub fn run(a: SubmitArgs) -> Result<Status> {
+    super::check_report_path(a.report.as_deref())?;
+    if !a.dry_run {
+        super::check_output_dir("--out-dir", &a.out_dir)?;
+    }
     let defaults = Pair {
         image: PathBuf::new(),
         video: PathBuf::new(),
@@ -199,6 +207,19 @@ pub fn run(a: SubmitArgs) -> Result<Status> {
             max_total: secs("--retry-max-total", a.retry_max_total)?,
         },
         workdir: std::env::current_dir()?,
+        adopt: a
+            .adopt
+            .iter()
+            .map(|v| match v.split_once('=') {
+                Some((k, t)) if !k.trim().is_empty() && !t.trim().is_empty() => {
+                    Ok((k.trim().to_string(), t.trim().to_string()))
+                }
+                _ => bail!(
+                    "--adopt {v}: expected KEY=TASK_ID (the key and task id printed by submit)"
+                ),
+            })
+            .collect::<Result<_>>()?,
+        command_line: command_line(),
     };
     let env = |k: &str| std::env::var(k).ok();
     let (_, clean) = run::run(&settings, pairs, &env)?;
@@ -207,6 +228,35 @@ pub fn run(a: SubmitArgs) -> Result<Status> {
     } else {
         Status::Findings
     })
+}
+
+/// This invocation as a shell command (without any --adopt or --force-resend), for the commands
+/// printed after a failure. Keys are only ever read from the environment, so none appear here.
+fn command_line() -> String {
+    let mut out = vec!["kling-preflight".to_string()];
+    let mut skip = false;
+    for a in std::env::args_os().skip(1) {
+        let a = a.to_string_lossy().into_owned();
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if a == "--adopt" {
+            skip = true;
+            continue;
+        }
+        if a.starts_with("--adopt=") || a == "--force-resend" {
+            continue;
+        }
+        let plain = !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+        out.push(if plain {
+            a
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        });
+    }
+    out.join(" ")
 }
 
 /// The visual report of the pairs' files, judged as the submit gate judges them (the provider's

@@ -13,10 +13,11 @@
 //! use tilted features and are weak; framing is estimated from the face's size and the room below it.
 
 pub mod cascade;
+pub mod pose;
 pub mod quality;
 mod xml;
 
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 pub use cascade::{Cascade, Params, Rect};
 use image::GrayImage;
@@ -31,10 +32,26 @@ pub const FACE_CASCADE_ENV: &str = "KLING_PREFLIGHT_FACE_CASCADE";
 /// Bump when detector code or data changes what is measured (it is part of the cache key).
 pub const DETECTOR_VERSION: u32 = 1;
 
-/// The face cascade in use, loaded once; `Err` says why it could not be loaded.
+/// The face cascade in use, loaded once per file (the embedding program may switch files between
+/// checks); `Err` says why it could not be loaded.
 pub fn face_cascade() -> Result<&'static Cascade, String> {
-    static FACE: OnceLock<Result<Cascade, String>> = OnceLock::new();
-    FACE.get_or_init(|| match custom_cascade() {
+    type Loaded = (Option<std::ffi::OsString>, &'static Result<Cascade, String>);
+    static LOADED: Mutex<Vec<Loaded>> = Mutex::new(Vec::new());
+    let want = custom_cascade();
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    let found = match loaded.iter().find(|(p, _)| *p == want) {
+        Some((_, r)) => *r,
+        None => {
+            let r: &'static _ = Box::leak(Box::new(load_cascade(want.clone())));
+            loaded.push((want, r));
+            r
+        }
+    };
+    found.as_ref().map_err(|e| e.clone())
+}
+
+fn load_cascade(custom: Option<std::ffi::OsString>) -> Result<Cascade, String> {
+    match custom {
         Some(path) => {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("{FACE_CASCADE_ENV}={}: {e}", path.to_string_lossy()))?;
@@ -42,15 +59,13 @@ pub fn face_cascade() -> Result<&'static Cascade, String> {
                 .map_err(|e| format!("{FACE_CASCADE_ENV}={}: {e}", path.to_string_lossy()))
         }
         None => Cascade::from_xml(FACE_ALT2).map_err(|e| format!("embedded face cascade: {e}")),
-    })
-    .as_ref()
-    .map_err(|e| e.clone())
+    }
 }
 
-/// The cascade file named by `KLING_PREFLIGHT_FACE_CASCADE`; set but empty counts as unset (as
-/// `VAR= command` is the usual way to clear a variable for one run).
+/// The cascade file the embedding program chose (`host::Host::face_cascade`; the CLI reads
+/// `KLING_PREFLIGHT_FACE_CASCADE`, where set but empty counts as unset).
 fn custom_cascade() -> Option<std::ffi::OsString> {
-    std::env::var_os(FACE_CASCADE_ENV).filter(|p| !p.is_empty())
+    crate::host::get().face_cascade.map(Into::into)
 }
 
 /// Which face cascade is used, for facts and cache keys.
@@ -110,6 +125,7 @@ pub fn analyze_picture(img: &GrayImage, params: &Params) -> Result<PictureFacts,
         faces,
         framing,
         quality,
+        pose: None,
     })
 }
 

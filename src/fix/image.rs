@@ -8,7 +8,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use image::{DynamicImage, ImageDecoder, ImageEncoder, RgbImage, RgbaImage};
+use image::{DynamicImage, ImageEncoder, RgbImage, RgbaImage};
 
 use super::plan::{AspectMode, ImageOut, Reencode};
 
@@ -133,25 +133,47 @@ pub fn decode(path: &Path, orient: bool) -> Result<DynamicImage, ImageFixError> 
     Ok(img)
 }
 
-/// Decode `path` (first frame) as stored, with the orientation its metadata asks for.
+/// Decode `path` (first frame) as stored, with the orientation its metadata asks for: the shared
+/// full-size decode (`pixels`), so `fix` decodes whatever `check` could (FFmpeg for what the image
+/// crate cannot, e.g. a YCbCr TIFF).
 pub fn decode_stored(
     path: &Path,
 ) -> Result<(DynamicImage, image::metadata::Orientation), ImageFixError> {
-    let dec = |e: image::ImageError| ImageFixError::Decode(e.to_string());
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| ImageFixError::Decode(e.to_string()))?
-        .with_guessed_format()
-        .map_err(|e| ImageFixError::Decode(e.to_string()))?;
-    let mut decoder = reader.into_decoder().map_err(dec)?;
-    let orientation = decoder.orientation().map_err(dec)?;
-    let img = DynamicImage::from_decoder(decoder).map_err(dec)?;
-    Ok((img, orientation))
+    let d = crate::pixels::decode_full(path).map_err(|e| ImageFixError::Decode(e.0))?;
+    Ok((d.img, d.orientation))
 }
 
 /// Decode, transform and encode per the recipe. Returns the encoded bytes.
+///
+/// A huge picture whose output is small (a 65536×3000 PNG padded and downscaled to 3850 px) is
+/// decoded reduced, to at least twice the output size, and the geometry scaled with it: the
+/// work then holds tens of megabytes, not the gigabytes of the full canvas. The memory budget
+/// keeps rayon workers from holding several such decodes at once.
 pub fn reencode(path: &Path, r: &Reencode) -> Result<Vec<u8>, ImageFixError> {
-    let img = decode(path, r.orient)?;
-    render(img, r)
+    let g = r.geometry;
+    let px = g.source.0 as u64 * g.source.1 as u64;
+    let k = (g.canvas.0 / (2 * g.size.0.max(1))).min(g.canvas.1 / (2 * g.size.1.max(1)));
+    let _lease = crate::pixels::Lease::take(px.saturating_mul(4));
+    if k < 2 || px <= crate::pixels::REDUCE_ABOVE_PX {
+        let img = decode(path, r.orient)?;
+        return render(img, r);
+    }
+    let d = crate::pixels::decode_reduced_by(path, k).map_err(|e| ImageFixError::Decode(e.0))?;
+    let mut img = d.img;
+    if r.orient {
+        img.apply_orientation(d.orientation);
+    }
+    let (w, h) = (img.width(), img.height());
+    let scale = |c: u32, full: u32, now: u32| {
+        ((c as u64 * now as u64 + full as u64 / 2) / full.max(1) as u64).max(1) as u32
+    };
+    let mut reduced = r.clone();
+    reduced.geometry.source = (w, h);
+    reduced.geometry.canvas = (
+        scale(g.canvas.0, g.source.0, w),
+        scale(g.canvas.1, g.source.1, h),
+    );
+    render(img, &reduced)
 }
 
 /// The transform + encode half of `reencode`, on a decoded image.
@@ -409,6 +431,7 @@ fn encode(
 mod tests {
     use super::*;
     use crate::fix::plan::Geometry;
+    use image::ImageDecoder;
 
     fn recipe(source: (u32, u32), canvas: (u32, u32), size: (u32, u32)) -> Reencode {
         Reencode {

@@ -9,6 +9,7 @@
 pub mod atomic;
 pub mod image;
 pub mod plan;
+pub mod promise;
 pub mod video;
 
 use std::io::Write;
@@ -61,9 +62,11 @@ pub struct FixOptions {
     pub force: bool,
     pub dry_run: bool,
     pub x264: video::X264,
+    /// Where a re-encode shows its frames done of total (stderr on a terminal); None: silent.
+    pub progress: Option<indicatif::MultiProgress>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// An output was written and passes (warnings allowed).
@@ -79,7 +82,7 @@ pub enum Status {
 }
 
 /// The outcome for one file, as printed by `fix --format json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FileOutcome {
     pub path: String,
     pub output: Option<String>,
@@ -348,6 +351,24 @@ fn apply_image(
     finish(tmp, dest, opts, Vec::new())
 }
 
+/// A bar for one re-encode: "re-encoding NAME 120/300 frames".
+fn frames_bar(mp: &indicatif::MultiProgress, input: &Input) -> indicatif::ProgressBar {
+    let name = input
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| input.display.clone());
+    let pb = mp.add(indicatif::ProgressBar::new(0));
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} re-encoding {prefix} {pos}/{len} frames {wide_bar} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb.set_prefix(name);
+    pb
+}
+
 /// The fallback when a stream-copy trim is not possible: re-encode at the stored size.
 fn plain_transcode(r: &VideoRecipe) -> Transcode {
     Transcode {
@@ -404,7 +425,22 @@ fn apply_video(input: &Input, r: &VideoRecipe, dest: &Path, opts: &FixOptions) -
         let path = tmp.path();
         let written = match &transcode {
             None => video::remux(&input.path, &path, window, r.keep_audio)?,
-            Some(t) => video::transcode(&input.path, &path, window, t, r.keep_audio, &opts.x264)?,
+            Some(t) => {
+                let bar = opts.progress.as_ref().map(|mp| frames_bar(mp, input));
+                let w = video::transcode(
+                    &input.path,
+                    &path,
+                    window,
+                    t,
+                    r.keep_audio,
+                    &opts.x264,
+                    bar.as_ref(),
+                );
+                if let Some(b) = bar {
+                    b.finish_and_clear();
+                }
+                w?
+            }
         };
         tmp.file().flush().map_err(FixError::from)?;
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);

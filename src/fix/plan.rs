@@ -13,7 +13,9 @@ use crate::model::{Diagnostic, Facts, FileReport, ImageFacts, ImageFormat, Sever
 use crate::profile::{Orientation, Profile};
 
 /// How to bring an image into the aspect range: add bars or cut the long side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AspectMode {
     #[default]
@@ -32,7 +34,7 @@ pub struct PlanOptions {
     pub background: [u8; 3],
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     Safe,
@@ -40,7 +42,7 @@ pub enum Tier {
 }
 
 /// One step of a plan, as shown to the user.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Action {
     /// The fix name from the rule catalogue ("trim", "remux", "downscale", ...).
     pub fix: String,
@@ -52,14 +54,14 @@ pub struct Action {
 }
 
 /// What a diagnostic's fix could not do, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Unresolved {
     pub code: String,
     pub severity: Severity,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageOut {
     Jpeg,
@@ -76,7 +78,7 @@ impl ImageOut {
 }
 
 /// How an image output is produced.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "mode", rename_all = "kebab-case")]
 pub enum ImageRecipe {
     /// Copy the bytes, dropping metadata segments/chunks (EXIF, XMP, IPTC, text) losslessly. An EXIF
@@ -86,7 +88,7 @@ pub enum ImageRecipe {
     Reencode(Reencode),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Reencode {
     pub format: ImageOut,
     /// Apply the EXIF orientation to the pixels.
@@ -102,7 +104,7 @@ pub struct Reencode {
 }
 
 /// Pad or crop the oriented image to `canvas` (centred), then resize to `size`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Geometry {
     pub source: (u32, u32),
     pub aspect: Option<AspectMode>,
@@ -111,7 +113,7 @@ pub struct Geometry {
 }
 
 /// Where the trim window may lie: inside `[lo_s, hi_s]`, `target_s` long, at least `min_s`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Window {
     pub lo_s: f64,
     pub hi_s: f64,
@@ -126,7 +128,7 @@ impl Window {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Transcode {
     /// Output frame size (even), after rotation and square-pixel scaling.
     pub size: (u32, u32),
@@ -138,7 +140,7 @@ pub struct Transcode {
     pub video_bitrate: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct VideoRecipe {
     pub window: Option<Window>,
     /// None: stream copy (remux); Some: re-encode with libx264.
@@ -174,7 +176,7 @@ pub fn choose_copy_window(w: &Window, keyframes: &[f64], strict: bool) -> Option
     Some((k, end))
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Recipe {
     Nothing,
@@ -183,7 +185,7 @@ pub enum Recipe {
 }
 
 /// The plan for one file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FixPlan {
     pub actions: Vec<Action>,
     /// Unsafe fixes that would help but need `--unsafe-fixes`.
@@ -501,6 +503,14 @@ fn plan_image(mut b: Builder<'_>, f: &ImageFacts) -> FixPlan {
                 b.present(&["I015"]),
                 "the re-encoded file carries no EXIF, GPS, XMP or ICC metadata".into(),
             );
+            if b.has("F002") {
+                b.act(
+                    "rename",
+                    Tier::Safe,
+                    vec!["F002".into()],
+                    format!("name the output for its format (.{})", out.ext()),
+                );
+            }
             let recipe = ImageRecipe::Reencode(Reencode {
                 format: out,
                 orient: true,
@@ -659,10 +669,22 @@ fn plan_video(mut b: Builder<'_>, f: &VideoFacts) -> FixPlan {
     let max_bytes = p.video.max_bytes.as_ref().map(|l| l.value);
 
     // Trim: to the longest cut-free moving stretch, capped under the duration limit.
-    let trim_codes = b.present(&["V005", "V010", "V012"]);
+    let mut trim_codes = b.present(&["V005", "V010", "V012"]);
     let mut window = None;
     let mut out_duration = duration;
     if !trim_codes.is_empty() {
+        // Cuts and freezes go only by keeping a measured moving stretch; without one, trimming
+        // could only shorten the clip (V005), never remove them.
+        let moving = f
+            .analysis
+            .as_ref()
+            .is_some_and(|a| !a.motion_segments.is_empty());
+        if !moving {
+            for c in ["V010", "V012"] {
+                b.unresolved(c, "no cut-free moving stretch to trim to");
+            }
+            trim_codes.retain(|c| c == "V005");
+        }
         let (lo, hi, why) = match &f.analysis {
             Some(a) if !a.motion_segments.is_empty() => {
                 let best = a
@@ -683,7 +705,9 @@ fn plan_video(mut b: Builder<'_>, f: &VideoFacts) -> FixPlan {
             Some(c) => avail.min(c - CAP_MARGIN_S),
             None => avail,
         };
-        if avail + 1e-3 < min_cont {
+        if trim_codes.is_empty() {
+            // Nothing a trim can resolve.
+        } else if avail + 1e-3 < min_cont {
             for c in &trim_codes {
                 b.unresolved(
                     c,
@@ -731,6 +755,45 @@ fn plan_video(mut b: Builder<'_>, f: &VideoFacts) -> FixPlan {
                 v.pix_fmt.as_deref().unwrap_or("")
             ),
         ));
+    }
+    // V004 for a container that declares no duration (the clip itself is long enough): any MP4
+    // written carries one. A stream copy when the codec goes into MP4 as it is, else a transcode.
+    let copyable = matches!(v.codec.as_str(), "h264" | "hevc");
+    let min_dur = p.video.min_duration_s.as_ref().map(|l| l.value);
+    let header_only = f.duration_source.as_deref() == Some("packets")
+        && min_dur.is_none_or(|m| duration + 1e-3 >= m);
+    if b.has("V004") && !header_only {
+        b.unresolved("V004", "video-too-short: no fix can lengthen a clip");
+    }
+    let header_v004 = b.has("V004") && header_only;
+    // With a duration declared, the output is judged for continuous motion, which `check` leaves
+    // unsaid while V004 stands: a clip without 3 s of it would still fail.
+    if header_v004
+        && let Some(a) = &f.analysis
+        && a.longest_motion_s + 1e-3 < min_cont
+        && !b.has("V011")
+    {
+        b.unresolved.push(Unresolved {
+            code: "V011".into(),
+            severity: crate::rules::find("V011").map_or(Severity::Error, |r| r.severity),
+            reason: format!(
+                "once the duration is declared: longest cut-free moving stretch {:.1} s < {min_cont} s",
+                a.longest_motion_s
+            ),
+        });
+    }
+    if header_v004 && !copyable {
+        match steps.first_mut() {
+            Some(s) => s.1.push("V004".into()),
+            None => steps.push((
+                "transcode",
+                vec!["V004".into()],
+                format!(
+                    "transcode {} to H.264 so the MP4 header declares the duration",
+                    v.codec
+                ),
+            )),
+        }
     }
     let rotate = ((v.rotation_deg.round() as i64).rem_euclid(360)) as u32;
     let rotate = if b.has("V008") {
@@ -875,6 +938,22 @@ fn plan_video(mut b: Builder<'_>, f: &VideoFacts) -> FixPlan {
     } else if b.has("V002") && transcode.is_some() {
         b.act("remux", Tier::Safe, vec![], "write MP4 (+faststart)".into());
     }
+    if header_v004 && copyable {
+        match b.actions.first_mut() {
+            Some(a) => a.codes.push("V004".into()),
+            None => {
+                b.act(
+                    "remux",
+                    Tier::Safe,
+                    vec!["V004".into()],
+                    format!(
+                        "remux {} into MP4 (stream copy), whose header declares the duration",
+                        f.container.name()
+                    ),
+                );
+            }
+        }
+    }
     if b.has("F002") && b.actions.is_empty() {
         b.act(
             "rename",
@@ -947,6 +1026,7 @@ mod tests {
         let diagnostics = rules::evaluate(&ctx, Path::new(name), &facts);
         FileReport {
             path: name.into(),
+            path_base64: None,
             kind: Kind::Image,
             format: None,
             verdict: Verdict::of(&diagnostics),
@@ -1122,6 +1202,55 @@ mod tests {
         assert_eq!(choose_copy_window(&w, &kfs, false), Some((34.0, 38.0)));
         assert_eq!(choose_copy_window(&w, &kfs, true), None);
         assert_eq!(choose_copy_window(&w, &[0.0, 36.0], false), None);
+    }
+
+    /// Issue 16: V012 was shown `[fixable: trim]` on a clip frozen from end to end; a trim to the
+    /// whole clip cannot remove a freeze.
+    #[test]
+    fn frozen_clip_without_a_moving_stretch_gets_no_trim() {
+        let mut f = video(720, 1280, 4.9);
+        f.analysis = Some(VideoAnalysis {
+            shots: vec![span(0.0, 4.9)],
+            frozen: vec![span(0.0, 4.9)],
+            ..Default::default()
+        });
+        let o = opts(true);
+        let p = plan(&report("still.mp4", Facts::Video(f), &o), &o);
+        assert!(p.actions.iter().all(|a| a.fix != "trim"), "{p:?}");
+        assert!(p.unresolved.iter().any(|u| u.code == "V012"), "{p:?}");
+    }
+
+    /// Issue 16: V004 "declares no duration" was `[fixable: remux]` in check and "cannot fix" in fix.
+    #[test]
+    fn missing_header_duration_is_remuxed_and_a_short_clip_is_not() {
+        let mut f = video(720, 1280, 6.0);
+        f.container = Container::Mkv;
+        f.duration_source = Some("packets".into());
+        let o = opts(false);
+        let p = plan(&report("rec.mkv", Facts::Video(f.clone()), &o), &o);
+        assert!(p.can_pass(), "{p:?}");
+        assert!(
+            p.actions
+                .iter()
+                .any(|a| a.fix == "remux" && a.codes.contains(&"V004".to_string())),
+            "{p:?}"
+        );
+        f.video.as_mut().unwrap().codec = "vp8".into();
+        let p = plan(&report("rec.mkv", Facts::Video(f.clone()), &o), &o);
+        assert!(!p.can_pass(), "vp8 needs a transcode: {p:?}");
+        let u = opts(true);
+        let p = plan(&report("rec.mkv", Facts::Video(f), &u), &u);
+        assert!(p.can_pass(), "{p:?}");
+        assert!(
+            p.actions
+                .iter()
+                .any(|a| a.fix == "transcode" && a.codes.contains(&"V004".to_string()))
+        );
+        let p = plan(
+            &report("s.mp4", Facts::Video(video(720, 1280, 2.0)), &u),
+            &u,
+        );
+        assert!(p.unresolved.iter().any(|x| x.code == "V004"), "{p:?}");
     }
 
     #[test]

@@ -45,7 +45,6 @@ fn av(path: &Path, what: &str) -> impl Fn(ff::Error) -> FixError {
 
 fn init() -> Result<(), FixError> {
     ff::init().map_err(|e| FixError::Video(format!("cannot initialise FFmpeg: {e}")))?;
-    ff::log::set_level(ff::log::Level::Error);
     Ok(())
 }
 
@@ -68,7 +67,9 @@ fn video_index(ictx: &format::context::Input) -> Option<usize> {
 /// Open `path` (initialising FFmpeg) and find its video stream.
 fn open_video(path: &Path) -> Result<(format::context::Input, usize), FixError> {
     init()?;
-    let ictx = format::input(path).map_err(av(path, "cannot open"))?;
+    // By descriptor, not ffmpeg-next's `&str` path: a non-UTF-8 name must not panic (`crate::open`).
+    let ictx = crate::open::av_input_with_info(path)
+        .map_err(|e| FixError::Video(format!("{}: cannot open: {e}", path.display())))?;
     let vi = video_index(&ictx)
         .ok_or_else(|| FixError::Video(format!("{}: no video stream", path.display())))?;
     Ok((ictx, vi))
@@ -173,7 +174,7 @@ pub fn remux(
 ) -> Result<Written, FixError> {
     let (mut ictx, vi) = open_video(input)?;
     let ai = if audio { audio_index(&ictx) } else { None };
-    let mut octx = format::output_as(output, "mp4").map_err(av(output, "cannot create"))?;
+    let mut octx = crate::open::av_output_as(output, "mp4").map_err(av(output, "cannot create"))?;
     let mut map = vec![None; ictx.nb_streams() as usize];
     let mut ist_tb = vec![Rational(1, 1); map.len()];
     let mut starts = vec![0i64; map.len()];
@@ -202,6 +203,10 @@ pub fn remux(
         let t = t as i64;
         ictx.seek(t, ..t).map_err(av(input, "cannot seek"))?;
     }
+    // AVI and raw streams may carry only decode timestamps: let libavformat derive the
+    // presentation ones (ffmpeg's `-fflags +genpts`), or no packet could be placed.
+    // SAFETY: a flag on the live input context, read by av_read_frame on every call.
+    unsafe { (*ictx.as_mut_ptr()).flags |= ff::ffi::AVFMT_FLAG_GENPTS };
     let mut started = window.is_none();
     let mut video_done = false;
     let mut written = Written::default();
@@ -290,7 +295,8 @@ fn filter_spec(t: &Transcode) -> String {
 }
 
 /// Re-encode the video to H.264 yuv420p in MP4 (+faststart), optionally only `[start, end)`
-/// seconds. AAC audio in the window is stream-copied when `audio`.
+/// seconds. AAC audio in the window is stream-copied when `audio`. `progress`, when given, is set
+/// to the frames to encode and advanced as they are written.
 pub fn transcode(
     input: &Path,
     output: &Path,
@@ -298,6 +304,7 @@ pub fn transcode(
     t: &Transcode,
     audio: bool,
     x264: &X264,
+    progress: Option<&indicatif::ProgressBar>,
 ) -> Result<Written, FixError> {
     let (mut ictx, vi) = open_video(input)?;
     let ai = if audio { audio_index(&ictx) } else { None };
@@ -382,7 +389,7 @@ pub fn transcode(
     // Encoder.
     let codec = encoder::find_by_name("libx264")
         .ok_or_else(|| FixError::Video("libx264 is not available in this FFmpeg".into()))?;
-    let mut octx = format::output_as(output, "mp4").map_err(av(output, "cannot create"))?;
+    let mut octx = crate::open::av_output_as(output, "mp4").map_err(av(output, "cannot create"))?;
     let global = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
     let mut enc = codec::context::Context::new_with_codec(codec)
         .encoder()
@@ -437,6 +444,15 @@ pub fn transcode(
         if n > 0 { (d / n).max(1) } else { 1 }
     };
     let (start_s, end_s) = window.unwrap_or((0.0, f64::INFINITY));
+    if let Some(pb) = progress {
+        let whole = ictx.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE);
+        let len = end_s.min(if whole > 0.0 { whole } else { end_s }) - start_s;
+        let fps = f64::from(out_rate.numerator()) / f64::from(out_rate.denominator().max(1));
+        if len.is_finite() && fps > 0.0 {
+            pb.set_length((len * fps).round().max(1.0) as u64);
+        }
+        pb.set_position(0);
+    }
     if start_s > 0.0 {
         let ts = ((start_s + secs(v_start, in_tb)) * 1e6) as i64;
         ictx.seek(ts, ..ts).map_err(av(input, "cannot seek"))?;
@@ -578,6 +594,9 @@ pub fn transcode(
                 window,
             )
             .map_err(&we)?;
+            if let Some(pb) = progress {
+                pb.set_position(written.video_packets);
+            }
         } else if let Some((ai, ao)) = a_map
             && idx == ai
         {
@@ -732,7 +751,7 @@ mod tests {
             preset: "ultrafast".into(),
             crf: 23,
         };
-        transcode(&src, &out2, Some((0.52, 3.6)), &t, false, &x).unwrap();
+        transcode(&src, &out2, Some((0.52, 3.6)), &t, false, &x, None).unwrap();
         let (d, streams, _) = probe_duration(&out2);
         assert!((d - 3.08).abs() < 0.1, "{d}");
         assert_eq!(streams, 1);

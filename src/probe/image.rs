@@ -12,7 +12,6 @@
 //! The format-specific parsers live in `image/`; this file holds the entry points, the bounded
 //! random-access reader they share (`Src`) and the common sanity checks.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -51,7 +50,7 @@ const READAHEAD: usize = 4 * 1024;
 
 /// Read an image's facts from its headers. `format` comes from `sniff`; `bytes` is the file size.
 pub fn probe_image(path: &Path, format: ImageFormat, bytes: u64) -> Result<ImageFacts, ProbeError> {
-    let f = File::open(path)?;
+    let f = crate::open::regular(path)?;
     probe_image_reader(f, format, bytes)
 }
 

@@ -18,22 +18,23 @@
 //! - Container: the ISO-BMFF family ("mov,mp4,...") is told apart by the `major_brand` tag (`qt  ` →
 //!   mov, `M4V `/`M4VH`/`M4VP` → m4v, `3gp*`/`3g2*`/`mj2*` → 3gp, no brand at all → mov, as only
 //!   pre-2001 QuickTime files lack an `ftyp`, anything else → mp4). "matroska,webm" is split by the
-//!   DocType in the EBML header, read by us ([`ebml`]); if that cannot be read, by the codecs (only
+//!   DocType in the EBML header, read by us (`ebml`); if that cannot be read, by the codecs (only
 //!   VP8/VP9/AV1 video and Vorbis/Opus audio → webm).
 //! - Duration: the container's when it has one ("container"), else the longest stream duration
 //!   ("stream"), else from packet timestamps ("packets"; reading at most [`PACKET_CAP`] packets and
 //!   extrapolating by byte position beyond that).
-//! - VFR: the intervals between the presentation timestamps of at most [`timing::MAX_FRAMES`] frames
+//! - VFR: the intervals between the presentation timestamps of at most `timing::MAX_FRAMES` frames
 //!   (from the MP4/MOV sample index when it is complete, which costs no I/O, else from packets):
 //!   more than 10% of them (and at least two) off the median by more than 25% means VFR.
 //!   r_frame_rate vs avg_frame_rate is not used: it is unreliable on truncated or edit-listed files.
 //! - Cost: `avformat_find_stream_info` decodes frames (up to 7 for H.264 without B-frames) and is
 //!   most of a probe's time, so it runs only when the header leaves a reported fact missing
 //!   (pix_fmt, size, average frame rate, sample rate, channels). For H.264 (MP4/MOV/MKV) we read
-//!   pix_fmt, profile and the VUI aspect ratio from the SPS in the extradata ([`h264`]), which makes
+//!   pix_fmt, profile and the VUI aspect ratio from the SPS in the extradata (`h264`), which makes
 //!   those files header-only (≈0.6 ms a probe). WEBM/VP9 and MPEG-TS still go through it.
 
 mod ebml;
+mod extent;
 mod h264;
 mod timing;
 
@@ -54,20 +55,13 @@ pub use self::ebml::read_doctype;
 /// Upper bound on packets read when the duration has to come from packet timestamps.
 pub const PACKET_CAP: u64 = 100_000;
 
-/// Initialise FFmpeg once per process and silence its own logging (the tool prints its own
-/// messages). Cheap after the first call; call it before any other FFmpeg use. Set
-/// `KLING_PREFLIGHT_FFMPEG_LOG=1` to keep FFmpeg's warnings and errors for debugging.
+/// Initialise FFmpeg once per process. Cheap after the first call; call it before any other FFmpeg
+/// use. FFmpeg's own log level is the embedding program's choice (`host::set`; the command-line tool
+/// keeps it quiet unless `KLING_PREFLIGHT_FFMPEG_LOG` is set).
 pub fn ensure_ffmpeg() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         let _ = ffmpeg::init();
-        let level = if std::env::var_os("KLING_PREFLIGHT_FFMPEG_LOG").is_some() {
-            ffi::AV_LOG_WARNING
-        } else {
-            ffi::AV_LOG_QUIET
-        };
-        // SAFETY: sets a global integer in libavutil.
-        unsafe { ffi::av_log_set_level(level) };
     });
 }
 
@@ -104,32 +98,13 @@ pub fn probe_video(path: &Path, bytes: u64) -> Result<VideoFacts, ProbeError> {
     }
 }
 
-/// Open `path` with libavformat, local files only (no protocols, no network).
+/// Open `path` with libavformat, local files only (no protocols, no network), by its descriptor: a
+/// non-UTF-8 name, a `:` in the name and a FIFO are all handled by `crate::open`.
 fn open(path: &Path) -> Result<ffmpeg::format::context::Input, ProbeError> {
-    use std::os::unix::ffi::OsStrExt;
-    // "file:" keeps a ':' in the name from being read as a protocol ("clip:1.mp4").
-    let mut url = b"file:".to_vec();
-    url.extend_from_slice(path.as_os_str().as_bytes());
-    let url =
-        CString::new(url).map_err(|_| ProbeError::Unreadable("path contains a NUL byte".into()))?;
-    // SAFETY: standard avformat_open_input protocol; on failure libavformat frees the context.
-    unsafe {
-        let mut opts: *mut ffi::AVDictionary = ptr::null_mut();
-        // Only the file protocol: playlists (HLS, concat) must not reach out to other files or URLs.
-        ffi::av_dict_set(
-            &mut opts,
-            c"protocol_whitelist".as_ptr(),
-            c"file".as_ptr(),
-            0,
-        );
-        let mut ps: *mut ffi::AVFormatContext = ptr::null_mut();
-        let r = ffi::avformat_open_input(&mut ps, url.as_ptr(), ptr::null(), &mut opts);
-        ffi::av_dict_free(&mut opts);
-        if r < 0 || ps.is_null() {
-            return Err(open_error(r));
-        }
-        Ok(ffmpeg::format::context::Input::wrap(ps))
-    }
+    crate::open::av_input(path).map_err(|e| match e {
+        crate::open::AvOpenError::Io(e) => ProbeError::Io(e),
+        crate::open::AvOpenError::Av(code) => open_error(code),
+    })
 }
 
 /// A file-system failure (missing, permission, a directory) is `Io`; anything libavformat says
@@ -533,12 +508,14 @@ unsafe fn scan_packets(
                 ffi::AVDiscard::AVDISCARD_ALL
             };
         }
-        let mut pkt = ffmpeg::Packet::empty();
         let mut read: u64 = 0;
         loop {
             if read >= PACKET_CAP {
                 break;
             }
+            // av_read_frame does not free what the packet held: without this every packet read
+            // stays allocated until the scan ends (ten 100 MB MKVs once took 1 GB).
+            let mut pkt = ffmpeg::Packet::empty();
             match pkt.read(input) {
                 Ok(()) => {}
                 Err(ffmpeg::Error::Eof) => {
@@ -670,7 +647,9 @@ unsafe fn collect(
 
         let video = sel.video.map(|i| {
             let st = stream(ps, i);
-            video_facts(ps, st, i, scan.as_mut().filter(|_| target == Some(i)))
+            let mut v = video_facts(ps, st, i, scan.as_mut().filter(|_| target == Some(i)));
+            v.declared_duration_s = declared_duration(ps, st, sel.audio.is_none());
+            v
         });
 
         let audio = sel.audio.map(|i| {
@@ -728,9 +707,50 @@ unsafe fn collect(
             video,
             audio,
             cover_art_streams: sel.cover_art,
+            declared_bytes: extent::declared_end(path, bytes, is_matroska, is_mov),
             analysis: None,
         }
     }
+}
+
+/// The duration the header declares for stream `st`: its own, else its Matroska `DURATION` tag,
+/// else (`alone`: no audio stream that could be the longer one) the container's, unless libavformat
+/// guessed that from the bit rate.
+unsafe fn declared_duration(
+    ps: *const ffi::AVFormatContext,
+    st: *const ffi::AVStream,
+    alone: bool,
+) -> Option<f64> {
+    // SAFETY: plain field reads of a valid stream of an open context.
+    unsafe {
+        let guessed = (*ps).duration_estimation_method
+            == ffi::AVDurationEstimationMethod::AVFMT_DURATION_FROM_BITRATE;
+        if guessed {
+            return None;
+        }
+        let d = (*st).duration;
+        if d > 0
+            && d != ffi::AV_NOPTS_VALUE
+            && let Some(tb) = q2f((*st).time_base)
+        {
+            return Some(d as f64 * tb);
+        }
+        if let Some(t) = dict_get((*st).metadata, c"DURATION").and_then(|t| parse_hms(&t)) {
+            return Some(t);
+        }
+        let c = (*ps).duration;
+        (alone && c > 0 && c != ffi::AV_NOPTS_VALUE).then(|| c as f64 / ffi::AV_TIME_BASE as f64)
+    }
+}
+
+/// "HH:MM:SS.fraction" (Matroska statistics tags) in seconds.
+fn parse_hms(t: &str) -> Option<f64> {
+    let mut parts = t.trim().split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    (parts.next().is_none() && h >= 0.0 && m >= 0.0 && s >= 0.0)
+        .then_some(h * 3600.0 + m * 60.0 + s)
 }
 
 unsafe fn video_facts(
@@ -787,6 +807,7 @@ unsafe fn video_facts(
             frames,
             vfr: cad.as_ref().is_some_and(timing::Cadence::is_vfr),
             bit_rate: (par.bit_rate > 0).then_some(par.bit_rate as u64),
+            declared_duration_s: None,
         }
     }
 }

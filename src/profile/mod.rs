@@ -113,6 +113,12 @@ pub struct SubjectLimits {
     pub min_camera_motion_s: Option<Limit<f64>>,
     pub min_sharpness_video: Option<Limit<f64>>,
     pub max_people: Option<Limit<f64>>,
+    pub min_person_score: Option<Limit<f64>>,
+    pub min_keypoint_score: Option<Limit<f64>>,
+    pub min_people_share: Option<Limit<f64>>,
+    pub min_person_share: Option<Limit<f64>>,
+    pub max_cut_off_share: Option<Limit<f64>>,
+    pub max_hands_hidden_share: Option<Limit<f64>>,
 }
 
 /// The calibrated thresholds every profile starts from.
@@ -137,6 +143,12 @@ impl Default for SubjectLimits {
             min_camera_motion_s: Limit<f64>,
             min_sharpness_video: Limit<f64>,
             max_people: Limit<f64>,
+            min_person_score: Limit<f64>,
+            min_keypoint_score: Limit<f64>,
+            min_people_share: Limit<f64>,
+            min_person_share: Limit<f64>,
+            max_cut_off_share: Limit<f64>,
+            max_hands_hidden_share: Limit<f64>,
         }
         let f: File = toml::from_str(SUBJECT_DEFAULTS).expect("data/subject.toml is valid");
         let s = f.subject;
@@ -150,6 +162,12 @@ impl Default for SubjectLimits {
             min_camera_motion_s: Some(s.min_camera_motion_s),
             min_sharpness_video: Some(s.min_sharpness_video),
             max_people: Some(s.max_people),
+            min_person_score: Some(s.min_person_score),
+            min_keypoint_score: Some(s.min_keypoint_score),
+            min_people_share: Some(s.min_people_share),
+            min_person_share: Some(s.min_person_share),
+            max_cut_off_share: Some(s.max_cut_off_share),
+            max_hands_hidden_share: Some(s.max_hands_hidden_share),
         }
     }
 }
@@ -247,13 +265,34 @@ impl Profile {
                 }
             }
         }
-        if let (Some(a), Some(b)) = (&self.image.min_aspect, &self.image.max_aspect)
-            && a.value > b.value
-        {
-            return Err(format!(
-                "image.min_aspect {} > max_aspect {}",
-                a.value, b.value
-            ));
+        for (key, value, _, _) in self.rows() {
+            if let Some((section, key)) = key.split_once('.')
+                && let Ok(v) = value.parse::<f64>()
+            {
+                check_value(section, key, v)?;
+            }
+        }
+        let pairs = [
+            ("image.min_aspect", "image.max_aspect"),
+            ("image.min_edge", "image.max_edge"),
+            ("video.min_edge", "video.max_edge"),
+            ("video.min_duration_s", "video.max_duration_s_image"),
+            ("video.min_duration_s", "video.max_duration_s_video"),
+            ("request.cfg_scale_min", "request.cfg_scale_max"),
+            ("subject.min_mean_luma", "subject.max_mean_luma"),
+        ];
+        let rows = self.rows();
+        let get = |k: &str| {
+            rows.iter()
+                .find(|r| r.0 == k)
+                .and_then(|r| r.1.parse::<f64>().ok())
+        };
+        for (lo, hi) in pairs {
+            if let (Some(a), Some(b)) = (get(lo), get(hi))
+                && a > b
+            {
+                return Err(format!("{lo} {a} > {hi} {b}"));
+            }
         }
         Ok(())
     }
@@ -303,6 +342,59 @@ impl Profile {
             }
         }
         rows
+    }
+}
+
+/// Check one limit as a profile file gives it (`section.key = { value = ..., source = ..., read = ... }`):
+/// the key exists in that section, the value has the right type and is a sane number. A config file's
+/// profile is checked key by key this way, so an error names the key's own line.
+pub fn check_limit(section: &str, key: &str, limit: &toml::Value) -> Result<(), String> {
+    let mut one = toml::Table::new();
+    one.insert(key.to_string(), limit.clone());
+    let typed = match section {
+        "image" => one.try_into::<ImageLimits>().map(|_| ()),
+        "video" => one.try_into::<VideoLimits>().map(|_| ()),
+        "request" => one.try_into::<RequestLimits>().map(|_| ()),
+        "subject" => one.try_into::<SubjectLimits>().map(|_| ()),
+        _ => return Err(format!("unknown section '{section}'")),
+    };
+    typed.map_err(|e| format!("{section}.{key}: {}", e.message().trim()))?;
+    if let Some(v) = limit
+        .get("value")
+        .and_then(|v| v.as_float().or(v.as_integer().map(|i| i as f64)))
+    {
+        check_value(section, key, v)?;
+    }
+    Ok(())
+}
+
+/// A limit's value must be a finite, positive number of sensible size: a negative duration or a zero
+/// edge would silently pass or fail everything. The subject thresholds and the CFG scale may be 0.
+fn check_value(section: &str, key: &str, v: f64) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("{section}.{key} = {v}: {why}"));
+    let zero_ok = section == "subject" || key.starts_with("cfg_scale");
+    if !v.is_finite() {
+        return bad("not a finite number");
+    }
+    if v < 0.0 || (v == 0.0 && !zero_ok) {
+        return bad(if zero_ok {
+            "must not be negative"
+        } else {
+            "must be greater than 0"
+        });
+    }
+    let cap = if key.contains("duration") || key.ends_with("_s") {
+        Some((86_400.0, "more than a day"))
+    } else if key.ends_with("_edge") {
+        Some((65_536.0, "more than 65536 px"))
+    } else if key.ends_with("_aspect") {
+        Some((100.0, "an aspect ratio above 100"))
+    } else {
+        None
+    };
+    match cap {
+        Some((max, what)) if v > max => bad(&format!("{what} cannot be meant")),
+        _ => Ok(()),
     }
 }
 
@@ -361,7 +453,7 @@ mod tests {
                 // Provider limits cite the provider's page; our calibrated thresholds cite the test
                 // that measures them.
                 let cited = if key.starts_with("subject.") {
-                    source == "tests/subject_corpus.rs"
+                    ["tests/subject_corpus.rs", "tests/people.rs"].contains(&source.as_str())
                 } else {
                     source.starts_with("https://")
                 };
@@ -438,6 +530,42 @@ mod tests {
         let p = Profile::from_toml("tight", text, &BTreeMap::new()).unwrap();
         assert_eq!(p.subject.max_people.as_ref().unwrap().value, 3.0);
         assert_eq!(p.subject.min_face_px, SubjectLimits::default().min_face_px);
+    }
+
+    #[test]
+    fn negative_zero_and_absurd_limits_are_refused() {
+        let limit = |v: toml::Value| {
+            let mut t = toml::Table::new();
+            t.insert("value".into(), v);
+            t.insert("source".into(), "here".into());
+            t.insert("read".into(), "".into());
+            toml::Value::Table(t)
+        };
+        let e = check_limit("video", "max_duration_s_video", &limit((-5.0).into())).unwrap_err();
+        assert!(
+            e.contains("video.max_duration_s_video = -5") && e.contains("greater than 0"),
+            "{e}"
+        );
+        assert!(check_limit("image", "min_edge", &limit(0.into())).is_err());
+        assert!(check_limit("image", "max_aspect", &limit(1000.0.into())).is_err());
+        assert!(check_limit("video", "max_duration_s_image", &limit(1e9.into())).is_err());
+        assert!(
+            check_limit("image", "max_edge", &limit((-1).into())).is_err(),
+            "u32"
+        );
+        assert!(check_limit("subject", "max_people", &limit(0.0.into())).is_ok());
+        assert!(check_limit("request", "cfg_scale_min", &limit(0.0.into())).is_ok());
+        assert!(check_limit("video", "max_duration_s_video", &limit(12.0.into())).is_ok());
+        let e = check_limit("video", "max_duraton_s_video", &limit(12.0.into())).unwrap_err();
+        assert!(e.contains("max_duraton_s_video"), "{e}");
+        let text = "name='x'\ndescription='d'\nextends='kling'\n[video.min_duration_s]\nvalue=40.0\nsource='s'\nread='r'";
+        let e = Profile::from_toml("x", text, &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("video.min_duration_s 40 > video.max_duration_s_image 10"),
+            "{e}"
+        );
     }
 
     #[test]

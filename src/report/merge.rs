@@ -126,6 +126,7 @@ mod tests {
     fn file(path: &str) -> FileReport {
         FileReport {
             path: path.into(),
+            path_base64: None,
             kind: Kind::Unknown,
             format: None,
             verdict: Verdict::Pass,

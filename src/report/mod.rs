@@ -6,6 +6,7 @@
 //! only on a terminal and ends with a summary. `merge` combines the JSON reports of several shards.
 //! `html` is the visual report (`--report PATH.html`), written beside whichever format goes to stdout.
 
+pub mod escape;
 pub mod github;
 pub mod html;
 pub mod human;

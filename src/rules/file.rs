@@ -62,7 +62,8 @@ pub fn check_extension(sink: &mut Sink<'_>, path: &Path, facts: &Facts) {
                 sink.emit(
                     "F002",
                     format!(
-                        "content is a {} container but the extension is .{ext} (rename to .{})",
+                        "content is {} {} container but the extension is .{ext} (rename to .{})",
+                        article(v.container),
                         v.container.name().to_uppercase(),
                         v.container.extensions().first().unwrap_or(&"mp4")
                     ),
@@ -70,6 +71,22 @@ pub fn check_extension(sink: &mut Sink<'_>, path: &Path, facts: &Facts) {
             }
         }
         Facts::Other { .. } => {}
+    }
+}
+
+/// "a" or "an" before a container's name as it is read aloud: "an MP4" (em-pee-four), "a MOV".
+fn article(c: Container) -> &'static str {
+    match c {
+        Container::Mp4
+        | Container::M4v
+        | Container::Mkv
+        | Container::Avi
+        | Container::Mpegts
+        | Container::Flv
+        | Container::Ogg
+        | Container::Mpeg
+        | Container::Asf => "an",
+        _ => "a",
     }
 }
 

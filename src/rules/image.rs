@@ -136,9 +136,7 @@ pub fn check(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &ImageFacts) {
             ),
         );
     }
-    if let Some(coding) = &f.jpeg_coding
-        && (matches!(coding.as_str(), "arithmetic" | "lossless") || f.bit_depth > 8)
-    {
+    if let Some(coding) = f.undecodable_jpeg_coding() {
         sink.emit(
             "I014",
             format!("{coding}-coded JPEG with {}-bit samples: most decoders, FFmpeg included, cannot read it", f.bit_depth),

@@ -54,7 +54,10 @@ impl RuleInfo {
     /// The full documentation, as `explain` prints it.
     pub fn explain(&self) -> String {
         let fix = match self.fix {
-            Some((name, safety)) => format!("`{name}` ({} fix)", safety.name()),
+            Some((name, safety)) => format!(
+                "`{name}` ({} fix), for the findings `check` marks `[fixable: …]`; the mark says when it needs `--unsafe-fixes`",
+                safety.name()
+            ),
             None => "none: the asset must be replaced".into(),
         };
         format!(
@@ -198,6 +201,7 @@ pub fn evaluate(ctx: &Context<'_>, path: &Path, facts: &Facts) -> Vec<Diagnostic
         Facts::Image(f) => {
             image::check(&mut sink, ctx, f);
             subject::check_image(&mut sink, ctx, f);
+            subject::check_image_people(&mut sink, ctx, f);
         }
         Facts::Video(f) => {
             video::check(&mut sink, ctx, f, path);

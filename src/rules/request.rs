@@ -235,6 +235,7 @@ mod tests {
             faces: vec![face],
             framing: Some(crate::detect::framing_of(&face)),
             quality: Default::default(),
+            pose: None,
         });
         let mut vid = samples::video(1080, 1920, 8.0);
         let codes = |vid: &VideoFacts| {

@@ -1,10 +1,12 @@
 //! Warnings beyond the written limits, from the subject detectors' facts: the character image's face
-//! size, missing face, blur and exposure (I010–I013), and the reference video's camera motion, number
-//! of people and blur (V014–V016). Thresholds come from the profile's `[subject]` section (our own
+//! size, missing face, blur and exposure (I010–I013) and people (I016), and the reference video's
+//! camera motion, number of people and blur (V014–V016), cut-off body, hidden hands and missing person
+//! (V017, V018, V020: the pose model's keypoints). Thresholds come from the profile's `[subject]` section (our own
 //! calibration, `tests/subject_corpus.rs`); a rule whose threshold a profile removes stays silent.
 
 use super::{Context, Sink};
-use crate::model::{Framing, ImageFacts, VideoFacts};
+use crate::detect::pose;
+use crate::model::{Framing, ImageFacts, Person, VideoFacts, VideoPose};
 use crate::profile::SubjectLimits;
 
 fn pct(v: f64) -> String {
@@ -82,6 +84,149 @@ pub fn check_image(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &ImageFacts) {
     }
 }
 
+/// I016 from the pose model's people in the character image.
+pub fn check_image_people(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &ImageFacts) {
+    let Some(pose) = f.subject.as_ref().and_then(|s| s.pose.as_ref()) else {
+        return;
+    };
+    let lim = &ctx.profile.subject;
+    let (Some(score), Some(max)) = (
+        SubjectLimits::get(&lim.min_person_score),
+        SubjectLimits::get(&lim.max_people),
+    ) else {
+        return;
+    };
+    let people: Vec<&Person> = pose.people.iter().filter(|p| p.score >= score).collect();
+    if people.len() as f64 > max {
+        let scores: Vec<String> = people.iter().map(|p| format!("{:.2}", p.score)).collect();
+        sink.emit(
+            "I016",
+            format!(
+                "{} people (person scores {} ≥ {score}) > {max} {}",
+                people.len(),
+                scores.join(", "),
+                ctx.tag()
+            ),
+        );
+    }
+}
+
+/// V015, V017, V018 and V020 from the pose model's people in the sampled frames.
+fn check_people(sink: &mut Sink<'_>, ctx: &Context<'_>, pose: &VideoPose, faces: &[u32]) {
+    let lim = &ctx.profile.subject;
+    let get = SubjectLimits::get;
+    let tag = ctx.tag();
+    let Some(score) = get(&lim.min_person_score) else {
+        return;
+    };
+    let n = pose.frames.len();
+    let counts: Vec<usize> = pose
+        .frames
+        .iter()
+        .map(|f| f.people.iter().filter(|p| p.score >= score).count())
+        .collect();
+    // A frame with a frontal face shows a person too (the pose model misses extreme close-ups).
+    let with_person = if faces.len() == n {
+        counts
+            .iter()
+            .zip(faces)
+            .filter(|(c, f)| **c > 0 || **f > 0)
+            .count()
+    } else {
+        counts.iter().filter(|&&c| c > 0).count()
+    };
+    if let Some(share) = get(&lim.min_person_share)
+        && n > 0
+        && (with_person as f64) < share * n as f64
+    {
+        sink.emit(
+            "V020",
+            format!(
+                "a person (pose score ≥ {score}, or a frontal face) in {with_person} of {n} sampled frames, < {} {tag}",
+                pct(share)
+            ),
+        );
+    }
+    if let (Some(max), Some(share)) = (get(&lim.max_people), get(&lim.min_people_share)) {
+        let people = (1..=counts.iter().copied().max().unwrap_or(0))
+            .rev()
+            .find(|&k| counts.iter().filter(|&&c| c >= k).count() as f64 >= share * n as f64)
+            .unwrap_or(0);
+        if people as f64 > max {
+            let with = counts.iter().filter(|&&c| c >= people).count();
+            sink.emit(
+                "V015",
+                format!(
+                    "{people} people together in {with} of {n} sampled frames (pose model) {tag}"
+                ),
+            );
+        }
+    }
+    let Some(kp) = get(&lim.min_keypoint_score) else {
+        return;
+    };
+    let mains: Vec<&Person> = pose
+        .frames
+        .iter()
+        .filter_map(|f| pose::main_subject(&f.people, score))
+        .collect();
+    if mains.is_empty() {
+        return;
+    }
+    let m = mains.len();
+    if let Some(max) = get(&lim.max_cut_off_share) {
+        let head = mains.iter().filter(|p| head_cut(p, kp)).count();
+        let feet = mains.iter().filter(|p| feet_cut(p, kp)).count();
+        let cut = mains
+            .iter()
+            .filter(|p| head_cut(p, kp) || feet_cut(p, kp))
+            .count();
+        if cut as f64 > max * m as f64 {
+            sink.emit(
+                "V017",
+                format!(
+                    "the main person is cut off in {cut} of {m} sampled frames that show them (head out in {head}, feet out in {feet}) > {} {tag}",
+                    pct(max)
+                ),
+            );
+        }
+    }
+    if let Some(max) = get(&lim.max_hands_hidden_share) {
+        let hidden = mains.iter().filter(|p| hands_hidden(p, kp)).count();
+        if hidden as f64 > max * m as f64 {
+            sink.emit(
+                "V018",
+                format!(
+                    "an elbow but neither wrist visible in {hidden} of {m} sampled frames that show the main person > {} {tag}",
+                    pct(max)
+                ),
+            );
+        }
+    }
+}
+
+/// The body reaches the top edge and no head keypoint is visible.
+pub fn head_cut(p: &Person, kp: f64) -> bool {
+    p.y <= EDGE && !pose::any_visible(p, &pose::HEAD, kp)
+}
+
+/// The body reaches the bottom edge, a hip or knee is visible and no ankle is: the legs go on out
+/// of frame (a chest-up shot, without hips, is a framing choice).
+pub fn feet_cut(p: &Person, kp: f64) -> bool {
+    p.y + p.h >= 1.0 - EDGE
+        && (pose::any_visible(p, &pose::HIPS, kp) || pose::any_visible(p, &pose::KNEES, kp))
+        && !pose::any_visible(p, &pose::ANKLES, kp)
+}
+
+/// An elbow is visible and neither wrist is: the arms are in view, the hands are not (behind the
+/// back, in pockets, out of frame). A head-and-shoulders shot, without elbows, does not count.
+pub fn hands_hidden(p: &Person, kp: f64) -> bool {
+    pose::any_visible(p, &pose::ELBOWS, kp) && !pose::any_visible(p, &pose::WRISTS, kp)
+}
+
+/// How close to the frame's edge a box must reach to be cut by it (fraction of the frame).
+const EDGE: f64 = 0.03;
+
 /// V014–V016 for a video whose sampled frames were analysed.
 pub fn check_video(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &VideoFacts) {
     let Some(a) = &f.analysis else { return };
@@ -109,21 +254,26 @@ pub fn check_video(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &VideoFacts) {
             ),
         );
     }
-    if let Some(m) = get(&lim.max_people)
-        && s.people as f64 > m
-    {
-        let with = s
-            .faces_per_sample
-            .iter()
-            .filter(|&&c| c >= s.people)
-            .count();
-        sink.emit(
-            "V015",
-            format!(
-                "{} people: {} faces together in {with} of {} sampled frames {tag}",
-                s.people, s.people, s.samples
-            ),
-        );
+    match &s.pose {
+        Some(pose) => check_people(sink, ctx, pose, &s.faces_per_sample),
+        None => {
+            if let Some(m) = get(&lim.max_people)
+                && s.people as f64 > m
+            {
+                let with = s
+                    .faces_per_sample
+                    .iter()
+                    .filter(|&&c| c >= s.people)
+                    .count();
+                sink.emit(
+                    "V015",
+                    format!(
+                        "{} people: {} faces together in {with} of {} sampled frames {tag}",
+                        s.people, s.people, s.samples
+                    ),
+                );
+            }
+        }
     }
     if let Some(m) = get(&lim.min_sharpness_video)
         && s.samples > 0
@@ -142,8 +292,13 @@ pub fn check_video(sink: &mut Sink<'_>, ctx: &Context<'_>, f: &VideoFacts) {
 /// P001's framing half: a head-shot image with a full-body video or the reverse (half-body matches
 /// either). `None` when either side has no framing (no face found, or analysis off).
 pub fn framing_mismatch(image: &ImageFacts, video: &VideoFacts) -> Option<String> {
-    let a = image.subject.as_ref()?.framing?;
-    let b = video.analysis.as_ref()?.subject.as_ref()?.framing?;
+    let img = image.subject.as_ref()?;
+    let vid = video.analysis.as_ref()?.subject.as_ref()?;
+    // The pose model's framing when it ran on both; the faces' otherwise.
+    let (a, b) = match (&img.pose, &vid.pose) {
+        (Some(p), Some(q)) => (p.framing?, q.framing?),
+        _ => (img.framing?, vid.framing?),
+    };
     let far = matches!(
         (a, b),
         (Framing::HeadShot, Framing::FullBody) | (Framing::FullBody, Framing::HeadShot)
@@ -191,6 +346,7 @@ mod tests {
                 face_mean_luma: face_h.map(|_| level),
                 ..Default::default()
             },
+            pose: None,
         }
     }
 

@@ -10,8 +10,14 @@ use base64::Engine as _;
 
 /// Percent-encode one path segment (RFC 3986 unreserved characters stay as they are).
 pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
+    encode_bytes(s.as_bytes())
+}
+
+/// Percent-encode raw bytes: a file name that is not UTF-8 keeps its exact bytes in the URL
+/// (`h\xE9ro.jpg` → `h%E9ro.jpg`), never a replacement character.
+pub fn encode_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(b as char);
         } else {
@@ -41,7 +47,10 @@ pub fn asset_url(base: &str, workdir: &Path, file: &Path) -> Result<String> {
     let mut segments = Vec::new();
     for c in rel.components() {
         match c {
-            Component::Normal(s) => segments.push(encode_segment(&s.to_string_lossy())),
+            Component::Normal(s) => {
+                use std::os::unix::ffi::OsStrExt;
+                segments.push(encode_bytes(s.as_bytes()))
+            }
             _ => bail!("{}: unexpected path component", file.display()),
         }
     }
@@ -66,6 +75,7 @@ mod tests {
         assert_eq!(encode_segment("my hero #1?.jpg"), "my%20hero%20%231%3F.jpg");
         assert_eq!(encode_segment("héros"), "h%C3%A9ros");
         assert_eq!(encode_segment("a/b"), "a%2Fb");
+        assert_eq!(encode_bytes(b"h\xE9ro.jpg"), "h%E9ro.jpg");
     }
 
     #[test]

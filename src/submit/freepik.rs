@@ -195,7 +195,11 @@ impl Provider for Freepik {
             })
     }
 
-    fn find(&self, job: &Job) -> Result<Reconciled, SubmitError> {
+    fn find(
+        &self,
+        job: &Job,
+        known: &std::collections::HashSet<String>,
+    ) -> Result<Reconciled, SubmitError> {
         let r = self
             .http
             .get("freepik list", &self.path(job.tier), &self.headers())?;
@@ -211,12 +215,20 @@ impl Provider for Freepik {
                 snippet(&r.body)
             )));
         };
-        Ok(match_listed(&items, job, "task_id", "Freepik"))
+        Ok(match_listed(&items, job, "task_id", "Freepik", known))
     }
 }
 
 /// Match a listed task on the inputs the provider echoes (image and video URL, anywhere in the item).
-pub(crate) fn match_listed(items: &[Value], job: &Job, id_key: &str, who: &str) -> Reconciled {
+/// When the list does not echo inputs, a task can still be ruled out: if every listed task is one
+/// the ledger already knows (other pairs'), none of them is this job's.
+pub(crate) fn match_listed(
+    items: &[Value],
+    job: &Job,
+    id_key: &str,
+    who: &str,
+    known: &std::collections::HashSet<String>,
+) -> Reconciled {
     let mut echoes = false;
     for item in items {
         let text = item.to_string();
@@ -235,11 +247,16 @@ pub(crate) fn match_listed(items: &[Value], job: &Job, id_key: &str, who: &str) 
             return Reconciled::Found(id.to_string());
         }
     }
-    if echoes {
+    let unclaimed = items
+        .iter()
+        .filter_map(|i| i.get(id_key).and_then(|v| v.as_str()))
+        .filter(|id| !known.contains(*id))
+        .count();
+    if echoes || unclaimed == 0 {
         Reconciled::NotFound
     } else {
         Reconciled::Unknown(format!(
-            "{who}'s task list does not echo the inputs (image/video URL), so a task created just before the crash cannot be told apart from others"
+            "{who}'s task list does not echo the inputs (image/video URL) and holds {unclaimed} task(s) this ledger does not know, so this job's task cannot be told apart from others"
         ))
     }
 }
@@ -308,22 +325,33 @@ mod tests {
     #[test]
     fn listing_matches_only_on_echoed_inputs() {
         let j = job();
+        let none = std::collections::HashSet::new();
         let echo = vec![
             json!({"task_id":"a","image_url":"https://cdn/other.jpg","video_url":"https://cdn/y.mp4"}),
             json!({"task_id":"b","image_url":"https://cdn/x.jpg","video_url":"https://cdn/y.mp4"}),
         ];
         assert_eq!(
-            match_listed(&echo, &j, "task_id", "F"),
+            match_listed(&echo, &j, "task_id", "F", &none),
             Reconciled::Found("b".into())
         );
         assert_eq!(
-            match_listed(&echo[..1], &j, "task_id", "F"),
+            match_listed(&echo[..1], &j, "task_id", "F", &none),
             Reconciled::NotFound
         );
         let bare = vec![json!({"task_id":"a","status":"CREATED"})];
         assert!(matches!(
-            match_listed(&bare, &j, "task_id", "F"),
+            match_listed(&bare, &j, "task_id", "F", &none),
             Reconciled::Unknown(_)
         ));
+        let known: std::collections::HashSet<String> = ["a".to_string()].into();
+        assert_eq!(
+            match_listed(&bare, &j, "task_id", "F", &known),
+            Reconciled::NotFound,
+            "every listed task belongs to another pair"
+        );
+        assert_eq!(
+            match_listed(&[], &j, "task_id", "F", &none),
+            Reconciled::NotFound
+        );
     }
 }

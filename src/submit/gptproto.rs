@@ -1,11 +1,16 @@
 //! GPTProto's gateway to Kling 3.0 Motion Control.
 //!
-//! UNVERIFIED: GPTProto's documentation that we could read covers only the result endpoint (`GET
+//! The route, checked against what the documentation search finds (docs and pages corpora, queries
+//! "GPTProto kling motion control", "kwaivgi"): GPTProto documents the result endpoint (`GET
 //! /api/v3/predictions/{id}/result` with `Authorization: <key>`, no "Bearer", replying `data{id,
-//! outputs[], status, error}`). The motion-control submit path `POST
-//! /api/v3/kling/kling-v3.0-{pro|std}/motion-control` and its body fields are our best reading of
-//! GPTProto's other Kling routes (WaveSpeed-style `image`/`video` fields) and were not confirmed
-//! against their docs: try `--dry-run` and a single pair first, and use `--api-base` if it moved.
+//! outputs[], urls.get, status, error}`) and its Kling 3.0 models under the `kwaivgi` vendor segment
+//! (docs.gptproto.com/docs/allapi/Kling/kling-v3.0-std/...). No GPTProto page for the
+//! motion-control task itself was found. The earlier path `/api/v3/kling/kling-v3.0-*/motion-control`
+//! matches none of their documented routes, so it is replaced by `POST
+//! /api/v3/kwaivgi/kling-v3.0-{std|pro}/motion-control`: the `kwaivgi` segment their Kling routes
+//! use, and exactly WaveSpeed's documented motion-control route, whose `/api/v3/predictions/{id}/result`
+//! result endpoint and `image`/`video` body fields GPTProto's v3 API shares. Still not confirmed by
+//! a GPTProto page: try `--dry-run` and a single pair first; `--api-base` overrides the host.
 //! GPTProto documents no list endpoint, so a task lost in a crash cannot be reconciled.
 
 use serde_json::{Value, json};
@@ -28,10 +33,10 @@ impl Gptproto {
         Gptproto { base, key, http }
     }
 
-    /// UNVERIFIED path (see the module docs).
+    /// The `kwaivgi` route (see the module docs for how it was checked).
     fn create_url(&self, job: &Job) -> String {
         let mut url = format!(
-            "{}/api/v3/kling/kling-v3.0-{}/motion-control",
+            "{}/api/v3/kwaivgi/kling-v3.0-{}/motion-control",
             self.base,
             job.tier.name()
         );
@@ -157,7 +162,11 @@ impl Provider for Gptproto {
             })
     }
 
-    fn find(&self, _job: &Job) -> Result<Reconciled, SubmitError> {
+    fn find(
+        &self,
+        _job: &Job,
+        _known: &std::collections::HashSet<String>,
+    ) -> Result<Reconciled, SubmitError> {
         Ok(Reconciled::Unknown(
             "GPTProto documents no task list endpoint, so a task created just before the crash cannot be found".into(),
         ))

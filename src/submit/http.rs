@@ -2,8 +2,14 @@
 //! 5xx and network errors, with exponential backoff and jitter, honouring `Retry-After`, within a cap
 //! on attempts and total time; never retry 400/401.
 //!
-//! It also keeps secrets out of everything it returns: response bodies and error messages are scrubbed
-//! of every registered key, so a provider echoing a key back cannot make us print it.
+//! A create call is different: a 5xx or a timeout after the request went out may mean the provider
+//! made (and billed) the task before failing, so it is never retried here; it comes back `Ambiguous`
+//! for the run to reconcile. A request that cannot be built (a line break in a key, a malformed URL)
+//! fails before any byte is sent and says so (`NotSent`).
+//!
+//! It also keeps secrets out of everything it returns: reply bodies and error messages are redacted
+//! (`redact`) after decoding, so a provider echoing a key back, escaped or not, cannot make us print
+//! or store it.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -82,20 +88,43 @@ fn jitter() -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// A download in progress: status, Content-Length, body reader.
-pub type Stream = (u16, Option<u64>, Box<dyn std::io::Read + Send>);
+/// A download in progress: status, Content-Length, Content-Type, body reader.
+pub type Stream = (
+    u16,
+    Option<u64>,
+    Option<String>,
+    Box<dyn std::io::Read + Send>,
+);
 
-/// A reply, any status. The body is scrubbed of secrets.
+/// A reply, any status. The body is redacted of secrets, and so is its decoded JSON (redacted after
+/// decoding, so escaped echoes are caught too).
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     pub body: String,
     pub retry_after: Option<Duration>,
+    value: Option<serde_json::Value>,
 }
 
 impl Response {
+    /// A reply from its raw body, redacted against `secrets`.
+    pub fn new(status: u16, raw: &str, retry_after: Option<Duration>, secrets: &[String]) -> Self {
+        let value = serde_json::from_str::<serde_json::Value>(raw)
+            .ok()
+            .map(|mut v| {
+                super::redact::redact_json(&mut v, secrets);
+                v
+            });
+        Response {
+            status,
+            body: super::redact::redact(raw, secrets),
+            retry_after,
+            value,
+        }
+    }
+
     pub fn json(&self) -> Option<serde_json::Value> {
-        serde_json::from_str(&self.body).ok()
+        self.value.clone()
     }
 
     pub fn ok(&self) -> bool {
@@ -163,15 +192,13 @@ impl Http {
         }
     }
 
-    /// Replace every registered secret in `text`.
+    fn secret_list(&self) -> Vec<String> {
+        self.secrets.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Redact every registered secret from `text` (verbatim, escaped, encoded or in pieces).
     pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        if let Ok(v) = self.secrets.lock() {
-            for s in v.iter().filter(|s| s.len() >= 4) {
-                out = out.replace(s.as_str(), "[redacted]");
-            }
-        }
-        out
+        super::redact::redact(text, &self.secret_list())
     }
 
     fn once(
@@ -207,11 +234,12 @@ impl Http {
         let body = resp.body_mut().read_to_string().map_err(|e| {
             NetError::Lost(format!("reading the reply: {}", self.scrub(&e.to_string())))
         })?;
-        Ok(Response {
+        Ok(Response::new(
             status,
-            body: self.scrub(&body),
+            &body,
             retry_after,
-        })
+            &self.secret_list(),
+        ))
     }
 
     /// Send with retries. Returns the first reply that is not 429/5xx (a 4xx included: the provider
@@ -251,10 +279,20 @@ impl Http {
         body: Option<&serde_json::Value>,
         final_reply: &dyn Fn(&Response) -> bool,
     ) -> Result<Response, SubmitError> {
+        check_request(url, headers)
+            .map_err(|e| SubmitError::NotSent(format!("{what}: not sent: {}", self.scrub(&e))))?;
         let start = Instant::now();
         let mut attempt = 1;
         loop {
             let (why, wait) = match self.once(method, url, headers, body) {
+                Ok(r) if r.status >= 500 && call == Call::Create && !final_reply(&r) => {
+                    // The provider may have made (and billed) the task before failing.
+                    return Err(SubmitError::Ambiguous(format!(
+                        "{what}: HTTP {}{}; the provider may have created the task before failing",
+                        r.status,
+                        snippet(&r.body)
+                    )));
+                }
                 Ok(r) if (r.status == 429 || r.status >= 500) && !final_reply(&r) => {
                     let why = format!("HTTP {}{}", r.status, snippet(&r.body));
                     (why, r.retry_after)
@@ -307,9 +345,48 @@ impl Http {
             .get("content-length")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok());
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| self.scrub(v));
         let reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
-        Ok((status, len, Box::new(reader)))
+        Ok((status, len, ctype, Box::new(reader)))
     }
+}
+
+/// Everything that would make the request fail before a byte is sent: a URL that does not parse, a
+/// header name or value with a line break or another control character.
+fn check_request(url: &str, headers: &[(String, String)]) -> Result<(), String> {
+    check_url(url)?;
+    for (k, v) in headers {
+        ureq::http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| format!("the header name {k:?} is invalid"))?;
+        if ureq::http::HeaderValue::from_str(v).is_err() {
+            return Err(format!(
+                "the {k} header holds a line break or another control character (check the API key in the environment)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A URL the client can send to: http(s), a host, a port that fits in 16 bits.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|e| format!("the URL {url} is malformed ({e})"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(format!("the URL {url} is not an http(s) URL with a host"));
+    }
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+    if let Some((_, port)) = authority.rsplit_once(':')
+        && !port.contains(']')
+        && port.parse::<u16>().is_err()
+    {
+        return Err(format!("the URL {url} has an invalid port '{port}'"));
+    }
+    Ok(())
 }
 
 fn classify(e: ureq::Error, scrub: impl Fn(&str) -> String) -> NetError {
@@ -319,6 +396,18 @@ fn classify(e: ureq::Error, scrub: impl Fn(&str) -> String) -> NetError {
             NetError::NotSent(format!("cannot connect: {text}"))
         }
         ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => {
+            NetError::NotSent(format!("cannot connect: {text}"))
+        }
+        // Refused or unreachable: no connection, so no byte of the request left.
+        ureq::Error::Io(ref io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::AddrNotAvailable
+                    | std::io::ErrorKind::HostUnreachable
+                    | std::io::ErrorKind::NetworkUnreachable
+            ) =>
+        {
             NetError::NotSent(format!("cannot connect: {text}"))
         }
         _ => NetError::Lost(format!("network error: {text}")),
@@ -377,7 +466,33 @@ mod tests {
         let s = Secret::new("sk-very-secret");
         h.add_secret(&s);
         assert_eq!(h.scrub("bad key sk-very-secret!"), "bad key [redacted]!");
+        let r = Response::new(
+            400,
+            r#"{"message":"bad key \u0073k-very-secret"}"#,
+            None,
+            &h.secret_list(),
+        );
+        assert!(!r.json().unwrap().to_string().contains("very-secret"));
+        assert!(!r.body.contains("\\u0073k-very"), "{}", r.body);
         assert_eq!(format!("{s:?}"), "[redacted]");
+    }
+
+    #[test]
+    fn urls_that_cannot_be_sent_to_are_caught_before_sending() {
+        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("https://[::1]/x").is_ok());
+        assert!(
+            check_url("http://127.0.0.1:99999")
+                .unwrap_err()
+                .contains("port")
+        );
+        assert!(check_url("ftp://x").is_err());
+        let h = [("x-key".to_string(), "a\r\nb".to_string())];
+        assert!(
+            check_request("https://a.b/", &h)
+                .unwrap_err()
+                .contains("line break")
+        );
     }
 
     #[test]

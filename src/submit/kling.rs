@@ -242,7 +242,11 @@ impl Provider for Kling {
         })
     }
 
-    fn find(&self, job: &Job) -> Result<Reconciled, SubmitError> {
+    fn find(
+        &self,
+        job: &Job,
+        _known: &std::collections::HashSet<String>,
+    ) -> Result<Reconciled, SubmitError> {
         let r = self.query(&job.external_id)?;
         if r.status == 404 {
             return Ok(Reconciled::NotFound);

@@ -7,6 +7,12 @@
 //! id, right after) → `completed` | `failed` → `downloaded`. A key with an intent but no `created`
 //! marks a crash between the two writes: the task may exist, and it must be reconciled with the
 //! provider before anything is sent again. A torn last line (a crash mid-write) is skipped.
+//!
+//! Several runs may share one ledger (a CI retry and a terminal, or machines sharing the folder): a
+//! run takes the ledger's lock (`lock`: an exclusive `flock` on `<ledger>.lock`) around "re-read →
+//! decide → record intent → create → record created", so two runs can never both decide to create
+//! the same key. Each append opens the file by path, so a ledger that cannot be written fails loudly
+//! at the moment it matters.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -125,7 +131,6 @@ impl Entry {
 
 pub struct Ledger {
     path: PathBuf,
-    file: File,
     entries: HashMap<String, Entry>,
     by_task: HashMap<String, String>,
     /// Lines that could not be parsed (a torn last line), reported once.
@@ -145,30 +150,76 @@ impl Ledger {
             .append(true)
             .open(path)
             .with_context(|| format!("{}: cannot open the ledger", path.display()))?;
-        let mut text = String::new();
         let mut raw = Vec::new();
         file.read_to_end(&mut raw)
             .with_context(|| format!("{}: cannot read the ledger", path.display()))?;
-        text.push_str(&String::from_utf8_lossy(&raw));
+        if !raw.is_empty() && !raw.ends_with(b"\n") {
+            // A torn last line: end it so the next record starts on a line of its own.
+            file.write_all(b"\n")?;
+            file.sync_data()?;
+        }
+        Ok(Ledger::parse(path, &raw))
+    }
+
+    /// Read the history without creating or changing anything (`--dry-run`); an empty ledger when
+    /// the file does not exist.
+    pub fn peek(path: &Path) -> Result<Ledger> {
+        match std::fs::read(path) {
+            Ok(raw) => Ok(Ledger::parse(path, &raw)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ledger::parse(path, b"")),
+            Err(e) => Err(e).with_context(|| format!("{}: cannot read the ledger", path.display())),
+        }
+    }
+
+    fn parse(path: &Path, raw: &[u8]) -> Ledger {
         let mut ledger = Ledger {
             path: path.to_path_buf(),
-            file,
             entries: HashMap::new(),
             by_task: HashMap::new(),
             skipped_lines: 0,
         };
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        for line in String::from_utf8_lossy(raw)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+        {
             match serde_json::from_str::<Record>(line) {
                 Ok(r) => ledger.apply(&r),
                 Err(_) => ledger.skipped_lines += 1,
             }
         }
-        if !raw.is_empty() && !raw.ends_with(b"\n") {
-            // A torn last line: end it so the next record starts on a line of its own.
-            ledger.file.write_all(b"\n")?;
-            ledger.file.sync_data()?;
+        ledger
+    }
+
+    /// Take the ledger's exclusive lock (blocking until other runs release it); released on drop,
+    /// and by the kernel if the process dies.
+    pub fn lock(&self) -> Result<LedgerLock> {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".lock");
+        let lock_path = PathBuf::from(name);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("{}: cannot open the ledger lock", lock_path.display()))?;
+        use std::os::fd::AsRawFd;
+        loop {
+            // SAFETY: flock on a file descriptor we own for the lifetime of `file`.
+            let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            if r == 0 {
+                return Ok(LedgerLock { _file: file });
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e)
+                    .with_context(|| format!("{}: cannot lock the ledger", lock_path.display()));
+            }
         }
-        Ok(ledger)
+    }
+
+    /// Every task id the ledger knows (for telling our tasks from others in a provider's list).
+    pub fn task_ids(&self) -> std::collections::HashSet<String> {
+        self.by_task.keys().cloned().collect()
     }
 
     pub fn path(&self) -> &Path {
@@ -224,13 +275,17 @@ impl Ledger {
         }
     }
 
-    /// Append one record: one write, then fsync, before the caller goes on.
+    /// Append one record: one write (O_APPEND), then fsync, before the caller goes on.
     pub fn append(&mut self, r: Record) -> Result<()> {
         let mut line = serde_json::to_string(&r)?;
         line.push('\n');
-        self.file
-            .write_all(line.as_bytes())
-            .and_then(|_| self.file.sync_data())
+        OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .and_then(|mut f| {
+                f.write_all(line.as_bytes())?;
+                f.sync_data()
+            })
             .with_context(|| format!("{}: cannot write the ledger", self.path.display()))?;
         self.apply(&r);
         Ok(())
@@ -251,6 +306,11 @@ impl Ledger {
         self.by_task = fresh.by_task;
         Ok(())
     }
+}
+
+/// Holds the ledger's lock until dropped.
+pub struct LedgerLock {
+    _file: File,
 }
 
 /// blake3 of a file's bytes, streamed.

@@ -39,18 +39,20 @@ const COLUMNS: &[&str] = &[
 ];
 
 pub fn load(path: &Path) -> Result<Vec<PairSpec>> {
-    let text = std::fs::read_to_string(path)
+    let raw = std::fs::read(path)
         .with_context(|| format!("{}: cannot read the manifest", path.display()))?;
     let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
     let name = path.display().to_string();
     let is_json = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-        || text.trim_start().starts_with('[');
+        || raw.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     let rows = if is_json {
-        json_rows(&text, &name)?
+        let text = std::str::from_utf8(&raw)
+            .map_err(|_| anyhow::anyhow!("{name}: a JSON manifest must be UTF-8"))?;
+        json_rows(text, &name)?
     } else {
-        csv_rows(&text, &name)?
+        csv_rows(&raw, &name)?
     };
     let mut out = Vec::new();
     for (origin, cells) in rows {
@@ -62,7 +64,8 @@ pub fn load(path: &Path) -> Result<Vec<PairSpec>> {
     Ok(out)
 }
 
-type Row = (String, Vec<(String, String)>);
+/// Where a row came from ("jobs.csv:7"), and its (column, raw value) cells.
+type Row = (String, Vec<(String, Vec<u8>)>);
 
 fn json_rows(text: &str, name: &str) -> Result<Vec<Row>> {
     let v: serde_json::Value = serde_json::from_str(text)
@@ -83,94 +86,116 @@ fn json_rows(text: &str, name: &str) -> Result<Vec<Row>> {
                 serde_json::Value::Null => String::new(),
                 other => other.to_string(),
             };
-            cells.push((k.clone(), s));
+            cells.push((k.clone(), s.into_bytes()));
         }
         rows.push((origin, cells));
     }
     Ok(rows)
 }
 
-/// Split CSV text into records (RFC 4180: quoted fields may hold commas, quotes and newlines).
-pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
+/// CSV through the `csv` crate (RFC 4180 quoting, quoted newlines), strict: the header names only
+/// known columns, every row has exactly the header's number of cells, and every message names the
+/// line the row starts on in the file (blank lines and quoted newlines counted). Cells stay bytes,
+/// so a path that is not UTF-8 survives to the file system untouched.
+fn csv_rows(raw: &[u8], name: &str) -> Result<Vec<Row>> {
+    let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(raw);
+    let mut records = rdr.byte_records();
+    // The csv crate's own line number can point at blank lines skipped before a record; count the
+    // newlines before the record's first byte instead (blank lines skipped forward first).
+    let line_of = |r: &csv::ByteRecord| {
+        r.position().map_or(0, |p| {
+            let mut at = (p.byte() as usize).min(raw.len());
+            while at < raw.len() && (raw[at] == b'\n' || raw[at] == b'\r') {
+                at += 1;
             }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push(record);
-    }
-    records
-        .into_iter()
-        .filter(|r| !(r.len() == 1 && r[0].trim().is_empty()))
-        .collect()
-}
-
-fn csv_rows(text: &str, name: &str) -> Result<Vec<Row>> {
-    let mut records = parse_csv(text.trim_start_matches('\u{feff}')).into_iter();
-    let Some(header) = records.next() else {
+            raw[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+        })
+    };
+    let csv_err = |e: csv::Error| {
+        let line = e.position().map(|p| p.line()).unwrap_or(0);
+        anyhow::anyhow!("{name}:{line}: not valid CSV: {e}")
+    };
+    let Some(header) = records.next().transpose().map_err(csv_err)? else {
         bail!("{name}: empty manifest");
     };
-    let header: Vec<String> = header
-        .iter()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
-    if !header.iter().any(|h| h == "image") || !header.iter().any(|h| h == "video") {
+    let hline = line_of(&header);
+    let mut columns = Vec::new();
+    for cell in header.iter() {
+        let h = String::from_utf8_lossy(cell).trim().to_ascii_lowercase();
+        if !COLUMNS.contains(&h.as_str()) {
+            bail!(
+                "{name}:{hline}: unknown column '{h}' (known: {}); nothing was sent",
+                COLUMNS.join(", ")
+            );
+        }
+        if columns.contains(&h) {
+            bail!("{name}:{hline}: column '{h}' appears twice; nothing was sent");
+        }
+        columns.push(h);
+    }
+    if !columns.iter().any(|h| h == "image") || !columns.iter().any(|h| h == "video") {
         bail!(
-            "{name}: the first row must name the columns (image,video,prompt,orientation,tier,cfg_scale,keep_sound)"
+            "{name}:{hline}: the first row must name the columns, image and video among them (image,video,prompt,orientation,tier,cfg_scale,keep_sound)"
         );
     }
-    Ok(records
-        .enumerate()
-        .map(|(i, r)| {
-            let cells = header.iter().cloned().zip(r).collect();
-            (format!("{name}:{}", i + 2), cells)
-        })
-        .collect())
+    let mut rows = Vec::new();
+    for rec in records {
+        let rec = rec.map_err(csv_err)?;
+        let line = line_of(&rec);
+        if rec.len() != columns.len() {
+            bail!(
+                "{name}:{line}: {} cell(s) where the header has {} (a missing or extra comma, or an unquoted comma in a prompt?); nothing was sent",
+                rec.len(),
+                columns.len()
+            );
+        }
+        let cells = columns
+            .iter()
+            .cloned()
+            .zip(rec.iter().map(<[u8]>::to_vec))
+            .collect();
+        rows.push((format!("{name}:{line}"), cells));
+    }
+    Ok(rows)
 }
 
-fn to_spec(origin: &str, cells: &[(String, String)], dir: &Path) -> Result<PairSpec> {
+fn to_spec(origin: &str, cells: &[(String, Vec<u8>)], dir: &Path) -> Result<PairSpec> {
+    use std::os::unix::ffi::OsStrExt;
     let mut s = PairSpec {
         origin: origin.into(),
         ..PairSpec::default()
     };
-    let resolve = |v: &str| {
-        let p = PathBuf::from(v);
+    let resolve = |v: &[u8]| {
+        let p = PathBuf::from(std::ffi::OsStr::from_bytes(v));
         if p.is_absolute() { p } else { dir.join(p) }
     };
-    for (k, v) in cells {
-        let v = v.trim();
+    for (k, raw) in cells {
         if !COLUMNS.contains(&k.as_str()) {
             bail!(
                 "{origin}: unknown column '{k}' (known: {})",
                 COLUMNS.join(", ")
             );
         }
-        if v.is_empty() {
+        let raw = raw.trim_ascii();
+        if raw.is_empty() {
             continue;
         }
+        if k == "image" || k == "video" {
+            let p = resolve(raw);
+            if k == "image" {
+                s.image = p;
+            } else {
+                s.video = p;
+            }
+            continue;
+        }
+        let v = std::str::from_utf8(raw)
+            .map_err(|_| anyhow::anyhow!("{origin}: the {k} cell is not valid UTF-8"))?;
         match k.as_str() {
-            "image" => s.image = resolve(v),
-            "video" => s.video = resolve(v),
             "prompt" => s.prompt = Some(v.to_string()),
             "orientation" => {
                 s.orientation = Some(match v.to_ascii_lowercase().as_str() {
@@ -266,7 +291,45 @@ mod tests {
                 .contains("tier must be std or pro")
         );
         let c = dir.path().join("x.csv");
-        std::fs::write(&c, "img,vid\na,b\n").unwrap();
-        assert!(load(&c).unwrap_err().to_string().contains("first row"));
+        std::fs::write(&c, "image,video\n").unwrap();
+        assert!(load(&c).unwrap_err().to_string().contains("no pairs"));
+    }
+
+    #[test]
+    fn regression_ragged_rows_and_unknown_columns_name_the_exact_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("jobs.csv");
+        let err = |text: &str| {
+            std::fs::write(&c, text).unwrap();
+            load(&c).unwrap_err().to_string()
+        };
+        // A missing cell after a blank line and a quoted newline: the row starts on line 6.
+        let e = err("image,video,prompt\n\na.jpg,v.mp4,\"two\nlines\"\n\nb.jpg,w.mp4\n");
+        assert!(e.contains("jobs.csv:6:") && e.contains("2 cell(s)"), "{e}");
+        let e = err("image,video,prompt\na.jpg,v.mp4,x,extra\n");
+        assert!(e.contains("jobs.csv:2:") && e.contains("4 cell(s)"), "{e}");
+        let e = err("\nimage,video,promt\na.jpg,v.mp4,x\n");
+        assert!(e.contains("jobs.csv:2: unknown column 'promt'"), "{e}");
+        std::fs::write(
+            &c,
+            "image,video,prompt\n\na.jpg,v.mp4,\"a\nb\"\nc.jpg,w.mp4,\n",
+        )
+        .unwrap();
+        let specs = load(&c).unwrap();
+        assert_eq!(specs[0].origin, format!("{}:3", c.display()));
+        assert_eq!(specs[1].origin, format!("{}:5", c.display()));
+    }
+
+    #[test]
+    fn non_utf8_paths_survive_as_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("jobs.csv");
+        std::fs::write(&c, b"image,video\nh\xE9ro.jpg,v.mp4\n").unwrap();
+        let specs = load(&c).unwrap();
+        assert_eq!(
+            specs[0].image.file_name().unwrap().as_bytes(),
+            b"h\xE9ro.jpg"
+        );
     }
 }

@@ -8,6 +8,7 @@
 //! `gptproto`, `kling`) speaks its own documented contract behind one `Provider` trait.
 
 pub mod assets;
+pub mod dispatch;
 pub mod download;
 pub mod freepik;
 pub mod gptproto;
@@ -16,6 +17,7 @@ pub mod kling;
 pub mod ledger;
 pub mod manifest;
 pub mod price;
+pub mod redact;
 pub mod run;
 pub mod webhook;
 
@@ -165,6 +167,10 @@ pub enum SubmitError {
     /// unreadable 2xx reply): a task may exist that we have no id for.
     #[error("{0}")]
     Ambiguous(String),
+    /// The request could not be built (a malformed URL, a control character in a header): nothing
+    /// left this machine, so no task exists.
+    #[error("{0}")]
+    NotSent(String),
 }
 
 /// One provider's contract: create a task, read it back, and find a task we lost the id of.
@@ -177,7 +183,12 @@ pub trait Provider {
     /// Read a task's state (`job` carries what the path needs, e.g. the tier).
     fn get(&self, job: &Job, task_id: &str) -> Result<TaskState, SubmitError>;
     /// Look for a task created for `job` whose id we never recorded.
-    fn find(&self, job: &Job) -> Result<Reconciled, SubmitError>;
+    /// `known` holds the task ids the ledger already has (other pairs' tasks, not this one's).
+    fn find(
+        &self,
+        job: &Job,
+        known: &std::collections::HashSet<String>,
+    ) -> Result<Reconciled, SubmitError>;
 }
 
 /// Credentials, read only from the environment.
@@ -189,6 +200,9 @@ pub fn provider_for(
 ) -> anyhow::Result<Box<dyn Provider>> {
     let need = |var: &str| -> anyhow::Result<Secret> {
         match env(var) {
+            Some(v) if v.trim().chars().any(|c| c.is_control()) => anyhow::bail!(
+                "{name}: the environment variable {var} holds a line break or another control character inside the key; nothing was sent (check how the key was pasted)"
+            ),
             Some(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
             _ => anyhow::bail!(
                 "{name}: set the API key in the environment variable {var} (keys are never taken from the command line or files)"
@@ -242,8 +256,9 @@ fn host_of(after_scheme: &str) -> String {
 }
 
 fn is_loopback(host: &str) -> bool {
+    // Only `localhost` itself and literal loopback addresses: a name under `.localhost` is resolved
+    // by whatever resolver the machine has, and may well point elsewhere.
     host == "localhost"
-        || host.ends_with(".localhost")
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
@@ -273,6 +288,8 @@ mod tests {
             .to_string();
         assert!(e.contains("refusing plain http"), "{e}");
         assert!(check_base_url("http://127.0.0.1.evil.com/").is_err());
+        assert!(check_base_url("http://evil.localhost:8080/").is_err());
+        assert!(check_base_url("http://127.0.0.2:8080/").is_ok());
         assert!(check_base_url("http://user@10.0.0.1/").is_err());
         assert!(check_base_url("ftp://x").is_err());
     }

@@ -3,9 +3,9 @@
 //! None of the three providers we submit to publishes a per-second USD price for Kling 3.0 Motion
 //! Control that we could read (Freepik: "varies by tier and output duration"; Kling bills resource-pack
 //! units; GPTProto: not found), so their rows say unknown. A budget still needs a number: unknown
-//! prices fall back to the SPEC's reference range (US$0.10–0.16 per output second, matching Muapi's
-//! std/pro prices) and the budget uses the upper end of the range, so `--max-spend` errs on the side of
-//! stopping early. `--price-per-second` replaces all of this with the user's contract price.
+//! prices fall back to a reference range of US$0.10–0.16 per output second (Muapi's published
+//! std/pro prices for the same model; fal's $0.126/s falls inside it) and the budget uses the upper
+//! end of the range, so `--max-spend` errs on the side of stopping early. `--price-per-second` replaces all of this with the user's contract price.
 
 use super::{ProviderName, Tier};
 
@@ -20,9 +20,9 @@ pub struct Price {
     pub note: &'static str,
 }
 
-/// The SPEC's reference range per output second, used when a provider's price is unknown.
+/// The reference range per output second, used when a provider's price is unknown.
 pub const REFERENCE_USD_PER_S: (f64, f64) = (0.10, 0.16);
-pub const REFERENCE_SOURCE: &str = "SPEC.md (about $0.10–0.16 per output second); Muapi std $0.10/s, pro $0.16/s (muapi.ai/playground/kling-v3.0-pro-motion-control)";
+pub const REFERENCE_SOURCE: &str = "other resellers' published prices for this model (Muapi std $0.10/s, pro $0.16/s; fal std about $0.126/s); pass --price-per-second with your contract price";
 
 pub const PRICES: &[Price] = &[
     Price {
@@ -142,6 +142,11 @@ mod tests {
         let r = rate(ProviderName::Freepik, Tier::Std, None);
         assert_eq!(r.usd_per_s, 0.16);
         assert!(r.basis.contains("unknown"));
+        assert!(
+            !r.basis.contains("SPEC"),
+            "users do not have that file: {}",
+            r.basis
+        );
         assert_eq!(
             rate(ProviderName::Kling, Tier::Pro, Some(0.2)).usd_per_s,
             0.2

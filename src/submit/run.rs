@@ -16,8 +16,7 @@ use serde_json::json;
 use super::ledger::{Ledger, Phase, Record};
 use super::manifest::PairSpec;
 use super::{
-    Http, Job, ProviderName, Reconciled, RetryPolicy, SubmitError, TaskState, Tier, assets,
-    download, price,
+    Http, Job, ProviderName, RetryPolicy, SubmitError, TaskState, Tier, assets, download, price,
 };
 use crate::analyze::AnalyzeOptions;
 use crate::engine::{CheckOptions, Input, check_file};
@@ -46,6 +45,10 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// The folder asset paths are made relative to for `--asset-base-url`.
     pub workdir: PathBuf,
+    /// `--adopt KEY=TASK_ID`: tasks the user found at the provider, recorded before anything else.
+    pub adopt: Vec<(String, String)>,
+    /// This invocation, for the commands printed after a failure (keys never appear in it).
+    pub command_line: String,
 }
 
 /// One pair with every default filled in.
@@ -79,7 +82,7 @@ impl Pair {
         }
     }
 
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         format!("{} + {}", self.image.display(), self.video.display())
     }
 }
@@ -101,12 +104,16 @@ pub struct Summary {
 }
 
 /// A pair that passed preflight, ready to send.
-struct Ready {
-    pair: Pair,
-    key: String,
-    estimate: f64,
-    job: Job,
-    params: serde_json::Value,
+pub struct Ready {
+    pub pair: Pair,
+    pub key: String,
+    pub estimate: f64,
+    /// Where the estimate's price comes from, in the user's terms.
+    pub basis: String,
+    /// The output's expected length: the reference video's, within the orientation's cap.
+    pub duration_s: f64,
+    pub job: Job,
+    pub params: serde_json::Value,
 }
 
 fn diag_line(scope: &str, d: &Diagnostic) -> String {
@@ -199,14 +206,6 @@ fn preflight(
     Ok((lines, ok, duration))
 }
 
-fn external_id(key: &str, attempt: u32) -> String {
-    if attempt <= 1 {
-        key.to_string()
-    } else {
-        format!("{key}-{attempt}")
-    }
-}
-
 /// Run the whole submission; prints progress and a summary on stdout.
 pub fn run(
     s: &Settings,
@@ -228,6 +227,7 @@ pub fn run(
         .clone()
         .unwrap_or_else(|| s.provider.default_base().to_string());
     super::check_base_url(&base)?;
+    super::http::check_url(&base).map_err(|e| anyhow::anyhow!("--api-base: {e}"))?;
     let n = pairs.len();
     let mut ready: Vec<Ready> = Vec::new();
     let mut problems = false;
@@ -342,41 +342,38 @@ pub fn run(
             webhook_url: s.webhook_url.clone(),
             external_id: key.clone(),
         };
-        let _ = rate;
         ready.push(Ready {
             pair,
             key,
             estimate,
+            basis: rate.basis.clone(),
+            duration_s: duration.unwrap_or(cap).min(cap),
             job,
             params,
         });
     }
 
     let http = Http::new(s.retry);
+    let mut out = super::dispatch::Outcome {
+        sum,
+        problems,
+        ..Default::default()
+    };
     if s.dry_run {
         let placeholder = |_: &str| Some("dry-run-placeholder".to_string());
         let provider = super::provider_for(s.provider, &base, http, &placeholder)?;
-        for r in &ready {
-            let req = provider.create_request(&r.job);
-            let rate = price::rate(s.provider, r.pair.tier, s.price_per_second);
-            println!("dry run {}: key {}", r.pair.label(), r.key);
-            println!("  {} {}", req.method, req.url);
-            for (k, v) in &req.headers {
-                println!("  {k}: {v}");
-            }
-            println!(
-                "  {}",
-                serde_json::to_string_pretty(&req.body)?.replace('\n', "\n  ")
-            );
-            println!("  estimated cost: ${:.2} ({})", r.estimate, rate.basis);
-            sum.spent_usd += r.estimate;
-        }
-        print_summary(&sum, s, true);
-        return Ok((sum.clone(), sum.refused == 0 && !problems));
+        let ledger = Ledger::peek(&s.ledger)?;
+        super::dispatch::dry_run(&mut out, &ledger, provider.as_ref(), s, &mut ready)?;
+        print_summary(&out.sum, s, true);
+        let clean = out.sum.refused == 0
+            && out.sum.failed == 0
+            && out.sum.over_budget == 0
+            && !out.problems;
+        return Ok((out.sum, clean));
     }
     if ready.is_empty() {
-        print_summary(&sum, s, false);
-        return Ok((sum, false));
+        print_summary(&out.sum, s, false);
+        return Ok((out.sum, false));
     }
 
     let provider = super::provider_for(s.provider, &base, http.clone(), env)?;
@@ -389,172 +386,24 @@ pub fn run(
         );
     }
 
-    // 2. Decide per pair: skip, resume, reconcile or create.
-    let mut poll: Vec<(usize, String)> = Vec::new();
-    let mut fetch: Vec<(usize, Vec<String>)> = Vec::new();
-    let mut budget_hit = false;
+    // 2. Decide per pair, under the ledger's lock: skip, resume, reconcile or create.
     for (i, r) in ready.iter_mut().enumerate() {
-        let label = r.pair.label();
-        let entry = ledger.entry(&r.key).cloned();
-        let mut attempt = entry.as_ref().map(|e| e.attempt).unwrap_or(1);
-        r.job.external_id = external_id(&r.key, attempt);
-        let mut must_create = false;
-        match entry.as_ref().map(|e| e.phase) {
-            Some(Phase::Downloaded)
-                if entry
-                    .as_ref()
-                    .and_then(|e| e.path.as_ref())
-                    .is_some_and(|p| Path::new(p).exists()) =>
-            {
-                println!(
-                    "{label}: already done ({}), skipped",
-                    entry.and_then(|e| e.path).unwrap_or_default()
-                );
-                sum.skipped_done += 1;
-            }
-            Some(Phase::Downloaded) | Some(Phase::Completed) => {
-                let e = entry.unwrap_or_else(|| unreachable_entry(&r.key));
-                println!(
-                    "{label}: task {} finished earlier; downloading",
-                    e.task_id.clone().unwrap_or_default()
-                );
-                sum.resumed += 1;
-                fetch.push((i, e.urls));
-            }
-            Some(Phase::Created) => {
-                let id = entry.and_then(|e| e.task_id).unwrap_or_default();
-                println!("{label}: task {id} in flight from an earlier run; resuming polling");
-                sum.resumed += 1;
-                poll.push((i, id));
-            }
-            Some(Phase::Failed) if !s.force_resend => {
-                let reason = entry.and_then(|e| e.reason).unwrap_or_default();
-                println!(
-                    "{label}: the provider failed this task earlier: {reason}; not re-sent (pass --force-resend to pay for a new task)"
-                );
-                sum.failed += 1;
-            }
-            Some(Phase::Failed) => {
-                attempt += 1;
-                must_create = true;
-            }
-            Some(Phase::Intent) => {
-                println!(
-                    "{label}: an earlier run crashed between recording the intent and the task id; asking {} whether the task exists",
-                    s.provider
-                );
-                match provider.find(&r.job) {
-                    Ok(Reconciled::Found(id)) => {
-                        println!("{label}: found task {id}; resuming it (no second create)");
-                        let mut rec = Record::new("created", &r.key, attempt);
-                        rec.task_id = Some(id.clone());
-                        rec.via = Some("reconcile".into());
-                        ledger.append(rec)?;
-                        sum.resumed += 1;
-                        poll.push((i, id));
-                    }
-                    Ok(Reconciled::NotFound) => {
-                        println!("{label}: {} has no such task; sending it", s.provider);
-                        must_create = true;
-                    }
-                    Ok(Reconciled::Unknown(why)) if s.force_resend => {
-                        println!(
-                            "{label}: cannot reconcile ({why}); --force-resend: sending a new task"
-                        );
-                        attempt += 1;
-                        must_create = true;
-                    }
-                    Ok(Reconciled::Unknown(why)) => {
-                        println!(
-                            "{label}: not re-sent: a task may already exist and be billed, and {why}. Check the provider's dashboard, then re-run with --force-resend to send it again"
-                        );
-                        problems = true;
-                        sum.unfinished += 1;
-                    }
-                    Err(e) => {
-                        println!(
-                            "{label}: cannot reconcile with {}: {e}; not re-sent, re-run later",
-                            s.provider
-                        );
-                        problems = true;
-                        sum.unfinished += 1;
-                    }
-                }
-            }
-            None => must_create = true,
-        }
-        if !must_create {
-            continue;
-        }
-        r.job.external_id = external_id(&r.key, attempt);
-        if budget_hit
-            || s.max_spend
-                .is_some_and(|m| sum.spent_usd + r.estimate > m + 1e-9)
-        {
-            if !budget_hit {
-                println!(
-                    "{label}: not sent: its estimate ${:.2} would take the spend to ${:.2}, past --max-spend ${:.2}; stopping here",
-                    r.estimate,
-                    sum.spent_usd + r.estimate,
-                    s.max_spend.unwrap_or(0.0)
-                );
-            }
-            budget_hit = true;
-            sum.over_budget += 1;
-            continue;
-        }
-        let mut intent = Record::new("intent", &r.key, attempt);
-        intent.provider = Some(s.provider.name().into());
-        intent.tier = Some(r.pair.tier.name().into());
-        intent.image = Some(r.pair.image.display().to_string());
-        intent.video = Some(r.pair.video.display().to_string());
-        intent.params = Some(r.params.clone());
-        intent.estimate_usd = Some(r.estimate);
-        ledger.append(intent)?;
-        match provider.create(&r.job) {
-            Ok(id) => {
-                let mut rec = Record::new("created", &r.key, attempt);
-                rec.task_id = Some(id.clone());
-                ledger.append(rec)?;
-                println!("{label}: created task {id} (estimate ${:.2})", r.estimate);
-                sum.created += 1;
-                sum.spent_usd += r.estimate;
-                poll.push((i, id));
-            }
-            Err(SubmitError::Ambiguous(m)) => {
-                // The task may exist: ask before anything else is sent for this key.
-                match provider.find(&r.job) {
-                    Ok(Reconciled::Found(id)) => {
-                        let mut rec = Record::new("created", &r.key, attempt);
-                        rec.task_id = Some(id.clone());
-                        rec.via = Some("reconcile".into());
-                        ledger.append(rec)?;
-                        println!("{label}: {m}; found it as task {id}");
-                        sum.created += 1;
-                        sum.spent_usd += r.estimate;
-                        poll.push((i, id));
-                    }
-                    _ => {
-                        println!(
-                            "{label}: {m}. Not re-sent; a re-run asks {} again before sending",
-                            s.provider
-                        );
-                        problems = true;
-                        sum.unfinished += 1;
-                    }
-                }
-            }
-            Err(e) => {
-                // Refused or never accepted: no task exists, a re-run may send again.
-                let mut rec = Record::new("rejected", &r.key, attempt);
-                rec.reason = Some(e.to_string());
-                ledger.append(rec)?;
-                println!("{label}: not created: {e}");
-                problems = true;
-                sum.unfinished += 1;
-            }
+        super::dispatch::dispatch(&mut out, &mut ledger, provider.as_ref(), s, i, r)?;
+    }
+    for (k, _) in &s.adopt {
+        if !ready.iter().any(|r| r.key == *k) {
+            println!("--adopt {k}: no pair of this run has that key; ignored");
         }
     }
+    let super::dispatch::Outcome {
+        mut sum,
+        poll,
+        fetch,
+        mut problems,
+        ..
+    } = out;
+    let mut poll = poll;
+    let mut fetch = fetch;
 
     // 3. Poll until everything in flight finishes (or the poll time limit passes).
     let start = Instant::now();
@@ -655,7 +504,7 @@ pub fn run(
         let mut ok = true;
         for (k, url) in urls.iter().enumerate() {
             let name = download::output_name(&r.pair.image, &r.pair.video, &r.key, k);
-            match download::download(&http, url, &s.out_dir, &name) {
+            match download::download(&http, url, &s.out_dir, &name, r.duration_s) {
                 Ok((path, bytes)) => {
                     let mut rec = Record::new("downloaded", &r.key, attempt);
                     rec.path = Some(path.display().to_string());
@@ -681,14 +530,11 @@ pub fn run(
     Ok((sum, clean))
 }
 
-fn unreachable_entry(key: &str) -> super::ledger::Entry {
-    super::ledger::Entry::new(key, 1, Phase::Completed)
-}
-
 fn print_summary(sum: &Summary, s: &Settings, dry: bool) {
     let spent = if dry { "would spend" } else { "spent" };
+    let created = if dry { "to create" } else { "created" };
     println!(
-        "summary ({}): {} pair(s): {} created, {} resumed, {} already done, {} downloaded, {} failed, {} refused by preflight, {} over budget, {} unfinished",
+        "summary ({}): {} pair(s): {} {created}, {} resumed, {} already done, {} downloaded, {} failed, {} refused by preflight, {} over budget, {} unfinished",
         s.provider,
         sum.pairs,
         sum.created,

@@ -53,6 +53,14 @@ pub enum Reply {
     },
     /// Wait until the flag is set (the client got killed), then answer.
     HoldThen(Arc<AtomicBool>, Box<Reply>),
+    /// Status, Content-Type, body; without a Content-Length when `length` is false (the end of the
+    /// body is the end of the connection, so a cut body looks complete).
+    Typed {
+        status: u16,
+        ctype: &'static str,
+        body: Vec<u8>,
+        length: bool,
+    },
 }
 
 pub struct Mock {
@@ -205,6 +213,24 @@ fn write_reply(mut s: TcpStream, reply: Reply, stop: &AtomicBool) -> std::io::Re
             s.write_all(&body)?;
             let _ = s.shutdown(std::net::Shutdown::Both);
         }
+        Reply::Typed {
+            status,
+            ctype,
+            body,
+            length,
+        } => {
+            let mut h =
+                format!("HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nConnection: close\r\n");
+            if length {
+                h.push_str(&format!("Content-Length: {}\r\n", body.len()));
+            }
+            h.push_str("\r\n");
+            s.write_all(h.as_bytes())?;
+            s.write_all(&body)?;
+            s.flush()?;
+            let _ = s.shutdown(std::net::Shutdown::Both);
+            return Ok(());
+        }
         Reply::HoldThen(flag, then) => {
             let until = Instant::now() + Duration::from_secs(60);
             while !flag.load(Ordering::SeqCst)
@@ -240,6 +266,18 @@ pub struct Faults {
     pub list_echoes_inputs: bool,
     /// Never finish (the client is killed while polling).
     pub never_finish: bool,
+    /// The next create calls make (and bill) the task, then answer with this status (502, 504).
+    pub charge_then: Vec<u16>,
+    /// The next downloads answer 200 with an HTML error page (an expired signed URL).
+    pub html_downloads: usize,
+    /// The next downloads send half the video without a Content-Length, then close.
+    pub cut_downloads: usize,
+    /// A FAILED task's error, as raw JSON string content (so it can hold `\u` escapes).
+    pub raw_fail_reason: Option<String>,
+    /// Called whenever a task is created (e.g. to break the ledger mid-run).
+    pub on_create: Option<Box<dyn FnMut() + Send>>,
+    /// The list endpoint is missing (404).
+    pub no_list: bool,
 }
 
 pub enum PollFault {
@@ -248,9 +286,34 @@ pub enum PollFault {
     Drop,
 }
 
-/// The output video the fakes serve.
+/// The output video the fakes serve: a real 4 s MP4 (the reference video's length), index first
+/// (faststart) so a cut copy still opens and only its packets tell it is short. Made once per test
+/// process with the ffmpeg CLI.
 pub fn output_bytes() -> Vec<u8> {
-    (0..200_000u32).map(|i| (i * 31 % 251) as u8).collect()
+    static VIDEO: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    VIDEO
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("out.mp4");
+            let st = std::process::Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+                .arg("testsrc=size=320x240:rate=24:duration=4")
+                .args([
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-pix_fmt",
+                    "yuv420p",
+                ])
+                .args(["-movflags", "+faststart"])
+                .arg(&out)
+                .status()
+                .unwrap();
+            assert!(st.success(), "ffmpeg could not make the fake output video");
+            std::fs::read(&out).unwrap()
+        })
+        .clone()
 }
 
 struct Task {
@@ -291,6 +354,22 @@ impl Fake {
         })
     }
 
+    /// After a task was made: a charge-then-5xx reply if one is queued, and the create hook.
+    fn after_create(&mut self) -> Option<Reply> {
+        if let Some(h) = self.faults.on_create.as_mut() {
+            h();
+        }
+        if self.faults.charge_then.is_empty() {
+            return None;
+        }
+        let st = self.faults.charge_then.remove(0);
+        Some(Reply::Raw(
+            st,
+            vec![],
+            b"{\"message\":\"Gateway Timeout\"}".to_vec(),
+        ))
+    }
+
     fn create_fault(&mut self) -> Option<Reply> {
         if self.faults.create.is_empty() {
             return None;
@@ -317,6 +396,24 @@ impl Fake {
     fn download(&mut self) -> Reply {
         self.downloads += 1;
         let body = output_bytes();
+        if self.faults.html_downloads > 0 {
+            self.faults.html_downloads -= 1;
+            return Reply::Typed {
+                status: 200,
+                ctype: "text/html; charset=utf-8",
+                body: b"<html><body><h1>Request has expired</h1></body></html>".to_vec(),
+                length: true,
+            };
+        }
+        if self.faults.cut_downloads > 0 {
+            self.faults.cut_downloads -= 1;
+            return Reply::Typed {
+                status: 200,
+                ctype: "video/mp4",
+                body: body[..body.len() / 2].to_vec(),
+                length: false,
+            };
+        }
         if self.faults.truncate_first_download && self.downloads == 1 {
             return Reply::Truncated {
                 body: body[..1000].to_vec(),
@@ -330,7 +427,12 @@ impl Fake {
                 delay: Duration::from_millis(40),
             };
         }
-        Reply::Raw(200, vec![], body)
+        Reply::Typed {
+            status: 200,
+            ctype: "video/mp4",
+            body,
+            length: true,
+        }
     }
 
     fn hold(&self, then: Reply) -> Reply {
@@ -413,12 +515,16 @@ pub fn freepik(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
                     polls: 0,
                     body: b,
                 });
+                if let Some(r) = f.after_create() {
+                    return r;
+                }
                 let reply = Reply::Json(
                     200,
                     json!({"data": {"task_id": id, "status": "CREATED", "generated": []}}),
                 );
                 f.hold(reply)
             }
+            ("GET", None) if f.faults.no_list => Reply::Json(404, json!({"message": "Not found"})),
             ("GET", None) => {
                 let items: Vec<Value> = f
                     .tasks
@@ -450,6 +556,15 @@ pub fn freepik(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
                     (true, Some(reason)) => Reply::Json(
                         200,
                         json!({"data": {"task_id": id, "status": "FAILED", "generated": [], "error": reason}}),
+                    ),
+                    (true, None) if f.faults.raw_fail_reason.is_some() => Reply::Raw(
+                        200,
+                        vec![],
+                        format!(
+                            "{{\"data\": {{\"task_id\": \"{id}\", \"status\": \"FAILED\", \"generated\": [], \"error\": \"{}\"}}}}",
+                            f.faults.raw_fail_reason.as_ref().unwrap()
+                        )
+                        .into_bytes(),
                     ),
                     (true, None) => Reply::Json(
                         200,
@@ -554,6 +669,9 @@ pub fn kling(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
                 polls: 0,
                 body: b,
             });
+            if let Some(r) = f.after_create() {
+                return r;
+            }
             let reply = Reply::Json(200, task_obj(&id, &ext, "submitted", json!({})));
             return f.hold(reply);
         }
@@ -603,7 +721,7 @@ pub fn gptproto(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
             return Reply::Json(401, json!({"code": 401, "message": "invalid api key"}));
         }
         if req.method == "POST"
-            && req.path.starts_with("/api/v3/kling/kling-v3.0-")
+            && req.path.starts_with("/api/v3/kwaivgi/kling-v3.0-")
             && req.path.contains("/motion-control")
         {
             if let Some(r) = f.create_fault() {
@@ -622,6 +740,9 @@ pub fn gptproto(faults: Faults) -> (Mock, Arc<Mutex<Fake>>) {
                 polls: 0,
                 body: b,
             });
+            if let Some(r) = f.after_create() {
+                return r;
+            }
             return f.hold(Reply::Json(
                 200,
                 json!({"code": 200, "data": {"id": id, "status": "created", "outputs": []}}),

@@ -78,12 +78,12 @@ fn read_vint(buf: &[u8], keep_marker: bool) -> Option<(u64, usize)> {
 }
 
 /// An element ID, marker bit kept (as IDs are written in the spec).
-fn read_id(buf: &[u8]) -> Option<(u64, usize)> {
+pub(super) fn read_id(buf: &[u8]) -> Option<(u64, usize)> {
     read_vint(buf, true)
 }
 
 /// An element size; the all-ones value means "unknown size" (`Some(None)`).
-fn read_size(buf: &[u8]) -> Option<(Option<u64>, usize)> {
+pub(super) fn read_size(buf: &[u8]) -> Option<(Option<u64>, usize)> {
     let (v, len) = read_vint(buf, false)?;
     let unknown = (1u64 << (7 * len)) - 1;
     Some((if v == unknown { None } else { Some(v) }, len))

@@ -147,17 +147,25 @@ pub fn downsample(points: &[(f64, f32)], n: usize) -> Vec<(f32, f32)> {
 
 /// The picture of an image file, upright, first frame, flattened onto white, `THUMB_EDGE` long.
 pub fn from_image(path: &Path) -> Artefacts {
-    from_decoded(crate::fix::image::decode_stored(path))
+    from_decoded(crate::pixels::decode_for_analysis(path))
 }
 
-/// `from_image` on a decode already made (`fix::image::decode_stored`'s result).
+/// `from_image` on a decode already made (`pixels::decode_for_analysis`'s result; the size shown
+/// is the stored picture's, upright, even when the decode was reduced).
 pub fn from_decoded(
-    decoded: Result<(DynamicImage, Orientation), crate::fix::image::ImageFixError>,
+    decoded: Result<crate::pixels::Decoded, crate::pixels::PixelError>,
 ) -> Artefacts {
     match decoded {
-        Ok((mut img, orientation)) => {
-            img.apply_orientation(orientation);
-            match (img.width(), img.height(), image_thumb(img)) {
+        Ok(d) => {
+            let mut img = d.img;
+            img.apply_orientation(d.orientation);
+            use Orientation as O;
+            let turned = matches!(
+                d.orientation,
+                O::Rotate90 | O::Rotate270 | O::Rotate90FlipH | O::Rotate270FlipH
+            );
+            let (w, h) = if turned { (d.full.1, d.full.0) } else { d.full };
+            match (w, h, image_thumb(img)) {
                 (w, h, Some(t)) => Artefacts {
                     thumbs: vec![t],
                     size: Some((w, h)),

