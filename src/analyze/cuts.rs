@@ -76,8 +76,28 @@ const HIST_CUT: f32 = 0.5;
 /// A repeated frame (exact duplicate from a frame-rate conversion or an encoder skip).
 pub(crate) const DUP: f32 = 0.05;
 
+/// What the return-to-an-earlier-picture test knows beyond the records it is given: when the
+/// records are a stretch decoded again (`refine`), the cuts already decided before it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Earlier<'a> {
+    /// Frame numbers of the hard cuts decided before `first`.
+    pub cuts: &'a [u64],
+    /// The first frame number at which a cut may be reported: the records before it are history
+    /// for the tests (a window's first frames have too little context to be judged themselves).
+    pub first: u64,
+}
+
 pub(crate) fn hard_cuts(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> {
-    scan(recs, o, 1.0)
+    scan(recs, o, 1.0, Some(&Earlier::default()))
+}
+
+/// The hard-cut test on a stretch decoded again at the full rate, `returns` as in `scan`.
+pub(crate) fn window_cuts(
+    recs: &[FrameRec],
+    o: &AnalyzeOptions,
+    returns: Option<&Earlier<'_>>,
+) -> Vec<Boundary> {
+    scan(recs, o, 1.0, returns)
 }
 
 /// Every frame that might be a hard cut once the frames skipped around it are decoded: the
@@ -89,12 +109,19 @@ pub(crate) fn hard_cuts(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> 
 /// the score and the ratio; halving the thresholds covered every cut of the montages in
 /// `scripts/skip-equivalence.sh`. `refine` decides each candidate at the full rate.
 pub(crate) fn candidates(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> {
-    scan(recs, o, 0.5)
+    scan(recs, o, 0.5, None)
 }
 
 /// The hard-cut test with every threshold times `k` (1: the verdict; below 1: a wider net whose
-/// catches are decided elsewhere, flashes and returns included).
-fn scan(recs: &[FrameRec], o: &AnalyzeOptions, k: f64) -> Vec<Boundary> {
+/// catches are decided elsewhere, flashes included). `returns`: run the return-to-an-earlier-
+/// picture test, with the cuts decided before the records (None: leave it to the caller, whose
+/// records may not reach back as far as the test looks).
+fn scan(
+    recs: &[FrameRec],
+    o: &AnalyzeOptions,
+    k: f64,
+    returns: Option<&Earlier<'_>>,
+) -> Vec<Boundary> {
     let n = recs.len();
     let within = |i: usize, j: usize| {
         let dt = recs[i].t - recs[j].t;
@@ -138,8 +165,9 @@ fn scan(recs: &[FrameRec], o: &AnalyzeOptions, k: f64) -> Vec<Boundary> {
     let c = |j: usize| recs[j].cmafd;
     let (kf, loose) = (k as f32, k < 1.0);
     let mut out: Vec<Boundary> = Vec::new();
+    let first = returns.map_or(0, |e| e.first);
     for i in 1..n {
-        if m(i) < DUP {
+        if m(i) < DUP || recs[i].frame < first {
             continue;
         }
         let p = prev_real(i);
@@ -193,9 +221,15 @@ fn scan(recs: &[FrameRec], o: &AnalyzeOptions, k: f64) -> Vec<Boundary> {
         // The picture went back to one seen shortly before, with no cut in between: the frames in
         // between were a flash, a glitch or a freeze, not another shot.
         let r = &recs[i];
-        if !loose && r.ret.is_finite() && r.ret < 0.6 * r.d1 {
+        if let Some(e) = returns
+            && r.ret.is_finite()
+            && r.ret < 0.6 * r.d1
+        {
             let from = i.saturating_sub(r.ret_back as usize);
-            if !out.iter().any(|b| b.frame > from) {
+            let since = recs[from].frame;
+            let cut_between = out.iter().any(|b| b.frame > from)
+                || e.cuts.iter().any(|&f| f > since && f < r.frame);
+            if !cut_between {
                 continue;
             }
         }

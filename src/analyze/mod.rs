@@ -381,12 +381,13 @@ fn refine_cuts(
             after: recs[b.frame].frame,
         })
         .collect();
-    let verdicts = refine::check(path, opts, fps, clock, &cands);
     let mut out: Vec<cuts::Boundary> = strict
         .iter()
         .filter(|b| !unsure.iter().any(|u| u.frame == b.frame))
         .cloned()
         .collect();
+    let known: Vec<u64> = out.iter().map(|b| b.at).collect();
+    let verdicts = refine::check(path, opts, fps, clock, &cands, &known);
     for (u, v) in unsure.iter().zip(verdicts) {
         match v {
             refine::Verdict::Cut { at, score } => out.push(cuts::Boundary {

@@ -16,6 +16,14 @@ pub(crate) fn dissolve_windows(fps: f64) -> [usize; 3] {
     [even(0.3 * fps, 4), even(0.6 * fps, 8), even(1.2 * fps, 12)]
 }
 
+/// Frames of small grey pictures the analyzer keeps: the longest dissolve window, and 2 s for the
+/// return-to-an-earlier-picture test (`FrameRec::ret`, which looks back `ring_len - 1` frames).
+pub(crate) fn ring_len(fps: f64) -> usize {
+    (dissolve_windows(fps)[2] + 2)
+        .max((2.0 * fps).round() as usize)
+        .min(240)
+}
+
 /// Dissolve-test numbers for one window ending at this frame (NaN when not available).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct DissolveRec {
@@ -762,10 +770,7 @@ impl Analyzer {
             self.f = (w / 240).max(1);
             self.sw = (w / self.f).max(1);
             self.sh = (h / self.f).max(1);
-            let cap = (self.wins[2] + 2)
-                .max((2.0 * self.fps).round() as usize)
-                .min(240);
-            self.ring = vec![Vec::new(); cap];
+            self.ring = vec![Vec::new(); ring_len(self.fps)];
             self.tk = (self.sw / TINY_W).max(1);
             self.tiny = vec![Vec::new(); self.wins[2] + 2];
             self.colacc = vec![0; w];
@@ -994,21 +999,26 @@ impl Analyzer {
 
         let (mut ret, mut ret_back) = (f32::NAN, 0u32);
         if mc.is_finite() {
-            // Back as far as the ring reaches with every frame decoded (about 2 s), by frame
-            // number: with skipped frames the ring holds older pictures, and a new shot that
-            // resembles one from further back is still a new shot.
+            // The frames 3, 5, 7... back, as far as the ring reaches with every frame decoded
+            // (about 2 s), by frame number: with skipped frames the ring holds older pictures (a
+            // new shot that resembles one from further back is still a new shot), and only those
+            // of the frames a full decode compares with, so the fast pass never finds a closer
+            // match than a full decode would.
             let reach = self.ring.len() as u64;
-            let mut k = 3;
+            let mut k = 1;
             while let Some(p) = self.ring_get(k) {
-                if number.saturating_sub(self.recs[idx - k].frame) >= reach {
+                let back = number.saturating_sub(self.recs[idx - k].frame);
+                if back >= reach {
                     break;
                 }
-                let d = mad_pct(&small, p);
-                if ret.is_nan() || d < ret {
-                    ret = d;
-                    ret_back = k as u32;
+                if back >= 3 && back % 2 == 1 {
+                    let d = mad_pct(&small, p);
+                    if ret.is_nan() || d < ret {
+                        ret = d;
+                        ret_back = k as u32;
+                    }
                 }
-                k += 2;
+                k += 1;
             }
         }
 
