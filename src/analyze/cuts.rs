@@ -219,11 +219,13 @@ fn scan(
             continue;
         }
         // The picture went back to one seen shortly before, with no cut in between: the frames in
-        // between were a flash, a glitch or a freeze, not another shot.
+        // between were a flash, a glitch or a freeze, not another shot. Back in luma and chroma
+        // together: a new shot whose brightness pattern resembles an earlier one (the same test
+        // pattern flipped, in other colours) is still a new shot.
         let r = &recs[i];
         if let Some(e) = returns
             && r.ret.is_finite()
-            && r.ret < 0.6 * r.d1
+            && r.ret + r.cret < 0.6 * (r.d1 + r.cmafd)
         {
             let from = i.saturating_sub(r.ret_back as usize);
             let since = recs[from].frame;

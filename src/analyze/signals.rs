@@ -131,6 +131,9 @@ pub struct FrameRec {
     /// glitch, freeze-and-resume), not a new shot.
     pub ret: f32,
     pub ret_back: u32,
+    /// Small-frame chroma difference (%, U and V averaged) to that same earlier frame (0 without
+    /// chroma, NaN when `ret` is).
+    pub cret: f32,
 }
 
 /// A stretch of near-uniform frames, compared before/after (for fades through black or white).
@@ -153,6 +156,8 @@ pub(crate) struct Analyzer {
     sh: usize,
     wins: [usize; 3],
     ring: Vec<Vec<u8>>,
+    /// The chroma small frames (U then V) of the same frames as `ring`, slot for slot.
+    cring: Vec<Vec<u8>>,
     /// Tiny copies (small frame / `tk`) of the last few frames, for the dissolve test.
     tiny: Vec<Vec<u8>>,
     tk: usize,
@@ -724,6 +729,7 @@ impl Analyzer {
             sh: 0,
             wins,
             ring: Vec::new(),
+            cring: Vec::new(),
             tiny: Vec::new(),
             tk: 1,
             chroma_prev: None,
@@ -771,6 +777,7 @@ impl Analyzer {
             self.sw = (w / self.f).max(1);
             self.sh = (h / self.f).max(1);
             self.ring = vec![Vec::new(); ring_len(self.fps)];
+            self.cring = vec![Vec::new(); ring_len(self.fps)];
             self.tk = (self.sw / TINY_W).max(1);
             self.tiny = vec![Vec::new(); self.wins[2] + 2];
             self.colacc = vec![0; w];
@@ -839,6 +846,10 @@ impl Analyzer {
             {
                 cmafd = 0.5 * (mad_pct(&us, pu) + mad_pct(&vs, pv));
             }
+            let c = &mut self.cring[slot];
+            c.clear();
+            c.extend_from_slice(&us);
+            c.extend_from_slice(&vs);
             if let Some(old) = self.chroma_prev.replace((us, vs)) {
                 self.chroma_cur = old;
             }
@@ -1021,6 +1032,17 @@ impl Analyzer {
                 k += 1;
             }
         }
+        // The same earlier frame in colour: a return is a return in chroma too.
+        let cret = match self
+            .cring
+            .get((idx + self.cring.len() - ret_back as usize) % self.cring.len().max(1))
+        {
+            _ if ret.is_nan() => f32::NAN,
+            Some(old) if !old.is_empty() && old.len() == self.cring[slot].len() => {
+                mad_pct(&self.cring[slot], old)
+            }
+            _ => 0.0,
+        };
 
         // Blank runs (near-uniform frames) and what surrounds them.
         // Near-uniform, or near video black (a dark card with a little text still separates shots).
@@ -1051,6 +1073,7 @@ impl Analyzer {
             mc,
             ret,
             ret_back,
+            cret,
         });
     }
 
@@ -1227,6 +1250,7 @@ mod tests {
                 mc: f32::NAN,
                 ret: f32::NAN,
                 ret_back: 0,
+                cret: f32::NAN,
             })
             .collect()
     }
