@@ -247,7 +247,7 @@ fn montage(
 /// changed the cuts: a cut out of fast arm wrestling into a child's face, missed because the steps
 /// over skipped frames carried more motion than the cut's neighbours at the full rate.
 #[test]
-fn fast_pass_finds_the_cuts_of_a_full_decode_on_footage_montages() {
+fn fast_pass_finds_cut_in_bframe_montage() {
     let Some(root) = corpus() else { return };
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&[(&str, f64, u32)], (u32, u32, bool, u32)); 2] = [
