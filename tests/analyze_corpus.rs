@@ -200,11 +200,16 @@ fn samples_cover_every_hard_cut_and_leave_the_analysis_alone() {
 /// A montage of corpus footage as `scripts/skip-equivalence.sh` makes them: each segment
 /// (file, start s, frames) scaled and padded to 640x360 at `fps`, joined, encoded by x264 without
 /// scene-cut keyframes with `bf` B-frames (`pyramid` or not) and a GOP of `gop` frames.
+/// A montage segment: corpus file, start (s), frames.
+type Segment<'a> = (&'a str, f64, u32);
+/// Frame rate, B-frames, pyramid, GOP.
+type Encoding = (u32, u32, bool, u32);
+
 fn montage(
     root: &std::path::Path,
     out: &std::path::Path,
-    segs: &[(&str, f64, u32)],
-    (fps, bf, pyramid, gop): (u32, u32, bool, u32),
+    segs: &[Segment],
+    (fps, bf, pyramid, gop): Encoding,
 ) -> Option<()> {
     let mut cmd = std::process::Command::new("ffmpeg");
     cmd.args(["-v", "error", "-y"]);
@@ -250,7 +255,7 @@ fn montage(
 fn fast_pass_finds_cut_in_bframe_montage() {
     let Some(root) = corpus() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[(&str, f64, u32)], (u32, u32, bool, u32)); 2] = [
+    let cases: [(&[Segment], Encoding); 2] = [
         (
             &[
                 ("containers/mmaction2_armwrestling_sar64-51.mp4", 6.56, 32),
