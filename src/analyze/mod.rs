@@ -347,8 +347,10 @@ fn pass(
     }))
 }
 
-/// Hard cuts with skipped frames before them are decided at the full frame rate (`refine`): those
-/// that were not cuts are dropped, the others moved to their exact frame.
+/// The hard cuts of a pass that skipped frames, as a full decode finds them: every frame the
+/// wider net of `cuts::candidates` catches is decided at the full frame rate (`refine`), unless
+/// the fast pass saw all the frames the test looks at (then its own verdict, `bounds`, stands).
+/// Cuts that were not cuts are dropped, the others moved to their exact frame.
 fn refine_cuts(
     path: &Path,
     opts: &AnalyzeOptions,
@@ -357,32 +359,46 @@ fn refine_cuts(
     clock: &refine::Clock<'_>,
     bounds: &mut Vec<cuts::Boundary>,
 ) {
-    // The record before each unsure cut (None: the fast pass's placement is final).
-    let before = |b: &cuts::Boundary| {
-        (b.frame > 0 && recs[b.frame].frame > recs[b.frame - 1].frame + 1).then(|| b.frame - 1)
+    let n = recs.len();
+    // The hard-cut test compares a frame with up to three records on either side; when those are
+    // consecutive frames and none repeats the one before (repeats make it look further back),
+    // the fast pass had every frame a full decode would use.
+    let sure = |i: usize| {
+        let (a, b) = (i.saturating_sub(3), (i + 3).min(n - 1));
+        recs[b].frame - recs[a].frame == (b - a) as u64
+            && recs[a + 1..=b].iter().all(|r| r.mafd >= cuts::DUP)
     };
-    let cands: Vec<refine::Candidate> = bounds
+    let strict = std::mem::take(bounds);
+    let fast_verdict = |i: usize| strict.iter().find(|b| b.frame == i).cloned();
+    let unsure: Vec<cuts::Boundary> = cuts::candidates(recs, opts)
+        .into_iter()
+        .filter(|b| b.frame > 0 && !sure(b.frame))
+        .collect();
+    let cands: Vec<refine::Candidate> = unsure
         .iter()
-        .filter_map(|b| {
-            before(b).map(|p| refine::Candidate {
-                before: recs[p].frame,
-                after: recs[b.frame].frame,
-            })
+        .map(|b| refine::Candidate {
+            before: recs[b.frame - 1].frame,
+            after: recs[b.frame].frame,
         })
         .collect();
-    let mut verdicts = refine::check(path, opts, fps, clock, &cands).into_iter();
-    bounds.retain_mut(|b| {
-        if before(b).is_none() {
-            return true;
+    let mut out: Vec<cuts::Boundary> = strict
+        .iter()
+        .filter(|b| !unsure.iter().any(|u| u.frame == b.frame))
+        .cloned()
+        .collect();
+    let known: Vec<u64> = out.iter().map(|b| b.at).collect();
+    let verdicts = refine::check(path, opts, fps, clock, &cands, &known);
+    for (u, v) in unsure.iter().zip(verdicts) {
+        match v {
+            refine::Verdict::Cut { at, score } => out.push(cuts::Boundary {
+                at,
+                score,
+                ..u.clone()
+            }),
+            refine::Verdict::NoCut => {}
+            refine::Verdict::Unknown => out.extend(fast_verdict(u.frame)),
         }
-        match verdicts.next() {
-            Some(refine::Verdict::Cut { at, score }) => {
-                b.at = at;
-                b.score = score;
-                true
-            }
-            Some(refine::Verdict::NoCut) => false,
-            Some(refine::Verdict::Unknown) | None => true,
-        }
-    });
+    }
+    out.sort_by_key(|b| b.frame);
+    *bounds = out;
 }

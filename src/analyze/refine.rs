@@ -18,7 +18,7 @@ use std::path::Path;
 use super::AnalyzeOptions;
 use super::cuts;
 use super::decode::{self, Flow, Pairs};
-use super::signals::{Analyzer, FrameRec};
+use super::signals::{self, Analyzer, FrameRec};
 
 /// Frames of context decoded on either side of the ambiguous stretch (the hard-cut test compares
 /// with two frames on each side and looks three back for flashes).
@@ -54,60 +54,153 @@ pub(crate) struct Clock<'a> {
 
 /// Decode each candidate's stretch at the full frame rate and judge it. Candidates are taken in
 /// order; the decoder seeks to the keyframe before a stretch unless it can read on to it without
-/// passing a keyframe (then reading on costs less than seeking back to the last one).
+/// passing a keyframe (then reading on costs less than seeking back to the last one). `known`:
+/// frame numbers of the hard cuts decided without a second look (the return test asks whether a
+/// cut lies between a frame and the earlier picture it returns to).
 pub(crate) fn check(
     path: &Path,
     opts: &AnalyzeOptions,
     fps: f64,
     clock: &Clock<'_>,
     cands: &[Candidate],
+    known: &[u64],
 ) -> Vec<Verdict> {
     let pts = clock.pts;
     if cands.is_empty() || pts.is_empty() {
         return vec![Verdict::Unknown; cands.len()];
     }
-    let mut src = match decode::open(path, opts.skip_loop_filter, true) {
-        Ok(s) => s,
-        Err(_) => return vec![Verdict::Unknown; cands.len()],
+    let Ok(src) = decode::open(path, opts.skip_loop_filter, true) else {
+        return vec![Verdict::Unknown; cands.len()];
     };
-    let last = pts.len() as u64 - 1;
-    // Timestamp of the last frame the decoder handed out (None: nothing read yet).
-    let mut at: Option<i64> = None;
+    let mut w = Windows {
+        src,
+        clock,
+        fps,
+        noise: opts.freeze_noise,
+        at: None,
+    };
+    let mut cuts = known.to_vec();
     cands
         .iter()
         .map(|c| {
-            let lo = pts[c.before.saturating_sub(CONTEXT) as usize];
-            let hi = pts[(c.after + CONTEXT).min(last) as usize];
-            // No keyframe after the last frame read and at or before the stretch.
-            let keyframes_upto = |t: i64| clock.keyframes.partition_point(|&k| k <= t);
-            let read_on = at.is_some_and(|p| p < lo && keyframes_upto(p) == keyframes_upto(lo));
-            if !read_on && src.seek(lo).is_err() {
-                at = None;
-                return Verdict::Unknown;
+            let v = one(&mut w, c, opts, &cuts);
+            if let Verdict::Cut { at, .. } = v {
+                cuts.push(at);
             }
-            let (recs, last_seen) =
-                window_recs(&mut src, (fps, opts.freeze_noise), clock, (lo, hi));
-            at = last_seen;
-            judge(&recs, c, opts)
+            v
         })
         .collect()
 }
 
-/// The hard-cut test on the full-rate records of one window.
-fn judge(recs: &[FrameRec], c: &Candidate, opts: &AnalyzeOptions) -> Verdict {
+/// The decoder and what a window needs to number and time its frames.
+struct Windows<'a> {
+    src: decode::Source,
+    clock: &'a Clock<'a>,
+    fps: f64,
+    noise: f64,
+    /// Timestamp of the last frame the decoder handed out (None: nothing read yet).
+    at: Option<i64>,
+}
+
+impl Windows<'_> {
+    /// The full-rate records of frames `first..=last` (frame numbers, clamped to the stream).
+    fn decode(&mut self, first: u64, last: u64) -> Option<Vec<FrameRec>> {
+        let pts = self.clock.pts;
+        let lo = pts[first as usize];
+        let hi = pts[last.min(pts.len() as u64 - 1) as usize];
+        // No keyframe after the last frame read and at or before the stretch.
+        let keyframes_upto = |t: i64| self.clock.keyframes.partition_point(|&k| k <= t);
+        let read_on = self
+            .at
+            .is_some_and(|p| p < lo && keyframes_upto(p) == keyframes_upto(lo));
+        if !read_on && self.src.seek(lo).is_err() {
+            self.at = None;
+            return None;
+        }
+        let (recs, last_seen) =
+            window_recs(&mut self.src, (self.fps, self.noise), self.clock, (lo, hi));
+        self.at = last_seen;
+        Some(recs)
+    }
+}
+
+/// One candidate: four frames of context, or a second (plus four) where that misses the changes
+/// the test compares with (repeated frames push them further away); then, if a cut stands and
+/// might be a return to an earlier picture, the stretch again with the 2 s of history that test
+/// reads in a full decode.
+fn one(w: &mut Windows<'_>, c: &Candidate, opts: &AnalyzeOptions, known: &[u64]) -> Verdict {
+    let last = w.clock.pts.len() as u64 - 1;
+    let mut verdict = (Verdict::Unknown, false);
+    let mut ctx = CONTEXT;
+    for x in [CONTEXT, CONTEXT + w.fps.ceil() as u64] {
+        ctx = x;
+        let Some(recs) = w.decode(c.before.saturating_sub(ctx), c.after + ctx) else {
+            return Verdict::Unknown;
+        };
+        verdict = judge(&recs, c, opts, None);
+        if enough_context(&recs, c, (c.before < ctx, c.after + ctx >= last)) {
+            break;
+        }
+    }
+    let (v, returns) = verdict;
+    if !returns {
+        return v;
+    }
+    // The return test looks back `ring_len - 1` frames from each frame of the stretch.
+    let back = (signals::ring_len(w.fps) as u64 - 1).max(ctx);
+    match w.decode(c.before.saturating_sub(back), c.after + ctx) {
+        Some(recs) => {
+            let earlier = cuts::Earlier {
+                cuts: known,
+                first: c.before + 1,
+            };
+            judge(&recs, c, opts, Some(&earlier)).0
+        }
+        None => v,
+    }
+}
+
+/// Does the window hold the changes the hard-cut test compares a frame with: two real
+/// (non-repeated) changes after the stretch and three before it (its first record has nothing
+/// to compare with), unless the stream ends there (`edges`: start, end)?
+fn enough_context(recs: &[FrameRec], c: &Candidate, (start, end): (bool, bool)) -> bool {
+    let real = |r: &&FrameRec| r.mafd >= cuts::DUP;
+    let before = recs
+        .iter()
+        .skip(1)
+        .filter(|r| r.frame <= c.before)
+        .filter(real);
+    let after = recs.iter().filter(|r| r.frame > c.after).filter(real);
+    (start || before.count() >= 3) && (end || after.count() >= 2)
+}
+
+/// The hard-cut test on the full-rate records of one window, with the return test when `returns`
+/// says what came before (else without it, and whether a cut of the stretch is one that test
+/// could drop: it runs on frames whose motion-compensated difference was measured).
+fn judge(
+    recs: &[FrameRec],
+    c: &Candidate,
+    opts: &AnalyzeOptions,
+    returns: Option<&cuts::Earlier<'_>>,
+) -> (Verdict, bool) {
     // Every frame of the stretch must be there, or the placement would be a guess again.
     let covered = (c.before..=c.after).all(|f| recs.iter().any(|r| r.frame == f));
     if !covered {
-        return Verdict::Unknown;
+        return (Verdict::Unknown, false);
     }
-    cuts::hard_cuts(recs, opts)
-        .iter()
+    let found: Vec<cuts::Boundary> = cuts::window_cuts(recs, opts, returns)
+        .into_iter()
         .filter(|b| b.at > c.before && b.at <= c.after)
+        .collect();
+    let may_return = found.iter().any(|b| recs[b.frame].mc.is_finite());
+    let v = found
+        .iter()
         .max_by(|a, b| a.score.total_cmp(&b.score))
         .map_or(Verdict::NoCut, |b| Verdict::Cut {
             at: b.at,
             score: b.score,
-        })
+        });
+    (v, may_return)
 }
 
 /// Decode the frames with timestamps `lo..=hi` at the full rate (reading on from where the decoder

@@ -16,6 +16,14 @@ pub(crate) fn dissolve_windows(fps: f64) -> [usize; 3] {
     [even(0.3 * fps, 4), even(0.6 * fps, 8), even(1.2 * fps, 12)]
 }
 
+/// Frames of small grey pictures the analyzer keeps: the longest dissolve window, and 2 s for the
+/// return-to-an-earlier-picture test (`FrameRec::ret`, which looks back `ring_len - 1` frames).
+pub(crate) fn ring_len(fps: f64) -> usize {
+    (dissolve_windows(fps)[2] + 2)
+        .max((2.0 * fps).round() as usize)
+        .min(240)
+}
+
 /// Dissolve-test numbers for one window ending at this frame (NaN when not available).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct DissolveRec {
@@ -123,6 +131,9 @@ pub struct FrameRec {
     /// glitch, freeze-and-resume), not a new shot.
     pub ret: f32,
     pub ret_back: u32,
+    /// Small-frame chroma difference (%, U and V averaged) to that same earlier frame (0 without
+    /// chroma, NaN when `ret` is).
+    pub cret: f32,
 }
 
 /// A stretch of near-uniform frames, compared before/after (for fades through black or white).
@@ -145,6 +156,8 @@ pub(crate) struct Analyzer {
     sh: usize,
     wins: [usize; 3],
     ring: Vec<Vec<u8>>,
+    /// The chroma small frames (U then V) of the same frames as `ring`, slot for slot.
+    cring: Vec<Vec<u8>>,
     /// Tiny copies (small frame / `tk`) of the last few frames, for the dissolve test.
     tiny: Vec<Vec<u8>>,
     tk: usize,
@@ -716,6 +729,7 @@ impl Analyzer {
             sh: 0,
             wins,
             ring: Vec::new(),
+            cring: Vec::new(),
             tiny: Vec::new(),
             tk: 1,
             chroma_prev: None,
@@ -762,10 +776,8 @@ impl Analyzer {
             self.f = (w / 240).max(1);
             self.sw = (w / self.f).max(1);
             self.sh = (h / self.f).max(1);
-            let cap = (self.wins[2] + 2)
-                .max((2.0 * self.fps).round() as usize)
-                .min(240);
-            self.ring = vec![Vec::new(); cap];
+            self.ring = vec![Vec::new(); ring_len(self.fps)];
+            self.cring = vec![Vec::new(); ring_len(self.fps)];
             self.tk = (self.sw / TINY_W).max(1);
             self.tiny = vec![Vec::new(); self.wins[2] + 2];
             self.colacc = vec![0; w];
@@ -834,6 +846,10 @@ impl Analyzer {
             {
                 cmafd = 0.5 * (mad_pct(&us, pu) + mad_pct(&vs, pv));
             }
+            let c = &mut self.cring[slot];
+            c.clear();
+            c.extend_from_slice(&us);
+            c.extend_from_slice(&vs);
             if let Some(old) = self.chroma_prev.replace((us, vs)) {
                 self.chroma_cur = old;
             }
@@ -994,23 +1010,39 @@ impl Analyzer {
 
         let (mut ret, mut ret_back) = (f32::NAN, 0u32);
         if mc.is_finite() {
-            // Back as far as the ring reaches with every frame decoded (about 2 s), by frame
-            // number: with skipped frames the ring holds older pictures, and a new shot that
-            // resembles one from further back is still a new shot.
+            // The frames 3, 5, 7... back, as far as the ring reaches with every frame decoded
+            // (about 2 s), by frame number: with skipped frames the ring holds older pictures (a
+            // new shot that resembles one from further back is still a new shot), and only those
+            // of the frames a full decode compares with, so the fast pass never finds a closer
+            // match than a full decode would.
             let reach = self.ring.len() as u64;
-            let mut k = 3;
+            let mut k = 1;
             while let Some(p) = self.ring_get(k) {
-                if number.saturating_sub(self.recs[idx - k].frame) >= reach {
+                let back = number.saturating_sub(self.recs[idx - k].frame);
+                if back >= reach {
                     break;
                 }
-                let d = mad_pct(&small, p);
-                if ret.is_nan() || d < ret {
-                    ret = d;
-                    ret_back = k as u32;
+                if back >= 3 && back % 2 == 1 {
+                    let d = mad_pct(&small, p);
+                    if ret.is_nan() || d < ret {
+                        ret = d;
+                        ret_back = k as u32;
+                    }
                 }
-                k += 2;
+                k += 1;
             }
         }
+        // The same earlier frame in colour: a return is a return in chroma too.
+        let cret = match self
+            .cring
+            .get((idx + self.cring.len() - ret_back as usize) % self.cring.len().max(1))
+        {
+            _ if ret.is_nan() => f32::NAN,
+            Some(old) if !old.is_empty() && old.len() == self.cring[slot].len() => {
+                mad_pct(&self.cring[slot], old)
+            }
+            _ => 0.0,
+        };
 
         // Blank runs (near-uniform frames) and what surrounds them.
         // Near-uniform, or near video black (a dark card with a little text still separates shots).
@@ -1041,6 +1073,7 @@ impl Analyzer {
             mc,
             ret,
             ret_back,
+            cret,
         });
     }
 
@@ -1217,6 +1250,7 @@ mod tests {
                 mc: f32::NAN,
                 ret: f32::NAN,
                 ret_back: 0,
+                cret: f32::NAN,
             })
             .collect()
     }
