@@ -172,3 +172,37 @@ fn without_onnxruntime_the_run_says_so_once_and_judges_the_rest() {
         );
     }
 }
+
+#[test]
+fn a_cached_run_never_loads_onnxruntime() {
+    // Regression: the cache key used to load the model (ONNX Runtime and a session, ~0.3 s) on every
+    // run, even one whose every file was cached. A file that is not a library shows when a load is
+    // tried: the first run names it in a note, the cached run must not try.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root().join("fixtures/pairs/hopper/character.jpg"),
+        dir.path().join("c.jpg"),
+    )
+    .unwrap();
+    let fake = dir.path().join("libonnxruntime.so");
+    std::fs::write(&fake, b"not a shared library").unwrap();
+    let run = || {
+        let out = bin()
+            .current_dir(dir.path())
+            .env("KLING_PREFLIGHT_ONNXRUNTIME", &fake)
+            .args(["check", "--format", "json", "--isolated", "c.jpg"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let first = run();
+    assert_eq!(
+        first.matches("the person detector is off").count(),
+        1,
+        "{first}"
+    );
+    assert!(first.contains("libonnxruntime.so"), "{first}");
+    let cached = run();
+    assert!(!cached.contains("person detector"), "{cached}");
+}

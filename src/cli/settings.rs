@@ -167,22 +167,31 @@ pub(crate) fn resolve(j: &Judging) -> Result<Resolved> {
 /// Environment variable naming the ONNX Runtime library (`libonnxruntime.so`) to load first.
 pub const ORT_LIBRARY_ENV: &str = "KLING_PREFLIGHT_ONNXRUNTIME";
 
-/// Tell the person detector where ONNX Runtime may be, and say once on stderr when it is missing:
-/// the run goes on without the people rules.
+/// Tell the person detector where ONNX Runtime may be, and say once on stderr when it is missing
+/// (here, from a stat: the model itself is loaded only when a picture needs it, so a cached run
+/// never pays for it) or cannot be loaded (when first needed): the run goes on without the people
+/// rules.
 fn pose_runtime_note() {
     let explicit = std::env::var_os(ORT_LIBRARY_ENV)
         .filter(|p| !p.is_empty())
         .map(std::path::PathBuf::from);
-    crate::detect::pose::configure(crate::detect::pose::default_candidates(explicit));
-    if let Err(e) = crate::detect::pose::model() {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            eprintln!(
-                "kling-preflight: note: the person detector is off: {e} (or set {ORT_LIBRARY_ENV}); \
-                 V015 counts faces instead, and I016, V017, V018, V020 and P001's body framing are skipped"
-            )
-        });
+    crate::detect::pose::configure(
+        crate::detect::pose::default_candidates(explicit),
+        pose_off_note,
+    );
+    if let Err(e) = crate::detect::pose::library() {
+        pose_off_note(&e);
     }
+}
+
+fn pose_off_note(e: &str) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        eprintln!(
+            "kling-preflight: note: the person detector is off: {e} (or set {ORT_LIBRARY_ENV}); \
+             V015 counts faces instead, and I016, V017, V018, V020 and P001's body framing are skipped"
+        )
+    });
 }
 
 fn severity_name(s: Option<Severity>) -> String {
