@@ -352,10 +352,11 @@ mod tests {
     #[test]
     fn recorded_sha256_is_the_embedded_models() {
         use sha2::Digest;
-        let hex: String = sha2::Sha256::digest(MODEL)
+        let hex: Vec<String> = sha2::Sha256::digest(MODEL)
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
+        let hex = hex.concat();
         assert_eq!(model_sha256(), hex);
     }
 
