@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # What the optional work costs `check`, as ratios from one run (each pair raced 3 times, alternately,
 # minimum wall and CPU; the machine is shared and noisy):
-#   1. subject checks on videos (V014–V016: face/people/blur detectors on ~1 frame/s from the analysis
-#      pass) — six 10 s 1080p30 H.264 clips with a moving portrait in them, default vs those rules off;
-#   2. subject checks on images (I010–I013: one pixel decode + face/sharpness/exposure) — 40 photos
+#   1. subject checks on videos (V014–V018, V020: face/pose/blur detectors on ~1 frame/s from the
+#      analysis pass) — six 10 s 1080p30 H.264 clips with a moving portrait in them, default vs those rules off;
+#   2. subject checks on images (I010–I013, I016: one pixel decode + face/pose/sharpness/exposure) — 40 photos
 #      (1080x1920 JPEG), default vs those rules off vs the header path (`--no-analyze`);
 #   3. the visual report (`--report`) on the same videos and photos, vs without.
 # Run: benches/overhead.sh   (needs a release build and the ffmpeg CLI; BENCH_DIR picks the folder)
@@ -38,11 +38,11 @@ report() { # label wallA cpuA wallB cpuB
 C="$BIN check --no-cache --isolated -q"
 echo "                                               with: wall    CPU  |  without: wall   CPU"
 echo "1. subject checks, 6 × 10 s 1080p videos"
-read -r wa ca wb cb < <(race "$C $work/videos" "$C --rule V014=off --rule V015=off --rule V016=off $work/videos")
-report "V014–V016 on vs off" "$wa" "$ca" "$wb" "$cb"
+read -r wa ca wb cb < <(race "$C $work/videos" "$C --rule V014=off --rule V015=off --rule V016=off --rule V017=off --rule V018=off --rule V020=off $work/videos")
+report "V014–V018, V020 on vs off" "$wa" "$ca" "$wb" "$cb"
 echo "2. subject checks, 40 photos 1080x1920"
-read -r wa ca wb cb < <(race "$C $work/images" "$C --rule I010=off --rule I011=off --rule I012=off --rule I013=off $work/images")
-report "I010–I013 on vs off" "$wa" "$ca" "$wb" "$cb"
+read -r wa ca wb cb < <(race "$C $work/images" "$C --rule I010=off --rule I011=off --rule I012=off --rule I013=off --rule I016=off $work/images")
+report "I010–I013, I016 on vs off" "$wa" "$ca" "$wb" "$cb"
 read -r wa ca wb cb < <(race "$C $work/images" "$C --no-analyze $work/images")
 report "default vs header path (--no-analyze)" "$wa" "$ca" "$wb" "$cb"
 echo "3. visual report, the videos and photos above"

@@ -87,6 +87,11 @@ ff -loop 1 -i "$pairs/hopper/character.jpg" -loop 1 -i "$pairs/astronaut/charact
    -f lavfi -i "testsrc2=s=668x120:r=15" -filter_complex \
    "[0:v]scale=308:360,setsar=1[a];[1:v]scale=360:360,setsar=1[b];[a][b]hstack[top];[top][2:v]vstack=shortest=1" \
    -t 4 -r 15 "${x264[@]}" -crf 34 "$vid/two_people.mp4"                                        # V015
+# The astronaut cut off above her gloves (rows 0-459 of 512): elbows in view, both wrists out of frame,
+# a moving pattern below her so the clip is not frozen.
+ff -loop 1 -i "$pairs/astronaut/character.png" -f lavfi -i "testsrc2=s=480x120:r=15" -filter_complex \
+   "[0:v]crop=512:460:0:0,scale=480:-2,setsar=1[a];[a][1:v]vstack=shortest=1" \
+   -t 4 -r 15 "${x264[@]}" -crf 34 "$vid/hands_cropped_out.mp4"                                 # V018
 # A fast pan: a 360x360 window sliding 250 px/s across the astronaut enlarged to 1400 px.
 ff -loop 1 -framerate 15 -i "$pairs/astronaut/character.png" \
    -vf "scale=1400:1400,crop=360:360:'min(t*250,1000)':500" -t 4 "${x264[@]}" -crf 34 "$vid/fast_pan.mp4" # V014

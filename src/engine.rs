@@ -493,7 +493,7 @@ fn facts_settings(opts: &CheckOptions, judged: bool) -> String {
         subject_wanted(opts, IMAGE_SUBJECT_RULES),
         crate::detect::DETECTOR_VERSION,
         crate::detect::detector_name(),
-        crate::detect::pose::model().is_ok()
+        crate::detect::pose::cache_tag()
     )
 }
 

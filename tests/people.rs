@@ -231,3 +231,81 @@ fn without_onnxruntime_the_run_says_so_once_and_judges_the_rest() {
         );
     }
 }
+
+/// The corpus, which CI always has (`../shared/corpus`): a missing corpus fails, it does not skip.
+fn corpus_required() -> std::path::PathBuf {
+    common::corpus().expect("../shared/corpus is needed by this test (CI has it)")
+}
+
+#[test]
+fn v017_a_dancer_filmed_from_the_thighs_up_is_cut_off() {
+    // Read in place: the clip comes from a Git repository (corpus MANIFEST), so it is never
+    // committed; labelled `v_tiktok_2` (calibration) in people/labels.toml.
+    let clip = corpus_required().join("videos/people/mimicmotion_raw_2_tiktok_dance.mp4");
+    let (_, v) = check_json(
+        &root(),
+        &["--isolated", "--no-cache", clip.to_str().unwrap()],
+    );
+    let f = &files(&v)[0];
+    let c = codes(f);
+    assert!(c.contains(&"V017".to_string()), "{c:?}");
+    let msg = f["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "V017")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("head out in 0"), "feet, not head: {msg}");
+    for quiet in ["V015", "V018", "V020"] {
+        assert!(!c.contains(&quiet.to_string()), "{quiet}: {c:?}");
+    }
+}
+
+#[test]
+fn v018_fixture_fires_and_turns_off_with_its_rule() {
+    let clip = "fixtures/rejects/videos/hands_cropped_out.mp4";
+    let (_, on) = check_json(&root(), &["--isolated", "--no-cache", clip]);
+    assert_eq!(codes(&files(&on)[0]), ["V018"]);
+    let (_, off) = check_json(
+        &root(),
+        &["--isolated", "--no-cache", "--rule", "V018=off", clip],
+    );
+    assert!(codes(&files(&off)[0]).is_empty());
+}
+
+#[test]
+fn a_cached_run_never_loads_onnxruntime() {
+    // Regression: the cache key used to load the model (ONNX Runtime and a session, ~0.3 s) on every
+    // run, even one whose every file was cached. A file that is not a library shows when a load is
+    // tried: the first run names it in a note, the cached run must not try.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root().join("fixtures/pairs/hopper/character.jpg"),
+        dir.path().join("c.jpg"),
+    )
+    .unwrap();
+    let fake = dir.path().join("libonnxruntime.so");
+    std::fs::write(&fake, b"not a shared library").unwrap();
+    let run = || {
+        let out = bin()
+            .current_dir(dir.path())
+            .env("KLING_PREFLIGHT_ONNXRUNTIME", &fake)
+            .args(["check", "--format", "json", "--isolated", "c.jpg"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let first = run();
+    assert_eq!(
+        first.matches("the person detector is off").count(),
+        1,
+        "{first}"
+    );
+    assert!(first.contains("libonnxruntime.so"), "{first}");
+    let cached = run();
+    assert!(!cached.contains("person detector"), "{cached}");
+}

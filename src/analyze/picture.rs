@@ -24,12 +24,19 @@ pub fn analyze_decoded(img: &DynamicImage, facts: &ImageFacts) -> Result<Picture
     Ok(detect::analyze_picture(&gray_upright(img, o), pose))
 }
 
-/// The image as an upright colour picture for the person model (long edge at most 512, flattened
-/// onto white like `gray_upright`).
+/// The image as an upright colour picture for the person model, scaled once (area average) to the
+/// model's input size, flattened onto white like `gray_upright`. A 2000-px photo used to go through
+/// a Triangle resize to 512 px and another to 256 px.
 fn rgb_upright(img: &DynamicImage, o: Orientation) -> image::RgbImage {
-    let edge = 2 * detect::pose::INPUT;
-    let small = if img.width().max(img.height()) > edge {
-        img.resize(edge, edge, image::imageops::FilterType::Triangle)
+    let (w, h) = (img.width().max(1), img.height().max(1));
+    let edge = detect::pose::INPUT;
+    let small = if w.max(h) > edge {
+        let k = edge as f64 / w.max(h) as f64;
+        let (tw, th) = (
+            ((w as f64 * k).round() as u32).clamp(1, edge),
+            ((h as f64 * k).round() as u32).clamp(1, edge),
+        );
+        img.thumbnail_exact(tw, th)
     } else {
         img.clone()
     };

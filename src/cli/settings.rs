@@ -165,13 +165,18 @@ const RETIRED_CASCADE_ENV: &str = "KLING_PREFLIGHT_FACE_CASCADE";
 /// Environment variable naming the ONNX Runtime library (`libonnxruntime.so`) to load first.
 pub const ORT_LIBRARY_ENV: &str = "KLING_PREFLIGHT_ONNXRUNTIME";
 
-/// Tell the person detector where ONNX Runtime may be, and say once on stderr when it is missing:
-/// the run goes on without the people rules.
+/// Tell the person detector where ONNX Runtime may be, and say once on stderr when it is missing
+/// (here, from a stat: the model itself is loaded only when a picture needs it, so a cached run
+/// never pays for it) or cannot be loaded (when first needed): the run goes on without the people
+/// rules.
 fn pose_runtime_note() {
     let explicit = std::env::var_os(ORT_LIBRARY_ENV)
         .filter(|p| !p.is_empty())
         .map(std::path::PathBuf::from);
-    crate::detect::pose::configure(crate::detect::pose::default_candidates(explicit));
+    crate::detect::pose::configure(
+        crate::detect::pose::default_candidates(explicit),
+        pose_off_note,
+    );
     if std::env::var_os(RETIRED_CASCADE_ENV).is_some_and(|v| !v.is_empty()) {
         static CASCADE: std::sync::Once = std::sync::Once::new();
         CASCADE.call_once(|| {
@@ -181,16 +186,20 @@ fn pose_runtime_note() {
             )
         });
     }
-    if let Err(e) = crate::detect::pose::model() {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            eprintln!(
-                "kling-preflight: note: the person detector is off: {e} (or set {ORT_LIBRARY_ENV}); \
-                 faces come from it too, so I010, I011, I016, V015, V017, V018, V020 and P001's \
-                 framing are skipped, and I012, I013 judge the whole picture"
-            )
-        });
+    if let Err(e) = crate::detect::pose::library() {
+        pose_off_note(&e);
     }
+}
+
+fn pose_off_note(e: &str) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        eprintln!(
+            "kling-preflight: note: the person detector is off: {e} (or set {ORT_LIBRARY_ENV}); \
+             faces come from it too, so I010, I011, I016, V015, V017, V018, V020 and P001's \
+             framing are skipped, and I012, I013 judge the whole picture"
+        )
+    });
 }
 
 fn severity_name(s: Option<Severity>) -> String {

@@ -84,11 +84,14 @@ pub const INSTALL_DIR: &str = "/usr/local/lib/kling-preflight";
 pub const LIBRARY_NAME: &str = "libonnxruntime.so";
 
 static CANDIDATES: OnceLock<Vec<PathBuf>> = OnceLock::new();
+static ON_LOAD_ERROR: OnceLock<fn(&str)> = OnceLock::new();
 
-/// Name the ONNX Runtime library files to try, in order (the first that exists is loaded). Call
-/// before the first detection; later calls are ignored.
-pub fn configure(candidates: Vec<PathBuf>) {
+/// Name the ONNX Runtime library files to try, in order (the first that exists is loaded), and what
+/// to call (once) when the library is there but cannot be loaded. Call before the first detection;
+/// later calls are ignored.
+pub fn configure(candidates: Vec<PathBuf>, on_load_error: fn(&str)) {
     let _ = CANDIDATES.set(candidates);
+    let _ = ON_LOAD_ERROR.set(on_load_error);
 }
 
 /// The search list: `explicit` alone when the user named a file, otherwise `libonnxruntime.so` next
@@ -108,9 +111,61 @@ pub fn default_candidates(explicit: Option<PathBuf>) -> Vec<PathBuf> {
     v
 }
 
-/// A loaded model: one session per process, shared by all threads.
+fn candidates() -> Vec<PathBuf> {
+    CANDIDATES
+        .get()
+        .cloned()
+        .unwrap_or_else(|| default_candidates(None))
+}
+
+/// The library file that would be loaded (a stat per candidate, nothing loaded), or the sentence
+/// saying what is missing.
+pub fn library() -> Result<PathBuf, String> {
+    let list = candidates();
+    list.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        let tried: Vec<String> = list.iter().map(|p| p.display().to_string()).collect();
+        format!(
+            "ONNX Runtime ({LIBRARY_NAME}) was not found (looked at {}); `make setup` installs it",
+            tried.join(", ")
+        )
+    })
+}
+
+/// What the pose facts depend on, for the result cache: the embedded model's sha256 and the
+/// runtime library's path, size and modification time (or `off`). Costs a few stats, not a model
+/// load, so a fully cached run never starts ONNX Runtime.
+pub fn cache_tag() -> String {
+    let Ok(lib) = library() else {
+        return "off".into();
+    };
+    let meta = std::fs::metadata(&lib).ok();
+    let mtime = meta
+        .as_ref()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}:{}:{}:{}",
+        model_sha256(),
+        lib.display(),
+        meta.map_or(0, |m| m.len()),
+        mtime
+    )
+}
+
+/// The sha256 of the embedded model, as recorded beside it (checked against the bytes by a test).
+pub fn model_sha256() -> &'static str {
+    SHA256_FILE.split_whitespace().next().unwrap_or_default()
+}
+static SHA256_FILE: &str = include_str!("data/movenet-multipose.onnx.sha256");
+
+/// A loaded model. `Session::run` needs exclusive access, so the model keeps a pool of sessions:
+/// a thread takes an idle one, or builds one when all are busy (as many as threads run inferences
+/// at once, each single-threaded so two workers on two cores do not oversubscribe them).
 pub struct PoseModel {
-    session: Mutex<ort::session::Session>,
+    env: ort::environment::Environment,
+    lib: PathBuf,
+    idle: Mutex<Vec<ort::session::Session>>,
 }
 
 /// The model, loaded on first use; `Err` says what is missing (the same sentence every time).
@@ -118,58 +173,71 @@ pub fn model() -> Result<&'static PoseModel, String> {
     static LOADED: OnceLock<Result<PoseModel, String>> = OnceLock::new();
     LOADED
         .get_or_init(|| {
-            let list = CANDIDATES
-                .get()
-                .cloned()
-                .unwrap_or_else(|| default_candidates(None));
-            load(&list)
+            let r = library().and_then(|lib| load(&lib));
+            if let (Err(e), Some(note)) = (&r, ON_LOAD_ERROR.get()) {
+                note(e);
+            }
+            r
         })
         .as_ref()
         .map_err(|e| e.clone())
 }
 
-fn load(candidates: &[PathBuf]) -> Result<PoseModel, String> {
-    let Some(lib) = candidates.iter().find(|p| p.is_file()) else {
-        let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-        return Err(format!(
-            "ONNX Runtime ({LIBRARY_NAME}) was not found (looked at {}); `make setup` installs it",
-            tried.join(", ")
-        ));
-    };
-    let fail = |e: &dyn std::fmt::Display| format!("ONNX Runtime {}: {e}", lib.display());
+fn load(lib: &std::path::Path) -> Result<PoseModel, String> {
     let env = ort::init_from(lib)
-        .map_err(|e| fail(&e))?
+        .map_err(|e| format!("ONNX Runtime {}: {e}", lib.display()))?
         .with_name("kling-preflight")
         .build()
-        .map_err(|e| fail(&e))?;
-    let session = ort::session::Session::builder(&env)
-        .map_err(|e| fail(&e))?
-        .with_intra_threads(1)
-        .map_err(|e| fail(&e))?
-        .with_inter_threads(1)
-        .map_err(|e| fail(&e))?
-        .commit_from_memory(MODEL)
-        .map_err(|e| fail(&e))?;
-    Ok(PoseModel {
-        session: Mutex::new(session),
-    })
+        .map_err(|e| format!("ONNX Runtime {}: {e}", lib.display()))?;
+    let m = PoseModel {
+        env,
+        lib: lib.to_owned(),
+        idle: Mutex::new(Vec::new()),
+    };
+    // One session now, so a model the runtime cannot read is an error here, not on every frame.
+    let first = m.session()?;
+    m.idle.lock().unwrap_or_else(|e| e.into_inner()).push(first);
+    Ok(m)
 }
 
 impl PoseModel {
+    fn session(&self) -> Result<ort::session::Session, String> {
+        let fail = |e: &dyn std::fmt::Display| format!("ONNX Runtime {}: {e}", self.lib.display());
+        ort::session::Session::builder(&self.env)
+            .map_err(|e| fail(&e))?
+            .with_intra_threads(1)
+            .map_err(|e| fail(&e))?
+            .with_inter_threads(1)
+            .map_err(|e| fail(&e))?
+            .commit_from_memory(MODEL)
+            .map_err(|e| fail(&e))
+    }
+
     /// The people in an upright colour picture, largest box first, scores ≥ `PERSON_FLOOR`.
     pub fn detect(&self, img: &RgbImage) -> Result<Vec<Person>, String> {
         let (input, sx, sy) = letterbox(img);
         let tensor =
             ort::value::Tensor::from_array(([1usize, INPUT as usize, INPUT as usize, 3], input))
                 .map_err(|e| format!("pose model input: {e}"))?;
-        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        let out = session
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut session = match idle {
+            Some(s) => s,
+            None => self.session()?,
+        };
+        let people = session
             .run(ort::inputs![tensor])
-            .map_err(|e| format!("pose model: {e}"))?;
-        let (_, data) = out[0]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| format!("pose model output: {e}"))?;
-        Ok(parse(data, sx, sy))
+            .map_err(|e| format!("pose model: {e}"))
+            .and_then(|out| {
+                let (_, data) = out[0]
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| format!("pose model output: {e}"))?;
+                Ok(parse(data, sx, sy))
+            });
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(session);
+        people
     }
 }
 
@@ -279,6 +347,17 @@ mod tests {
         assert_eq!(p[1].keypoints[0], [0.25, 0.2, 0.9]);
         assert_eq!(framing(&p[1], KEYPOINT_VISIBLE), Framing::FullBody);
         assert_eq!(framing(&p[0], KEYPOINT_VISIBLE), Framing::HeadShot);
+    }
+
+    #[test]
+    fn recorded_sha256_is_the_embedded_models() {
+        use sha2::Digest;
+        let hex: Vec<String> = sha2::Sha256::digest(MODEL)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let hex = hex.concat();
+        assert_eq!(model_sha256(), hex);
     }
 
     #[test]
