@@ -1,8 +1,8 @@
 //! The visual report (`--report PATH.html`) end to end: the page parses as strict XML, holds exactly
 //! one timeline per video with one marker per reported cut, one picture per image, the fix's trim
-//! window and after-pictures, the people the pose model found (boxes checked against the facts, upright
-//! after display rotation and EXIF orientation), and renders in headless Chromium without console errors (a screenshot
-//! is saved under `target/test-artefacts/`).
+//! window and after-pictures, the people the pose model found (boxes checked against the facts,
+//! upright after display rotation and EXIF orientation), and renders in headless Chromium without
+//! console errors (a screenshot is saved under `target/test-artefacts/`).
 
 mod common;
 
