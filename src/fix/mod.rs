@@ -10,6 +10,7 @@ pub mod atomic;
 pub mod image;
 pub mod plan;
 pub mod promise;
+pub mod trim;
 pub mod video;
 
 use std::io::Write;
