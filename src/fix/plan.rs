@@ -132,7 +132,8 @@ pub struct WindowSubject {
     /// Of those, the frames with the main person alone and fully in frame (head visible, framed at
     /// least as widely as the clip mostly is).
     pub alone_full: u32,
-    /// The window left the start of the longest cut-free moving stretch for a better one.
+    /// The window left its default place (the start of the longest cut-free moving stretch, or of
+    /// the clip when no motion was measured) for a better one.
     pub moved: bool,
 }
 
