@@ -219,8 +219,8 @@ mod tests {
         assert_eq!((p.start, p.len, p.stretch), (12.0, 5.0, (12.0, 17.0)));
         // All good, or nothing known: the default stays.
         let all: Vec<Mark> = marks.iter().map(|m| Mark { good: true, ..*m }).collect();
-        assert!(!choose(&whole, &[whole.clone()], &all, cap, 3.0).1);
-        assert!(!choose(&whole, &[whole.clone()], &[], cap, 3.0).1);
+        assert!(!choose(&whole, std::slice::from_ref(&whole), &all, cap, 3.0).1);
+        assert!(!choose(&whole, std::slice::from_ref(&whole), &[], cap, 3.0).1);
         // A stretch under the minimum is never used.
         let short = span(12.0, 14.5);
         assert!(!choose(&a, &[a.clone(), short], &marks, cap, 3.0).1);
