@@ -256,6 +256,78 @@ fn v005_too_long_is_trimmed_by_stream_copy_for_both_orientations() {
     assert!((3.0..=10.0).contains(&d), "{d}");
 }
 
+/// Issue 17: the trim kept the longest cut-free stretch even when a second person shares it. A
+/// Chaplin scene with two people (9.6 s, first and longest) cut to a dancer alone and in full (6 s):
+/// with the 10 s cap, fix keeps the dancer, says why, and the output has no V015 left.
+#[test]
+fn v005_trim_keeps_the_stretch_where_the_person_is_alone_and_fully_in_frame() {
+    let people = root().join("../shared/corpus/videos/people");
+    let (two, one) = (
+        people.join("moviepy_chaplin.mp4"),
+        people.join("musepose_ubc_91-3003CN5S_960x1254.mp4"),
+    );
+    if !two.is_file() || !one.is_file() {
+        eprintln!("note: {} is absent; test skipped", people.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fit = "scale=360:480:force_original_aspect_ratio=decrease,pad=360:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p";
+    let graph = format!(
+        "[0:v]{fit}[a];[1:v]trim=duration=6,setpts=PTS-STARTPTS,{fit}[b];[a][b]concat=n=2:v=1:a=0[v]"
+    );
+    let Some(clip) = ffmpeg(
+        &dir.path().join("two_then_one.mp4"),
+        &[
+            "-i",
+            two.to_str().unwrap(),
+            "-i",
+            one.to_str().unwrap(),
+            "-filter_complex",
+            &graph,
+            "-map",
+            "[v]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+        ],
+    ) else {
+        return;
+    };
+    let image = ["--orientation", "image"];
+    let (_, before) = check(&clip, &image);
+    let Some(frames) = before["facts"]["analysis"]["subject"]["pose"]["frames"].as_array() else {
+        eprintln!("note: no pose facts (ONNX Runtime missing: make setup); test skipped");
+        return;
+    };
+    assert!(frames.len() >= 10, "{}", frames.len());
+    let c = codes(&before);
+    assert!(
+        c.contains(&"V010".into()) && c.contains(&"V015".into()),
+        "{c:?}"
+    );
+    let cut = before["facts"]["analysis"]["cuts"][0]["time_s"]
+        .as_f64()
+        .unwrap();
+    let (out, e) = assert_fixes(&clip, "V005", &image);
+    let trim = &e["trim_s"];
+    let (a, b) = (trim[0].as_f64().unwrap(), trim[1].as_f64().unwrap());
+    assert!(
+        a >= cut - 0.05 && b - a >= 5.5,
+        "kept {a}–{b} s, cut at {cut} s"
+    );
+    let w = &e["recipe"]["window"];
+    assert_eq!(w["subject"]["moved"], true, "{w}");
+    let n = w["subject"]["samples"].as_u64().unwrap();
+    assert!(n >= 3, "{w}");
+    assert_eq!(w["subject"]["alone_full"].as_u64(), Some(n), "{w}");
+    let detail = e["actions"][0]["detail"].as_str().unwrap();
+    let said = format!("where the person is alone and fully in frame ({n}/{n} sampled frames)");
+    assert!(detail.contains(&said), "{detail}");
+    let (_, after) = check(&out, &image);
+    assert!(!codes(&after).contains(&"V015".into()), "{after:#}");
+}
+
 #[test]
 fn v006_raw_video_over_100mb_is_reencoded_under_the_cap() {
     let dir = tempfile::tempdir().unwrap();

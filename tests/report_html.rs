@@ -1,7 +1,8 @@
 //! The visual report (`--report PATH.html`) end to end: the page parses as strict XML, holds exactly
 //! one timeline per video with one marker per reported cut, one picture per image, the fix's trim
-//! window and after-pictures, and renders in headless Chromium without console errors (a screenshot
-//! is saved under `target/test-artefacts/`).
+//! window and after-pictures, the people the pose model found (boxes checked against the facts,
+//! upright after display rotation and EXIF orientation), and renders in headless Chromium without
+//! console errors (a screenshot is saved under `target/test-artefacts/`).
 
 mod common;
 
@@ -483,4 +484,254 @@ fn filmstrip_frames_do_not_overlap_at_any_width() {
 fn console_errors_are_detected() {
     let stderr = "[1:1:1121/083008.837987:INFO:CONSOLE:1] \"Uncaught ReferenceError: x is not defined\", source: file:///r.html (1)\n[1:2:ERROR:dbus/bus.cc:405] Failed to connect to the bus";
     assert_eq!(console_lines(stderr).len(), 1);
+}
+
+/// One people overlay on the page: the picture's rectangle in its SVG's units, and the boxes drawn.
+#[derive(Debug, Default, Clone)]
+struct Overlay {
+    /// Index of the file card.
+    card: usize,
+    /// The pose frame's time (filmstrip overlays).
+    t: Option<f64>,
+    /// x, y, width, height of the picture under the marks.
+    picture: [f64; 4],
+    main: Option<[f64; 4]>,
+    others: Vec<[f64; 4]>,
+    keypoints: usize,
+}
+
+impl Overlay {
+    /// A box as fractions of the picture (x, y, w, h), as the facts hold it.
+    fn fraction(&self, b: &[f64; 4]) -> [f64; 4] {
+        let [px, py, pw, ph] = self.picture;
+        [(b[0] - px) / pw, (b[1] - py) / ph, b[2] / pw, b[3] / ph]
+    }
+}
+
+fn num(e: &BytesStart<'_>, name: &str) -> f64 {
+    attr(e, name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .parse()
+        .unwrap()
+}
+
+/// The people overlays of a page: `svg.pose` over filmstrip frames (picture = its viewBox) and the
+/// marks inside an image's `svg.guides` (picture = its `image.thumb`).
+fn overlays(html: &str) -> Vec<Overlay> {
+    let mut reader = quick_xml::Reader::from_str(html);
+    let mut out: Vec<Overlay> = Vec::new();
+    let mut card = 0usize;
+    let mut current: Option<Overlay> = None;
+    let mut depth = 0usize;
+    let mut open_at = 0usize;
+    loop {
+        match reader.read_event().unwrap() {
+            ev @ (Event::Start(_) | Event::Empty(_)) => {
+                let (Event::Start(e) | Event::Empty(e)) = &ev else {
+                    unreachable!()
+                };
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                let class = attr(e, "class").unwrap_or_default();
+                let rect = || [num(e, "x"), num(e, "y"), num(e, "width"), num(e, "height")];
+                match (name.as_str(), class.as_str()) {
+                    ("article", c) if c.starts_with("file") => card += 1,
+                    ("svg", "pose") | ("svg", "guides") => {
+                        let vb: Vec<f64> = attr(e, "viewBox")
+                            .unwrap()
+                            .split(' ')
+                            .map(|v| v.parse().unwrap())
+                            .collect();
+                        current = Some(Overlay {
+                            card: card - 1,
+                            t: attr(e, "data-t").map(|t| t.parse().unwrap()),
+                            picture: [0.0, 0.0, vb[2], vb[3]],
+                            ..Overlay::default()
+                        });
+                        open_at = depth;
+                    }
+                    ("image", "thumb") => {
+                        if let Some(o) = current.as_mut() {
+                            o.picture = rect();
+                        }
+                    }
+                    _ => {}
+                }
+                // The legend's samples sit in neither kind of picture.
+                if let Some(o) = current.as_mut() {
+                    match (name.as_str(), class.as_str()) {
+                        ("rect", "person main") => o.main = Some(rect()),
+                        ("rect", "person other") => o.others.push(rect()),
+                        ("circle", "kp") => o.keypoints += 1,
+                        _ => {}
+                    }
+                }
+                if matches!(ev, Event::Start(_)) {
+                    depth += 1;
+                }
+            }
+            Event::End(e) => {
+                depth -= 1;
+                if e.name().as_ref() == b"svg"
+                    && depth == open_at
+                    && let Some(o) = current.take()
+                    && (o.main.is_some() || !o.others.is_empty())
+                {
+                    out.push(o);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The people in the facts that the rules count (strict: person score ≥ 0.25), as boxes.
+fn counted_boxes(people: &Value) -> Vec<[f64; 4]> {
+    people
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["score"].as_f64().unwrap() >= 0.25)
+        .map(|p| ["x", "y", "w", "h"].map(|k| p[k].as_f64().unwrap()))
+        .collect()
+}
+
+fn close(a: &[f64; 4], b: &[f64; 4], tol: f64) -> bool {
+    a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+}
+
+/// `check --report` on `files` (relative to `cwd`): the JSON files and the page's overlays.
+fn people_page(cwd: &Path, files: &[&str]) -> (Vec<Value>, Vec<Overlay>) {
+    let page = cwd.join("people.html");
+    let mut args = vec!["--no-cache", "-q", "--isolated", "--report"];
+    let page_arg = page.to_string_lossy().into_owned();
+    args.push(&page_arg);
+    args.extend_from_slice(files);
+    let (_, json) = check_json(cwd, &args);
+    let html = std::fs::read_to_string(&page).unwrap();
+    parse(&html); // strictly well-formed
+    (json["files"].as_array().unwrap().clone(), overlays(&html))
+}
+
+fn video_pose(f: &Value) -> Option<&Vec<Value>> {
+    f["facts"]["analysis"]["subject"]["pose"]["frames"].as_array()
+}
+
+#[test]
+fn people_overlay_boxes_are_the_pose_facts_on_filmstrip_and_picture() {
+    let video = "fixtures/rejects/videos/two_people.mp4";
+    let image = "fixtures/rejects/images/hopper_128_exif6.jpg";
+    let (files, marks) = people_page(&root(), &[video, image]);
+    let Some(frames) = video_pose(&files[0]) else {
+        eprintln!("note: no pose facts (ONNX Runtime missing: make setup); overlay test skipped");
+        return;
+    };
+    assert_eq!(files[0]["path"], video);
+    // Every sampled frame shows both people, and every evenly spaced filmstrip frame is a sample.
+    let strip: Vec<&Overlay> = marks.iter().filter(|o| o.card == 0).collect();
+    assert_eq!(strip.len(), frames.len(), "{strip:?}");
+    for o in &strip {
+        let t =
+            o.t.expect("filmstrip overlays name their pose frame's time");
+        let f = frames
+            .iter()
+            .find(|f| (f["t"].as_f64().unwrap() - t).abs() < 1e-4)
+            .unwrap_or_else(|| panic!("no pose frame at {t}"));
+        let want = counted_boxes(&f["people"]);
+        assert_eq!(want.len(), 2, "{f}");
+        let got = o.fraction(o.main.as_ref().unwrap());
+        assert!(
+            close(&got, &want[0], 2e-3),
+            "{t} s main: {got:?} vs {want:?}"
+        );
+        assert_eq!(o.others.len(), 1);
+        let other = o.fraction(&o.others[0]);
+        assert!(close(&other, &want[1], 2e-3), "{t} s other: {other:?}");
+        assert!(o.keypoints >= 5, "a face's keypoints at least");
+    }
+    // The character image: its EXIF orientation 6 is applied to the picture and the marks alike.
+    assert_eq!(files[1]["path"], image);
+    let people = &files[1]["facts"]["subject"]["pose"]["people"];
+    let want = counted_boxes(people);
+    let pic: Vec<&Overlay> = marks.iter().filter(|o| o.card == 1).collect();
+    assert_eq!(pic.len(), 1);
+    let got = pic[0].fraction(pic[0].main.as_ref().unwrap());
+    assert!(close(&got, &want[0], 2e-3), "{got:?} vs {want:?}");
+    // The thumbnail is drawn at the displayed size (128x128 here), the marks over it.
+    assert_eq!(&pic[0].picture[2..], &[128.0, 128.0]);
+}
+
+/// A phone clip stored sideways with a display rotation, and an EXIF-rotated JPEG: the marks land
+/// where they land on the same picture stored upright (the model and the thumbnail both see it
+/// upright), not on the stored sideways pixels.
+#[test]
+fn people_overlay_follows_display_rotation_and_exif_orientation() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = root().join("fixtures/rejects/videos/two_people.mp4");
+    let side = dir.path().join("side.mp4");
+    // Stored turned a quarter clockwise; FFmpeg 5.1's `rotate=90` tag (stream copy) shows it turned
+    // back counter-clockwise, upright.
+    ffmpeg(&[
+        "-i",
+        src.to_str().unwrap(),
+        "-vf",
+        "transpose=1",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        side.to_str().unwrap(),
+    ]);
+    ffmpeg(&[
+        "-i",
+        side.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-metadata:s:v:0",
+        "rotate=90",
+        dir.path().join("phone.mp4").to_str().unwrap(),
+    ]);
+    std::fs::copy(&src, dir.path().join("plain.mp4")).unwrap();
+    // The EXIF-6 portrait, and the same picture turned upright in its pixels (no EXIF).
+    let exif = root().join("fixtures/rejects/images/hopper_128_exif6.jpg");
+    std::fs::copy(&exif, dir.path().join("exif6.jpg")).unwrap();
+    image::open(&exif)
+        .unwrap()
+        .rotate90()
+        .save(dir.path().join("upright.jpg"))
+        .unwrap();
+    let (files, marks) = people_page(
+        dir.path(),
+        &["plain.mp4", "phone.mp4", "exif6.jpg", "upright.jpg"],
+    );
+    if video_pose(&files[0]).is_none() {
+        eprintln!("note: no pose facts (ONNX Runtime missing: make setup); overlay test skipped");
+        return;
+    }
+    assert_eq!(
+        files[1]["facts"]["video"]["rotation_deg"].as_f64(),
+        Some(270.0),
+        "the clip is shown turned"
+    );
+    let first = |card: usize| {
+        let o = marks
+            .iter()
+            .find(|o| o.card == card)
+            .unwrap_or_else(|| panic!("no people drawn on card {card}: {marks:?}"));
+        (o.fraction(o.main.as_ref().unwrap()), o.picture)
+    };
+    for (upright, turned) in [(0, 1), (3, 2)] {
+        let (a, pa) = first(upright);
+        let (b, pb) = first(turned);
+        // Same displayed shape, and the main subject's box within 3% (a re-encode apart).
+        assert!(
+            (pa[2] / pa[3] - pb[2] / pb[3]).abs() < 0.02,
+            "{pa:?} vs {pb:?}"
+        );
+        assert!(
+            close(&a, &b, 0.03),
+            "cards {upright}/{turned}: {a:?} vs {b:?}"
+        );
+    }
 }

@@ -11,6 +11,7 @@ pub mod guard;
 pub mod image;
 pub mod plan;
 pub mod promise;
+pub mod trim;
 pub mod video;
 
 use std::io::Write;

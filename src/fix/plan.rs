@@ -119,6 +119,22 @@ pub struct Window {
     pub hi_s: f64,
     pub target_s: f64,
     pub min_s: f64,
+    /// How the people in it placed the window (when the pose model ran on the clip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<WindowSubject>,
+}
+
+/// The pose model's sampled frames in the planned window (`lo_s` to `lo_s + target_s`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct WindowSubject {
+    /// Sampled frames in the window.
+    pub samples: u32,
+    /// Of those, the frames with the main person alone and fully in frame (head visible, framed at
+    /// least as widely as the clip mostly is).
+    pub alone_full: u32,
+    /// The window left its default place (the start of the longest cut-free moving stretch, or of
+    /// the clip when no motion was measured) for a better one.
+    pub moved: bool,
 }
 
 impl Window {
@@ -649,6 +665,82 @@ pub fn fit_geometry((w, h): (u32, u32), p: &Profile, mode: AspectMode) -> Result
 /// the output over it.
 const CAP_MARGIN_S: f64 = 0.2;
 
+/// The trim window and the plan's sentence for it: `default` (from the start of the stretch named
+/// `why`) unless the pose model's sampled frames show a better window, where the main person is
+/// alone and fully in frame (`trim`).
+fn place_trim(
+    default: Window,
+    why: &str,
+    f: &VideoFacts,
+    p: &Profile,
+    cap: Option<f64>,
+) -> (Window, String) {
+    let copy = "stream copy from a keyframe when one allows it";
+    let (lo, hi, target) = (default.lo_s, default.hi_s, default.target_s);
+    let plain = format!("trim to {target:.2} s within {lo:.2}–{hi:.2} s ({why}); {copy}");
+    let a = f.analysis.as_ref();
+    let Some(pose) = a.and_then(|a| a.subject.as_ref()?.pose.as_ref()) else {
+        return (default, plain);
+    };
+    let marks = super::trim::marks(pose, p);
+    if marks.is_empty() {
+        return (default, plain);
+    }
+    let span = |a: f64, b: f64| crate::model::Span {
+        start_s: a,
+        end_s: b,
+        start_frame: 0,
+        end_frame: 0,
+    };
+    let stretches = match a {
+        Some(a) if !a.motion_segments.is_empty() => a.motion_segments.clone(),
+        _ => vec![span(lo, hi)],
+    };
+    let len_of = |s: &crate::model::Span| match cap {
+        Some(c) => s.duration_s().min(c - CAP_MARGIN_S),
+        None => s.duration_s(),
+    };
+    let (pick, moved) =
+        super::trim::choose(&span(lo, hi), &stretches, &marks, len_of, default.min_s);
+    let subject = Some(WindowSubject {
+        samples: pick.samples as u32,
+        alone_full: pick.good as u32,
+        moved,
+    });
+    let (a0, b0) = (pick.start, pick.start + pick.len);
+    let (g, n) = (pick.good, pick.samples);
+    if moved {
+        let w = Window {
+            lo_s: a0,
+            hi_s: b0,
+            target_s: pick.len,
+            min_s: default.min_s,
+            subject,
+        };
+        let (sa, sb) = pick.stretch;
+        let text = format!(
+            "trim to {:.2} s: {a0:.2}–{b0:.2} s, where the person is alone and fully in frame ({g}/{n} sampled frames), within the cut-free moving stretch {sa:.2}–{sb:.2} s; {copy}",
+            pick.len
+        );
+        return (w, text);
+    }
+    let all = marks.len();
+    let why = if marks.iter().all(|m| !m.good) {
+        format!(
+            "{why}; no stretch with the person alone and fully in frame: none of the {all} sampled frames shows that"
+        )
+    } else {
+        format!(
+            "{why}; the person is alone and fully in frame in {g}/{n} sampled frames of {a0:.2}–{b0:.2} s, and no other window does better"
+        )
+    };
+    let w = Window { subject, ..default };
+    (
+        w,
+        format!("trim to {target:.2} s within {lo:.2}–{hi:.2} s ({why}); {copy}"),
+    )
+}
+
 fn plan_video(mut b: Builder<'_>, f: &VideoFacts) -> FixPlan {
     let Some(v) = f.video.as_ref() else {
         return b.finish(Recipe::Nothing, None);
@@ -717,22 +809,17 @@ fn plan_video(mut b: Builder<'_>, f: &VideoFacts) -> FixPlan {
                 );
             }
         } else {
-            let w = Window {
+            let default = Window {
                 lo_s: lo,
                 hi_s: hi,
                 target_s: target,
                 min_s: min_cont,
+                subject: None,
             };
-            b.act(
-                "trim",
-                Tier::Safe,
-                trim_codes.clone(),
-                format!(
-                    "trim to {target:.2} s within {lo:.2}–{hi:.2} s ({why}); stream copy from a keyframe when one allows it"
-                ),
-            );
+            let (w, detail) = place_trim(default, why, f, &p, cap);
+            b.act("trim", Tier::Safe, trim_codes.clone(), detail);
             window = Some(w);
-            out_duration = target;
+            out_duration = w.target_s;
         }
     }
 
@@ -1187,6 +1274,103 @@ mod tests {
         assert!((r.window.unwrap().target_s - 9.8).abs() < 1e-9);
     }
 
+    /// A 40 s clip sampled every 2 s: two people until 20 s, then one, fully in frame.
+    fn two_then_one(one_from: f64) -> VideoFacts {
+        use crate::model::{Person, PoseFrame, VideoPose, VideoSubject};
+        let person = |x: f64| Person {
+            score: 0.5,
+            x,
+            y: 0.05,
+            w: 0.3,
+            h: 0.9,
+            keypoints: vec![[x + 0.1, 0.5, 0.9]; 17],
+        };
+        let frames = (0..20)
+            .map(|i| {
+                let t = 2.0 * i as f64;
+                let mut people = vec![person(0.1)];
+                if t < one_from {
+                    people.push(person(0.6));
+                }
+                PoseFrame {
+                    t,
+                    people,
+                    framing: None,
+                }
+            })
+            .collect();
+        let mut f = video(720, 1280, 40.0);
+        f.analysis = Some(VideoAnalysis {
+            motion_segments: vec![span(0.0, 40.0)],
+            longest_motion_s: 40.0,
+            subject: Some(VideoSubject {
+                pose: Some(VideoPose {
+                    model: "m".into(),
+                    frames,
+                    framing: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        f
+    }
+
+    fn trim_of(p: &FixPlan) -> (Window, &str) {
+        let Recipe::Video(r) = &p.recipe else {
+            panic!("{p:?}")
+        };
+        let a = p.actions.iter().find(|a| a.fix == "trim").unwrap();
+        (r.window.unwrap(), a.detail.as_str())
+    }
+
+    #[test]
+    fn trim_prefers_the_window_where_the_person_is_alone_and_fully_in_frame() {
+        let o = opts(false);
+        let p = plan(
+            &report("long.mp4", Facts::Video(two_then_one(20.0)), &o),
+            &o,
+        );
+        let (w, detail) = trim_of(&p);
+        assert_eq!((w.lo_s, w.hi_s, w.target_s), (10.2, 40.0, 29.8), "{detail}");
+        assert_eq!(
+            w.subject,
+            Some(WindowSubject {
+                samples: 14,
+                alone_full: 10,
+                moved: true
+            })
+        );
+        assert!(
+            detail.starts_with(
+                "trim to 29.80 s: 10.20–40.00 s, where the person is alone and fully in frame (10/14 sampled frames)"
+            ),
+            "{detail}"
+        );
+        // Alone throughout: today's window, and the plan says why.
+        let p = plan(&report("long.mp4", Facts::Video(two_then_one(0.0)), &o), &o);
+        let (w, detail) = trim_of(&p);
+        assert_eq!(
+            (w.lo_s, w.hi_s, w.subject.unwrap().moved),
+            (0.0, 40.0, false)
+        );
+        assert!(
+            detail.contains("alone and fully in frame in 15/15 sampled frames of 0.00–29.80 s"),
+            "{detail}"
+        );
+        // Never alone: today's window, said so.
+        let p = plan(
+            &report("long.mp4", Facts::Video(two_then_one(99.0)), &o),
+            &o,
+        );
+        let (w, detail) = trim_of(&p);
+        assert_eq!((w.lo_s, w.hi_s), (0.0, 40.0));
+        assert!(
+            detail.contains("no stretch with the person alone and fully in frame: none of the 20 sampled frames shows that"),
+            "{detail}"
+        );
+    }
+
     #[test]
     fn copy_window_starts_at_the_earliest_usable_keyframe() {
         let w = Window {
@@ -1194,6 +1378,7 @@ mod tests {
             hi_s: 38.0,
             target_s: 29.8,
             min_s: 3.0,
+            subject: None,
         };
         let kfs: Vec<f64> = (0..40).map(|i| i as f64 * 2.0).collect();
         assert_eq!(choose_copy_window(&w, &kfs, true), Some((4.0, 33.8)));

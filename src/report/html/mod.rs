@@ -2,7 +2,8 @@
 //! saw, for a person deciding whether to re-shoot, trim or pay. Per video a filmstrip and an SVG
 //! timeline (motion energy, cuts, frozen stretches, the longest continuous-motion stretch, after `fix`
 //! the trim window); per image the picture with the profile's limits drawn over it (after `fix`,
-//! before and after); facts and diagnostics for every file; a summary with filters on top.
+//! before and after); the people the pose model found drawn over the filmstrip frames and the
+//! character image (`people`); facts and diagnostics for every file; a summary with filters on top.
 //!
 //! No external assets: thumbnails are JPEG data URIs, CSS and JS are inline, and the page works from
 //! `file://` without a server. The markup is well-formed XML (void elements closed, script in CDATA)
@@ -11,6 +12,7 @@
 //! evenly spaced filmstrip frames are thinned (shot frames and image thumbnails are kept).
 
 pub mod artefacts;
+pub mod people;
 pub mod timeline;
 
 use std::collections::BTreeMap;
@@ -274,6 +276,8 @@ fn summary(s: &mut String, page: &Page<'_>) {
     }
     s.push_str("</select></label> <span id=\"shown\"></span></fieldset></form>");
     s.push_str(LEGEND);
+    s.push_str(people::LEGEND);
+    s.push_str("</p>");
     s.push_str("</div></div></section>");
 }
 
@@ -303,7 +307,7 @@ fn card(s: &mut String, i: usize, e: &Entry<'_>, page: &Page<'_>, cap: usize) {
             .unwrap_or_default()
     );
     match r.kind {
-        Kind::Video => video_visuals(s, e, cap),
+        Kind::Video => video_visuals(s, e, cap, people::Thresholds::of(page.profile)),
         Kind::Image => image_visuals(s, e, page),
         Kind::Unknown => {}
     }
@@ -322,13 +326,18 @@ fn card(s: &mut String, i: usize, e: &Entry<'_>, page: &Page<'_>, cap: usize) {
     s.push_str("</tbody></table></details></article>");
 }
 
-fn video_visuals(s: &mut String, e: &Entry<'_>, cap: usize) {
+fn video_visuals(s: &mut String, e: &Entry<'_>, cap: usize, th: people::Thresholds) {
     let r = e.report;
     let (v, a) = match &r.facts {
         Facts::Video(v) => (Some(v), v.analysis.as_ref()),
         _ => (None, None),
     };
     let art = e.artefacts;
+    let poses = a
+        .and_then(|a| a.subject.as_ref())
+        .and_then(|s| s.pose.as_ref())
+        .map_or(&[][..], |p| p.frames.as_slice());
+    let cuts = a.map_or(&[][..], |a| a.cuts.as_slice());
     if let Some(art) = art
         && !art.thumbs.is_empty()
     {
@@ -343,9 +352,13 @@ fn video_visuals(s: &mut String, e: &Entry<'_>, cap: usize) {
                 (Some(time), None) => format!("{time:.2} s"),
                 _ => String::new(),
             };
+            let overlay =
+                t.t.and_then(|time| people::frame_at(poses, time, cuts))
+                    .map(|f| people::strip_overlay(f, (t.width, t.height), th))
+                    .unwrap_or_default();
             let _ = write!(
                 s,
-                "<figure class=\"{}\"><img class=\"frame\" src=\"{}\" width=\"{}\" height=\"{}\" loading=\"lazy\" alt=\"frame at {}\"/><figcaption>{}</figcaption></figure>",
+                "<figure class=\"{}\"><div class=\"pic\"><img class=\"frame\" src=\"{}\" width=\"{}\" height=\"{}\" loading=\"lazy\" alt=\"frame at {}\"/>{overlay}</div><figcaption>{}</figcaption></figure>",
                 if t.shot.is_some() { "shot" } else { "even" },
                 t.data_uri(),
                 t.width,
@@ -427,18 +440,24 @@ fn image_visuals(s: &mut String, e: &Entry<'_>, page: &Page<'_>) {
         Facts::Image(f) => Some(f.display_size()),
         _ => None,
     };
+    // The people are drawn on the picture checked, not on a fixed copy (cropped or padded).
+    let people = match &e.report.facts {
+        Facts::Image(f) => f.subject.as_ref().and_then(|s| s.pose.as_ref()),
+        _ => None,
+    }
+    .map(|p| (p.people.as_slice(), people::Thresholds::of(page.profile)));
     let before = e
         .artefacts
         .and_then(|a| a.thumbs.first())
         .zip(display)
-        .map(|(t, d)| timeline::image_guides(&t.data_uri(), d, &page.profile.image, PICTURE_PX));
-    let after = e.after.and_then(|a| a.picture.as_ref()).map(|(t, d)| {
-        timeline::image_guides(&t.data_uri(), *d, &page.profile.image, PICTURE_PX).replacen(
-            "class=\"thumb\"",
-            "class=\"thumb after\"",
-            1,
-        )
-    });
+        .map(|(t, d)| {
+            timeline::image_guides(&t.data_uri(), d, &page.profile.image, PICTURE_PX, people)
+        });
+    let after =
+        e.after.and_then(|a| a.picture.as_ref()).map(|(t, d)| {
+            timeline::image_guides(&t.data_uri(), *d, &page.profile.image, PICTURE_PX, None)
+                .replacen("class=\"thumb\"", "class=\"thumb after\"", 1)
+        });
     if before.is_none() && after.is_none() {
         if let Some(n) = e.artefacts.and_then(|a| a.note.as_deref()) {
             let _ = write!(s, "<p class=\"note\">no picture: {}</p>", esc(n));
@@ -610,7 +629,7 @@ const LEGEND: &str = concat!(
     "<svg width=\"14\" height=\"10\"><rect class=\"longest\" width=\"14\" height=\"8\"/></svg> longest continuous motion ",
     "<svg width=\"14\" height=\"10\"><rect class=\"trim\" width=\"14\" height=\"10\"/></svg> trim window (after fix) ",
     "<svg width=\"14\" height=\"10\"><polyline class=\"signal\" points=\"0,9 4,6 7,8 10,2 14,7\"/></svg> motion energy (√ scale) ",
-    "<br/>Pictures: dashed boxes are the profile's edge and aspect limits (red = violated; a red aspect box is the crop that would pass).</p>"
+    "<br/>Pictures: dashed boxes are the profile's edge and aspect limits (red = violated; a red aspect box is the crop that would pass).",
 );
 
 const CSS: &str = include_str!("page.css");

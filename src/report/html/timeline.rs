@@ -8,7 +8,8 @@
 use std::fmt::Write as _;
 
 use super::esc;
-use crate::model::{Cut, Span};
+use super::people::Thresholds;
+use crate::model::{Cut, Person, Span};
 use crate::profile::ImageLimits;
 
 /// ViewBox width and height, and the plot area inside it.
@@ -215,7 +216,14 @@ fn fmt_s(t: f64) -> String {
 /// image: the minimum-size outline (outside the picture when it is too small), the maximum-size
 /// outline (inside when it is too large), and the widest and tallest allowed aspect boxes centred in
 /// the picture (the crop a fix would keep when the aspect is out of range). Red = violated.
-pub fn image_guides(uri: &str, (w, h): (u32, u32), limits: &ImageLimits, height_px: u32) -> String {
+/// `people`, when given, are drawn over the picture (`people::marks`).
+pub fn image_guides(
+    uri: &str,
+    (w, h): (u32, u32),
+    limits: &ImageLimits,
+    height_px: u32,
+    people: Option<(&[Person], Thresholds)>,
+) -> String {
     let (w, h) = (w.max(1) as f64, h.max(1) as f64);
     let short = w.min(h);
     let long = w.max(h);
@@ -264,6 +272,9 @@ pub fn image_guides(uri: &str, (w, h): (u32, u32), limits: &ImageLimits, height_
         s,
         r#"<image class="thumb" x="{ox:.1}" y="{oy:.1}" width="{w:.1}" height="{h:.1}" preserveAspectRatio="none" href="{uri}"/>"#
     );
+    if let Some((people, th)) = people {
+        s.push_str(&super::people::marks(people, (ox, oy, w, h), th));
+    }
     for (bw, bh, bad, label) in &boxes {
         let (x, y) = ((cw - bw) / 2.0, (ch - bh) / 2.0);
         let class = if *bad { "guide bad" } else { "guide" };
@@ -359,12 +370,12 @@ mod tests {
             max_aspect: Some(lim(2.5)),
             ..ImageLimits::default()
         };
-        let fine = image_guides("data:x", (1000, 1000), &limits, 160);
+        let fine = image_guides("data:x", (1000, 1000), &limits, 160, None);
         assert!(!fine.contains("guide bad"));
         assert_eq!(fine.matches(r#"<image class="thumb""#).count(), 1);
-        let small = image_guides("data:x", (128, 100), &limits, 160);
+        let small = image_guides("data:x", (128, 100), &limits, 160, None);
         assert!(small.contains("min edge 340 px</text>"));
-        let wide = image_guides("data:x", (3000, 1000), &limits, 160);
+        let wide = image_guides("data:x", (3000, 1000), &limits, 160, None);
         assert!(wide.contains("aspect ≤ 2.5</text>"));
         assert!(!wide.contains("min edge 340 px</text>"));
     }
