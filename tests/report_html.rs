@@ -603,7 +603,9 @@ fn close(a: &[f64; 4], b: &[f64; 4], tol: f64) -> bool {
 
 /// `check --report` on `files` (relative to `cwd`): the JSON files and the page's overlays.
 fn people_page(cwd: &Path, files: &[&str]) -> (Vec<Value>, Vec<Overlay>) {
-    let page = cwd.join("people.html");
+    // The page goes to a temporary folder: `cwd` may be the repository itself.
+    let out = tempfile::tempdir().unwrap();
+    let page = out.path().join("people.html");
     let mut args = vec!["--no-cache", "-q", "--isolated", "--report"];
     let page_arg = page.to_string_lossy().into_owned();
     args.push(&page_arg);
