@@ -497,7 +497,7 @@ fn library_fix_with_symlink_back_into_inputs_is_refused() {
         kling_preflight::Settings::new(kling_preflight::load_profile("strict").unwrap());
     settings.analyze = false;
     let r = kling_preflight::fix(&[&inputs], &out, &settings, &how);
-    let err = r.err().expect("refused").to_string();
+    let err = r.expect_err("refused").to_string();
     assert!(
         err.contains("resolves to") && err.contains("is an input file"),
         "{err}"
@@ -506,8 +506,7 @@ fn library_fix_with_symlink_back_into_inputs_is_refused() {
     // An output folder inside the folder being fixed is refused too.
     let r = kling_preflight::fix(&[&inputs], &inputs.join("fixed"), &settings, &how);
     assert!(
-        r.err()
-            .expect("refused")
+        r.expect_err("refused")
             .to_string()
             .contains("is inside the input folder")
     );
