@@ -105,6 +105,12 @@ fn video_pose(per: &[PictureFacts], times: &[f64]) -> Option<VideoPose> {
 
 /// The commonest framing (ties go to the tighter one).
 fn commonest(it: impl Iterator<Item = Framing>) -> Option<Framing> {
+    commonest_framing(it, false)
+}
+
+/// The commonest framing; a tie goes to the wider framing when `wider` (asking more of a trim
+/// window, never less), else to the tighter one.
+pub fn commonest_framing(it: impl Iterator<Item = Framing>, wider: bool) -> Option<Framing> {
     let mut counts = [0usize; 3];
     for f in it {
         counts[f as usize] += 1;
@@ -113,7 +119,7 @@ fn commonest(it: impl Iterator<Item = Framing>) -> Option<Framing> {
         .into_iter()
         .zip(counts)
         .filter(|(_, c)| *c > 0)
-        .max_by_key(|(f, c)| (*c, std::cmp::Reverse(*f)))
+        .max_by_key(|&(f, c)| (c, if wider { f as i8 } else { -(f as i8) }))
         .map(|(f, _)| f)
 }
 

@@ -55,16 +55,7 @@ fn full(m: &Person, kp: f64, clip: Option<Framing>) -> bool {
 
 /// The commonest framing (ties go to the wider one: asking more of a window, never less).
 fn commonest(it: impl Iterator<Item = Framing>) -> Option<Framing> {
-    let mut counts = [0usize; 3];
-    for f in it {
-        counts[f as usize] += 1;
-    }
-    [Framing::HeadShot, Framing::HalfBody, Framing::FullBody]
-        .into_iter()
-        .zip(counts)
-        .filter(|(_, c)| *c > 0)
-        .max_by_key(|(f, c)| (*c, *f))
-        .map(|(f, _)| f)
+    crate::analyze::subject::commonest_framing(it, true)
 }
 
 /// A window `len` seconds long from `start`, and its samples.
