@@ -60,6 +60,10 @@ pub struct AnalyzeOptions {
     /// Decode reference frames only (0.6–0.75× the decode time on files with B-frames); hard
     /// cuts next to skipped frames are checked and placed by a full-rate decode of their stretch.
     pub skip_nonref: bool,
+    /// Frames the fast pass may decode again to decide its unsure cuts, as a share of the clip's
+    /// frames; past it the file is decoded in full instead (which costs less then, and makes the
+    /// same decisions).
+    pub refine_max_share: f64,
 }
 
 impl Default for AnalyzeOptions {
@@ -76,6 +80,7 @@ impl Default for AnalyzeOptions {
             camera_min_s: 0.5,
             skip_loop_filter: true,
             skip_nonref: true,
+            refine_max_share: 1.0,
         }
     }
 }
@@ -186,14 +191,9 @@ pub fn analyze_video_with(
         .map(|d| d.expect("a full pass always numbers its frames"))
 }
 
-/// Share of the clip's frames beyond which the frames `refine` would decode again make the fast
-/// pass give way to a full decode (its re-decodes run without the pipelined signal thread and seek
-/// to keyframes, so a frame costs it more than a full decode's).
-const REFINE_SHARE: f64 = 0.5;
-
 /// One decode pass and the analysis. Ok(None) when `fast` and the frames cannot be numbered from
 /// the packet timestamps, or when deciding its unsure cuts again would cost more than a full decode
-/// (`REFINE_SHARE`).
+/// (`refine_max_share`).
 fn pass(
     path: &Path,
     opts: &AnalyzeOptions,
@@ -296,7 +296,7 @@ fn pass(
     if skipped {
         let decoded: Vec<u64> = recs.iter().map(|r| r.frame).collect();
         let cost = refine::cost(&clock, fps, &decoded, &unsure(recs, opts).1);
-        if cost as f64 > REFINE_SHARE * all.len() as f64 {
+        if cost as f64 > opts.refine_max_share * all.len() as f64 {
             return Ok(None);
         }
     }
