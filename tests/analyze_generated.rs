@@ -365,8 +365,42 @@ fn full_decode() -> AnalyzeOptions {
     }
 }
 
+/// The fast pass deciding every unsure cut by re-decoding its stretch, however many (short clips
+/// would otherwise fall back to a full decode, and the re-decodes would go untested).
+fn refine_always() -> AnalyzeOptions {
+    AnalyzeOptions {
+        refine_max_share: 1e9,
+        ..AnalyzeOptions::default()
+    }
+}
+
 fn cut_list(a: &VideoAnalysis) -> Vec<(u64, String)> {
     a.cuts.iter().map(|c| (c.frame, c.kind.clone())).collect()
+}
+
+/// Cuts on skipped frames every 23 frames: deciding each again at the full rate (with the return
+/// test's 2 s of history) would decode the clip about three times over, so the file is decoded in
+/// full instead, with the same cuts.
+#[test]
+fn dense_cuts_on_skipped_frames_fall_back_to_one_full_decode() {
+    need_ffmpeg!();
+    let dir = tempfile::tempdir().unwrap();
+    let kinds = ["testsrc2", "mandelbrot", "life", "rgbtestsrc", "mandelbrot"];
+    let shots: Vec<String> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| src(k, 0.92, &format!("s{i}")))
+        .collect();
+    let fc = format!(
+        "{};[s0][s1][s2][s3][s4]concat=n=5:v=1:a=0[v]",
+        shots.join(";")
+    );
+    let p = make_clip(dir.path(), "dense.mp4", &fc, &NO_SCENECUT);
+    let d = analyze_video_detailed(&p, &AnalyzeOptions::default()).expect("analysis");
+    assert_eq!(d.frames_skipped, 0, "re-decodes instead of one full decode");
+    let full = analyze_video(&p, &full_decode()).expect("full analysis");
+    assert_eq!(cut_list(&d.analysis), cut_list(&full));
+    assert_eq!(d.analysis.cuts.len(), 4, "{:?}", d.analysis.cuts);
 }
 
 #[test]
@@ -468,7 +502,7 @@ fn skipping_frames_keeps_flash_pan_dissolve_and_cut_verdicts() {
     ];
     for (name, fc) in &clips {
         let p = make_clip(dir.path(), name, fc, &NO_SCENECUT);
-        let d = analyze_video_detailed(&p, &AnalyzeOptions::default()).expect("analysis");
+        let d = analyze_video_detailed(&p, &refine_always()).expect("analysis");
         assert!(d.frames_skipped > 0, "nothing skipped in {name}");
         let full = analyze_video(&p, &full_decode()).expect("full analysis");
         let (fast, full) = (cut_list(&d.analysis), cut_list(&full));
@@ -659,7 +693,7 @@ fn freeze_back_to_earlier_picture_is_not_a_cut_in_fast_pass() {
         &freeze_and_resume(""),
         &NO_SCENECUT,
     );
-    let d = analyze_video_detailed(&p, &AnalyzeOptions::default()).expect("analysis");
+    let d = analyze_video_detailed(&p, &refine_always()).expect("analysis");
     assert!(d.frames_skipped > 0, "nothing skipped");
     let full = analyze_video(&p, &full_decode()).expect("full analysis");
     assert_eq!(cut_list(&full), [], "full decode");
@@ -671,7 +705,7 @@ fn freeze_back_to_earlier_picture_is_not_a_cut_in_fast_pass() {
         &freeze_and_resume(",negate"),
         &NO_SCENECUT,
     );
-    for opts in [AnalyzeOptions::default(), full_decode()] {
+    for opts in [refine_always(), AnalyzeOptions::default(), full_decode()] {
         let a = analyze_video(&p, &opts).expect("analysis");
         assert_eq!(cut_list(&a), [(97, "hard".to_string())], "{opts:?}");
     }

@@ -60,6 +60,10 @@ pub struct AnalyzeOptions {
     /// Decode reference frames only (0.6–0.75× the decode time on files with B-frames); hard
     /// cuts next to skipped frames are checked and placed by a full-rate decode of their stretch.
     pub skip_nonref: bool,
+    /// Frames the fast pass may decode again to decide its unsure cuts, as a share of the clip's
+    /// frames; past it the file is decoded in full instead (which costs less then, and makes the
+    /// same decisions).
+    pub refine_max_share: f64,
 }
 
 impl Default for AnalyzeOptions {
@@ -76,6 +80,7 @@ impl Default for AnalyzeOptions {
             camera_min_s: 0.5,
             skip_loop_filter: true,
             skip_nonref: true,
+            refine_max_share: 1.0,
         }
     }
 }
@@ -187,7 +192,8 @@ pub fn analyze_video_with(
 }
 
 /// One decode pass and the analysis. Ok(None) when `fast` and the frames cannot be numbered from
-/// the packet timestamps.
+/// the packet timestamps, or when deciding its unsure cuts again would cost more than a full decode
+/// (`refine_max_share`).
 fn pass(
     path: &Path,
     opts: &AnalyzeOptions,
@@ -285,6 +291,15 @@ fn pass(
         keyframes: &stats.keyframe_pts,
         times: &all,
     };
+    // Deciding the unsure stretches again can cost more than decoding the rest of the clip (cuts
+    // on skipped frames in long keyframe intervals): then the full decode decides instead.
+    if skipped {
+        let decoded: Vec<u64> = recs.iter().map(|r| r.frame).collect();
+        let cost = refine::cost(&clock, fps, &decoded, &unsure(recs, opts).1);
+        if cost as f64 > opts.refine_max_share * all.len() as f64 {
+            return Ok(None);
+        }
+    }
     let mut settle = |b: &mut Vec<cuts::Boundary>| {
         if skipped {
             refine_cuts(path, opts, fps, recs, &clock, b);
@@ -359,28 +374,9 @@ fn refine_cuts(
     clock: &refine::Clock<'_>,
     bounds: &mut Vec<cuts::Boundary>,
 ) {
-    let n = recs.len();
-    // The hard-cut test compares a frame with up to three records on either side; when those are
-    // consecutive frames and none repeats the one before (repeats make it look further back),
-    // the fast pass had every frame a full decode would use.
-    let sure = |i: usize| {
-        let (a, b) = (i.saturating_sub(3), (i + 3).min(n - 1));
-        recs[b].frame - recs[a].frame == (b - a) as u64
-            && recs[a + 1..=b].iter().all(|r| r.mafd >= cuts::DUP)
-    };
     let strict = std::mem::take(bounds);
     let fast_verdict = |i: usize| strict.iter().find(|b| b.frame == i).cloned();
-    let unsure: Vec<cuts::Boundary> = cuts::candidates(recs, opts)
-        .into_iter()
-        .filter(|b| b.frame > 0 && !sure(b.frame))
-        .collect();
-    let cands: Vec<refine::Candidate> = unsure
-        .iter()
-        .map(|b| refine::Candidate {
-            before: recs[b.frame - 1].frame,
-            after: recs[b.frame].frame,
-        })
-        .collect();
+    let (unsure, cands) = unsure(recs, opts);
     let mut out: Vec<cuts::Boundary> = strict
         .iter()
         .filter(|b| !unsure.iter().any(|u| u.frame == b.frame))
@@ -401,4 +397,34 @@ fn refine_cuts(
     }
     out.sort_by_key(|b| b.frame);
     *bounds = out;
+}
+
+/// The frames of a pass that skipped frames that `refine` must decide (the wider net of
+/// `cuts::candidates`, where the fast pass lacks a frame the hard-cut test looks at), and the
+/// stretch of each.
+fn unsure(
+    recs: &[FrameRec],
+    opts: &AnalyzeOptions,
+) -> (Vec<cuts::Boundary>, Vec<refine::Candidate>) {
+    let n = recs.len();
+    // The hard-cut test compares a frame with up to three records on either side; when those are
+    // consecutive frames and none repeats the one before (repeats make it look further back),
+    // the fast pass had every frame a full decode would use.
+    let sure = |i: usize| {
+        let (a, b) = (i.saturating_sub(3), (i + 3).min(n - 1));
+        recs[b].frame - recs[a].frame == (b - a) as u64
+            && recs[a + 1..=b].iter().all(|r| r.mafd >= cuts::DUP)
+    };
+    let unsure: Vec<cuts::Boundary> = cuts::candidates(recs, opts)
+        .into_iter()
+        .filter(|b| b.frame > 0 && !sure(b.frame))
+        .collect();
+    let cands = unsure
+        .iter()
+        .map(|b| refine::Candidate {
+            before: recs[b.frame - 1].frame,
+            after: recs[b.frame].frame,
+        })
+        .collect();
+    (unsure, cands)
 }

@@ -92,6 +92,39 @@ pub(crate) fn check(
         .collect()
 }
 
+/// Frames `check` would decode for `cands` at most: per candidate, the reference frames from the
+/// keyframe before its window to the window, then the window at the full rate, once for the
+/// four-frame window and once for the window with the return test's history (a second look that
+/// most cuts get). `decoded`: the frame numbers the fast pass decoded (its reference frames).
+/// Reading on between nearby candidates makes the real count smaller.
+pub(crate) fn cost(clock: &Clock<'_>, fps: f64, decoded: &[u64], cands: &[Candidate]) -> u64 {
+    let pts = clock.pts;
+    let Some(last) = (pts.len() as u64).checked_sub(1) else {
+        return 0;
+    };
+    // Frame number of the last keyframe at or before frame `f` (0 when none is known).
+    let keyframe_before = |f: u64| {
+        let t = pts[f.min(last) as usize];
+        let k = clock.keyframes.partition_point(|&k| k <= t);
+        k.checked_sub(1)
+            .and_then(|k| pts.binary_search(&clock.keyframes[k]).ok())
+            .map_or(0, |i| i as u64)
+    };
+    let refs = |a: u64, b: u64| {
+        (decoded.partition_point(|&f| f < b) - decoded.partition_point(|&f| f < a)) as u64
+    };
+    let back = (signals::ring_len(fps) as u64 - 1).max(CONTEXT);
+    let window = |c: &Candidate, before: u64| {
+        let lo = c.before.saturating_sub(before);
+        let hi = (c.after + CONTEXT).min(last);
+        refs(keyframe_before(lo), lo) + hi.saturating_sub(lo) + 1
+    };
+    cands
+        .iter()
+        .map(|c| window(c, CONTEXT) + window(c, back))
+        .sum()
+}
+
 /// The decoder and what a window needs to number and time its frames.
 struct Windows<'a> {
     src: decode::Source,
