@@ -58,26 +58,45 @@ pub fn decode_for_analysis(path: &Path) -> Result<Decoded, PixelError> {
     d
 }
 
-/// Verdicts of the analysis decodes this process made, by path: `fix`'s promise asks "does it
-/// decode" of a picture `check` has just decoded, and must not decode it a second time.
-static VERDICTS: Mutex<Option<std::collections::HashMap<std::path::PathBuf, bool>>> =
+/// Verdicts of the analysis decodes, by path, kept only once a program asks (`keep_verdicts`):
+/// `check` asks "does `fix` decode it" of a picture it has just decoded, and must not decode it a
+/// second time. Each verdict carries the file's size and modification time, so a file changed since
+/// is decoded again; reading a verdict removes it, so the map empties as the promises are made. A
+/// library that never asks keeps nothing (no map growing in a long-running process).
+type Stamp = (u64, Option<std::time::SystemTime>);
+static VERDICTS: Mutex<Option<std::collections::HashMap<std::path::PathBuf, (Stamp, bool)>>> =
     Mutex::new(None);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()))
+}
+
+/// From now on, remember each analysis decode's verdict for one `decodes_for_analysis`.
+pub fn keep_verdicts() {
+    let mut v = VERDICTS.lock().unwrap_or_else(|p| p.into_inner());
+    v.get_or_insert_with(Default::default);
+}
 
 fn remember(path: &Path, ok: bool) {
     let mut v = VERDICTS.lock().unwrap_or_else(|p| p.into_inner());
-    v.get_or_insert_with(Default::default)
-        .insert(path.to_path_buf(), ok);
+    if let (Some(map), Some(st)) = (v.as_mut(), stamp(path)) {
+        map.insert(path.to_path_buf(), (st, ok));
+    }
 }
 
-/// Whether `decode_for_analysis(path)` succeeds: the verdict of this process's earlier decode of
-/// the same path when there was one, else a decode now.
+/// Whether `decode_for_analysis(path)` succeeds: the remembered verdict of this process's earlier
+/// decode of the same, unchanged file when there is one, else a decode now.
 pub fn decodes_for_analysis(path: &Path) -> bool {
     let known = VERDICTS
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-        .and_then(|v| v.get(path).copied());
-    known.unwrap_or_else(|| decode_for_analysis(path).is_ok())
+        .as_mut()
+        .and_then(|v| v.remove(path));
+    match known {
+        Some((st, ok)) if stamp(path) == Some(st) => ok,
+        _ => decode_for_analysis(path).is_ok(),
+    }
 }
 
 /// Decode the whole picture at its stored size (for `fix`).
@@ -92,8 +111,24 @@ pub fn decode_reduced_by(path: &Path, k: u32) -> Result<Decoded, PixelError> {
     decode(path, |_| k.max(1))
 }
 
-/// Decode `path`, reduced by the factor `pick` chooses from the stored size (1: in full).
+/// Decode `path`, reduced by the factor `pick` chooses from the stored size (1: in full). The
+/// decoders are third-party code fed hostile bytes: one that panics costs this picture (an error
+/// naming the crash), never the whole run.
 fn decode(path: &Path, pick: impl Fn((u32, u32)) -> u32) -> Result<Decoded, PixelError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_unguarded(path, &pick)
+    }))
+    .unwrap_or_else(|payload| {
+        let why = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Err(PixelError(format!("the decoder crashed on it: {why}")))
+    })
+}
+
+fn decode_unguarded(path: &Path, pick: &dyn Fn((u32, u32)) -> u32) -> Result<Decoded, PixelError> {
     let err = |e: &dyn std::fmt::Display| PixelError(e.to_string());
     let reader = image::ImageReader::open(path)
         .map_err(|e| err(&e))?
@@ -379,6 +414,41 @@ fn to_image(frame: &ff::frame::Video, k: u32) -> Result<DynamicImage, PixelError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_inside_a_decode_is_an_error_for_that_picture() {
+        let p = std::env::temp_dir().join(format!("kp-panic-{}.png", std::process::id()));
+        image::RgbImage::new(4, 4).save(&p).unwrap();
+        let r = decode(&p, |_| panic!("hostile header"));
+        let e = r.err().expect("an error, not a panic");
+        assert!(
+            e.0.contains("crashed") && e.0.contains("hostile header"),
+            "{e}"
+        );
+        std::fs::remove_file(&p).ok();
+    }
+
+    #[test]
+    fn a_remembered_verdict_is_not_trusted_once_the_file_changed() {
+        keep_verdicts();
+        let p = std::env::temp_dir().join(format!("kp-verdict-{}.png", std::process::id()));
+        image::RgbImage::new(8, 8).save(&p).unwrap();
+        assert!(decode_for_analysis(&p).is_ok());
+        // Replaced by garbage of another size after check decoded it: decoded again, not "ok".
+        std::fs::write(&p, b"\x89PNG\r\n\x1a\nnot really").unwrap();
+        assert!(!decodes_for_analysis(&p));
+        // An unchanged file keeps its verdict once; the verdict is then consumed.
+        image::RgbImage::new(8, 8).save(&p).unwrap();
+        assert!(decode_for_analysis(&p).is_ok());
+        assert!(decodes_for_analysis(&p));
+        let held = VERDICTS
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|v| v.contains_key(&p));
+        assert_eq!(held, Some(false));
+        std::fs::remove_file(&p).ok();
+    }
 
     #[test]
     fn reduction_factor_keeps_the_edge() {
