@@ -437,6 +437,8 @@ fn sample_spec(opts: &CheckOptions, visual: bool) -> SampleSpec {
     if subject {
         spec.luma_edge = 640;
         spec.pose_edge = crate::detect::pose::INPUT;
+        spec.pose_min = crate::detect::pose::VIDEO_FRAMES_MIN;
+        spec.pose_every_s = crate::detect::pose::VIDEO_EVERY_S;
     }
     if visual {
         spec.candidates = true;
@@ -736,18 +738,21 @@ fn head_hex(path: &Path) -> String {
 mod tests {
     use super::*;
 
-    /// Facts cached while faces came from the Haar cascade (detector version 1) must be measured
-    /// again: the detector's version and name are in every cache key.
+    /// Facts cached while faces came from the Haar cascade (detector version 1), or while the pose
+    /// model saw a padded square (version 2), must be measured again: the detector's version and
+    /// name are in every cache key.
     #[test]
     fn facts_cached_by_the_face_cascade_are_not_reused() {
         let strict = crate::profile::lookup("strict", &Default::default()).unwrap();
         let key = facts_settings(&CheckOptions::new(strict), true);
         assert!(
-            key.contains("detect=v2:movenet-multipose-256 head keypoints"),
+            key.contains("detect=v3:movenet-multipose-256 head keypoints"),
             "{key}"
         );
         assert!(
-            !key.contains("detect=v1") && !key.contains("haarcascade"),
+            !key.contains("detect=v1")
+                && !key.contains("detect=v2")
+                && !key.contains("haarcascade"),
             "{key}"
         );
     }

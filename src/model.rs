@@ -397,11 +397,13 @@ pub struct VideoPose {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct VideoSubject {
     pub detector: String,
-    /// Frames looked at.
+    /// Frames looked at (sharpness and exposure are measured on all of them).
     pub samples: u32,
-    /// Faces found in each sampled frame, in time order.
+    /// Faces found in each sampled frame the person model ran on (`pose.frames`, the same
+    /// order and number), in time order; every sampled frame when the model did not run.
     pub faces_per_sample: Vec<u32>,
-    /// People in the video: the largest count seen in at least 30% of the samples (flicker-proof).
+    /// People in the video: the largest face count seen in at least 30% of those frames
+    /// (flicker-proof).
     pub people: u32,
     /// Median height of the largest face over the samples that have one (fraction of frame height).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -820,6 +822,16 @@ impl Report {
 #[cfg(test)]
 pub(crate) mod samples {
     use super::*;
+
+    /// A stretch from `a` to `b` seconds, frames numbered at 30 fps.
+    pub(crate) fn span(a: f64, b: f64) -> Span {
+        Span {
+            start_s: a,
+            end_s: b,
+            start_frame: (a * 30.0) as u64,
+            end_frame: (b * 30.0) as u64,
+        }
+    }
 
     pub(crate) fn image(format: ImageFormat, width: u32, height: u32) -> ImageFacts {
         ImageFacts {

@@ -32,6 +32,13 @@ pub struct SampleSpec {
     /// Long edge of the colour frame kept for the person detector (0 = none); evenly spaced
     /// frames only.
     pub pose_edge: u32,
+    /// Keep the person detector's colour frame on only some of the evenly spaced samples: at
+    /// least `pose_min` of them, and one per `pose_every_s` seconds of the clip (0 = on all),
+    /// spread evenly over the samples the clip is expected to give, first and last included.
+    /// The model costs about as much per frame as decoding a fifth of a second of 1080p video, so
+    /// a 10 s clip sampled every second is judged on 6 of its 10 samples, a 16 s one on 8 of 12.
+    pub pose_min: usize,
+    pub pose_every_s: f64,
 }
 
 impl Default for SampleSpec {
@@ -45,6 +52,8 @@ impl Default for SampleSpec {
             luma_edge: 0,
             thumb_edge: 0,
             pose_edge: 0,
+            pose_min: 0,
+            pose_every_s: 0.0,
         }
     }
 }
@@ -91,6 +100,11 @@ pub(crate) struct Sampler {
     next_even: usize,
     /// Sample aspect ratio (display width of one stored pixel).
     sar: f64,
+    /// Ordinals (0 = first) of the evenly spaced samples that get the person detector's frame;
+    /// None = all of them.
+    pose_pick: Option<Vec<usize>>,
+    /// Evenly spaced samples kept so far.
+    evens: usize,
     pub samples: Vec<Sample>,
 }
 
@@ -102,10 +116,28 @@ impl Sampler {
             let need = (expected_frames as usize).div_ceil(spec.max_even);
             step = step.max(need);
         }
+        // Unknown length, or no cap on the samples (a header could claim any frame count): every
+        // sample gets the detector's frame.
+        let expected_even = match (expected_frames as usize).div_ceil(step) {
+            0 => None,
+            n if spec.max_even > 0 => Some(n.min(spec.max_even)),
+            _ => None,
+        };
+        let pose_want = if spec.pose_every_s > 0.0 && fps > 0.0 {
+            let per_time = (expected_frames as f64 / fps / spec.pose_every_s).ceil();
+            spec.pose_min.max(per_time.min(usize::MAX as f64) as usize)
+        } else {
+            0
+        };
+        let pose_pick = expected_even
+            .filter(|&n| pose_want > 0 && n > pose_want)
+            .map(|n| spread(n, pose_want));
         Sampler {
             spec,
             step,
             next_even: 0,
+            pose_pick,
+            evens: 0,
             sar: if sar.is_finite() && sar > 0.0 {
                 sar
             } else {
@@ -125,15 +157,11 @@ impl Sampler {
         // decoder skips non-reference frames). Kept frames are counted only there, not on every
         // frame; once the cap is reached no frame is due any more.
         if self.spec.every_s > 0.0 && idx >= self.next_even {
-            let kept = self
-                .samples
-                .iter()
-                .filter(|s| s.reason == SampleReason::Even)
-                .count();
-            if self.spec.max_even == 0 || kept < self.spec.max_even {
+            if self.spec.max_even == 0 || self.evens < self.spec.max_even {
                 self.next_even = (idx / self.step + 1) * self.step;
                 let s = self.copy(idx, pic, mafd, SampleReason::Even);
                 self.samples.push(s);
+                self.evens += 1;
                 return self.samples.last();
             }
             self.next_even = usize::MAX;
@@ -172,7 +200,11 @@ impl Sampler {
             let (tw, th) = fit(w, h, self.spec.thumb_edge);
             to_rgb(pic, tw, th)
         });
-        let rgb = (self.spec.pose_edge > 0 && reason == SampleReason::Even).then(|| {
+        let posed = self
+            .pose_pick
+            .as_ref()
+            .is_none_or(|pick| pick.binary_search(&self.evens).is_ok());
+        let rgb = (self.spec.pose_edge > 0 && reason == SampleReason::Even && posed).then(|| {
             let (tw, th) = fit(w, h, self.spec.pose_edge);
             to_rgb(pic, tw, th)
         });
@@ -196,6 +228,18 @@ impl Sampler {
         }
         self.samples
     }
+}
+
+/// `k` of the ordinals `0..n`, evenly spread, first and last included (`k` ≥ 1, `n` > `k`).
+fn spread(n: usize, k: usize) -> Vec<usize> {
+    if k == 1 {
+        return vec![0];
+    }
+    let mut v: Vec<usize> = (0..k)
+        .map(|i| (i as f64 * (n - 1) as f64 / (k - 1) as f64).round() as usize)
+        .collect();
+    v.dedup();
+    v
 }
 
 /// Size with long edge `edge` (never larger than the source), at least 1×1.
@@ -259,6 +303,15 @@ mod tests {
         }
     }
 
+    /// A picture with a luma plane only.
+    fn grey(data: &[u8], w: usize, h: usize) -> Picture<'_> {
+        Picture {
+            y: plane(data, w, h),
+            u: None,
+            v: None,
+        }
+    }
+
     #[test]
     fn resize_averages_blocks() {
         let data = [0, 100, 200, 255, 0, 100, 200, 255];
@@ -276,11 +329,7 @@ mod tests {
     #[test]
     fn even_samples_respect_the_cap_and_candidates_keep_the_strongest() {
         let y = vec![128u8; 64 * 32];
-        let pic = Picture {
-            y: plane(&y, 64, 32),
-            u: None,
-            v: None,
-        };
+        let pic = grey(&y, 64, 32);
         let spec = SampleSpec {
             every_s: 1.0,
             max_even: 3,
@@ -323,13 +372,71 @@ mod tests {
     }
 
     #[test]
+    fn spread_picks_evenly_first_and_last() {
+        assert_eq!(spread(10, 6), vec![0, 2, 4, 5, 7, 9]);
+        assert_eq!(spread(12, 6), vec![0, 2, 4, 7, 9, 11]);
+        assert_eq!(spread(7, 6), vec![0, 1, 2, 4, 5, 6]);
+        assert_eq!(spread(5, 1), vec![0]);
+    }
+
+    #[test]
+    fn the_detector_frame_is_kept_on_some_samples_only() {
+        let y = vec![128u8; 64 * 32];
+        let pic = grey(&y, 64, 32);
+        let spec = |pose_min, pose_every_s| SampleSpec {
+            every_s: 1.0,
+            max_even: 12,
+            luma_edge: 32,
+            pose_edge: 16,
+            pose_min,
+            pose_every_s,
+            ..Default::default()
+        };
+        // 10 fps, 100 frames (10 s): a sample a second.
+        let posed = |(pose_min, every), expected| {
+            let mut s = Sampler::new(spec(pose_min, every), 10.0, expected, 1.0);
+            for i in 0..100 {
+                s.offer(i, &pic, 1.0, 10.0);
+            }
+            let out = s.finish(|f| f as f64 / 10.0);
+            assert_eq!(out.len(), 10, "every sample keeps its grey frame");
+            assert!(out.iter().all(|s| s.luma.is_some()));
+            out.iter()
+                .filter(|s| s.rgb.is_some())
+                .map(|s| s.frame)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(posed((6, 2.0), 100), vec![0, 20, 40, 50, 70, 90]);
+        assert_eq!(
+            posed((4, 2.0), 100).len(),
+            5,
+            "one per 2 s beats the minimum"
+        );
+        assert_eq!(posed((6, 0.0), 100).len(), 10, "no cap");
+        assert_eq!(
+            posed((10, 2.0), 100).len(),
+            10,
+            "minimum not below the samples"
+        );
+        assert_eq!(posed((6, 2.0), 0).len(), 10, "length unknown: all");
+        // No cap on the samples: a header claiming 10^18 frames must not make a pick list that
+        // long.
+        let s = Sampler::new(
+            SampleSpec {
+                max_even: 0,
+                ..spec(6, 2.0)
+            },
+            10.0,
+            1_000_000_000_000_000_000,
+            1.0,
+        );
+        assert!(s.pose_pick.is_none());
+    }
+
+    #[test]
     fn empty_spec_keeps_nothing() {
         let y = vec![0u8; 4];
-        let pic = Picture {
-            y: plane(&y, 2, 2),
-            u: None,
-            v: None,
-        };
+        let pic = grey(&y, 2, 2);
         let mut s = Sampler::new(SampleSpec::default(), 30.0, 10, 1.0);
         for i in 0..10 {
             s.offer(i, &pic, 50.0, 30.0);

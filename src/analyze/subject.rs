@@ -180,27 +180,39 @@ pub fn camera_travel(d: &super::DetailedAnalysis) -> f64 {
     ((x / w).max(y / h) * 1000.0).round() / 1000.0
 }
 
-/// Reduce per-frame facts to the video's figures.
+/// Reduce per-frame facts to the video's figures. Faces come from the person model, which runs on
+/// some of the samples only (`SampleSpec::pose_min`): the face and people figures are taken over
+/// those frames (over all when the model ran on none), sharpness and exposure over every sample.
 pub fn reduce(per: &[PictureFacts]) -> VideoSubject {
     let n = per.len();
-    let faces_per_sample: Vec<u32> = per.iter().map(|p| p.faces.len() as u32).collect();
+    let posed: Vec<&PictureFacts> = per.iter().filter(|p| p.pose.is_some()).collect();
+    let judged: Vec<&PictureFacts> = if posed.is_empty() {
+        per.iter().collect()
+    } else {
+        posed
+    };
+    let faces_per_sample: Vec<u32> = judged.iter().map(|p| p.faces.len() as u32).collect();
     let people = (1..=faces_per_sample.iter().copied().max().unwrap_or(0))
         .rev()
         .find(|&k| {
             let hits = faces_per_sample.iter().filter(|&&c| c >= k).count();
-            hits as f64 >= PEOPLE_SHARE * n as f64
+            hits as f64 >= PEOPLE_SHARE * judged.len() as f64
         })
         .unwrap_or(0);
     let face_height = median(
-        per.iter()
+        judged
+            .iter()
             .filter_map(|p| p.faces.first().map(|f| f.h))
             .collect(),
     );
-    let framing = commonest(per.iter().filter_map(|p| p.framing));
+    let framing = commonest(judged.iter().filter_map(|p| p.framing));
     let sharpness_per_sample: Vec<f64> = per.iter().map(|p| p.quality.sharpness).collect();
     let q = |f: fn(&PictureFacts) -> f64| median(per.iter().map(f).collect()).unwrap_or(0.0);
     VideoSubject {
-        detector: per.first().map(|p| p.detector.clone()).unwrap_or_default(),
+        detector: judged
+            .first()
+            .map(|p| p.detector.clone())
+            .unwrap_or_default(),
         samples: n as u32,
         faces_per_sample,
         people,
@@ -251,7 +263,7 @@ fn full_range(g: &GrayImage) -> GrayImage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{FaceBox, PictureQuality};
+    use crate::model::{FaceBox, PicturePose, PictureQuality};
 
     fn pic(faces: usize, framing: Option<Framing>, sharpness: f64) -> PictureFacts {
         PictureFacts {
@@ -288,6 +300,33 @@ mod tests {
         let none: Vec<_> = (0..4).map(|_| pic(0, None, 5.0)).collect();
         let s = reduce(&none);
         assert_eq!((s.people, s.framing, s.sharpness), (0, None, 5.0));
+    }
+
+    #[test]
+    fn faces_are_counted_over_the_frames_the_person_model_ran_on() {
+        let hb = Some(Framing::HalfBody);
+        // 10 samples, the model ran on every other one and saw two faces there; the frames it
+        // skipped have no faces (nobody looked), and must not dilute the count.
+        let per: Vec<_> = (0..10)
+            .map(|i| {
+                let mut p = pic(if i % 2 == 0 { 2 } else { 0 }, None, i as f64);
+                if i % 2 == 0 {
+                    p.framing = hb;
+                    p.pose = Some(PicturePose {
+                        model: "m".into(),
+                        people: vec![],
+                        framing: hb,
+                    });
+                }
+                p
+            })
+            .collect();
+        let s = reduce(&per);
+        assert_eq!(s.samples, 10);
+        assert_eq!(s.faces_per_sample, vec![2; 5], "one count per posed frame");
+        assert_eq!(s.people, 2);
+        assert_eq!(s.sharpness_per_sample.len(), 10, "quality on every sample");
+        assert_eq!(s.sharpness, 4.5);
     }
 
     #[test]

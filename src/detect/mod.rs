@@ -22,7 +22,8 @@ use crate::model::{FaceBox, PictureFacts, PicturePose};
 
 /// Bump when detector code or data changes what is measured (it is part of the cache key).
 /// 2: faces from the pose model's head keypoints instead of the Haar cascade.
-pub const DETECTOR_VERSION: u32 = 2;
+/// 3: the pose model sees the picture's own aspect (a multiple-of-32 rectangle), not a padded square.
+pub const DETECTOR_VERSION: u32 = 3;
 
 /// The face detector, for facts and cache keys.
 pub const FACE_DETECTOR: &str = "movenet-multipose-256 head keypoints";

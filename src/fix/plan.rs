@@ -1087,7 +1087,7 @@ fn plan_video(mut b: Builder<'_>, f: &VideoFacts) -> FixPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Container, Kind, Span, Verdict, VideoAnalysis};
+    use crate::model::{Container, Kind, Verdict, VideoAnalysis};
     use crate::profile::lookup;
     use crate::rules::{self, Context, RuleSettings};
     use std::collections::BTreeMap;
@@ -1130,14 +1130,7 @@ mod tests {
         crate::model::samples::video(w, h, duration)
     }
 
-    fn span(a: f64, b: f64) -> Span {
-        Span {
-            start_s: a,
-            end_s: b,
-            start_frame: (a * 30.0) as u64,
-            end_frame: (b * 30.0) as u64,
-        }
-    }
+    use crate::model::samples::span;
 
     fn fixes(p: &FixPlan) -> Vec<&str> {
         p.actions.iter().map(|a| a.fix.as_str()).collect()

@@ -133,14 +133,7 @@ pub fn choose(
 mod tests {
     use super::*;
 
-    fn span(a: f64, b: f64) -> Span {
-        Span {
-            start_s: a,
-            end_s: b,
-            start_frame: (a * 30.0) as u64,
-            end_frame: (b * 30.0) as u64,
-        }
-    }
+    use crate::model::samples::span;
 
     fn person(score: f64, ankles: f64) -> Person {
         let mut kp = vec![[0.5, 0.5, 0.9]; 17];

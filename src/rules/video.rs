@@ -374,7 +374,7 @@ mod tests {
     }
 
     use super::*;
-    use crate::model::{Container, Cut, Span};
+    use crate::model::{Container, Cut};
     use crate::profile::Orientation;
 
     fn facts(w: u32, h: u32, duration: f64) -> VideoFacts {
@@ -458,14 +458,7 @@ mod tests {
         assert_eq!(codes(&f), ["V001"]);
     }
 
-    fn span(a: f64, b: f64) -> Span {
-        Span {
-            start_s: a,
-            end_s: b,
-            start_frame: (a * 30.0) as u64,
-            end_frame: (b * 30.0) as u64,
-        }
-    }
+    use crate::model::samples::span;
 
     #[test]
     fn far_fewer_decoded_frames_than_indexed_is_a_truncated_file() {

@@ -6,8 +6,9 @@
 //! Pure functions of the facts: pose coordinates are fractions of the upright picture (EXIF
 //! orientation, display rotation and sample aspect ratio already applied by the analysis), so they
 //! map onto the upright thumbnails by scaling alone. A filmstrip frame gets the pose frame sampled
-//! nearest to it in time, within half the sampling interval and not across a cut; without one it
-//! gets no overlay rather than another moment's people.
+//! nearest to it in time, within half the sampling interval and not across a cut; without one (the
+//! model runs on some of a clip's samples only) it gets no overlay rather than another moment's
+//! people.
 
 use std::fmt::Write as _;
 
@@ -35,15 +36,19 @@ impl Thresholds {
 }
 
 /// The pose frame shown with a filmstrip frame at `t` seconds: the nearest sampled one within half
-/// the sampling interval (the median gap between pose frames; a lone pose frame matches only its own
-/// time), with no cut between the two times.
+/// the sampling interval (the shortest gap between pose frames: the model runs on some of the
+/// evenly spaced samples only, so a longer gap is samples it skipped, whose pictures must not get a
+/// neighbour's people; a lone pose frame matches only its own time), with no cut between the two
+/// times.
 pub fn frame_at<'a>(frames: &'a [PoseFrame], t: f64, cuts: &[Cut]) -> Option<&'a PoseFrame> {
     let nearest = frames
         .iter()
         .min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs()))?;
-    let mut gaps: Vec<f64> = frames.windows(2).map(|w| w[1].t - w[0].t).collect();
-    gaps.sort_by(f64::total_cmp);
-    let half = gaps.get(gaps.len() / 2).map_or(0.0, |g| g / 2.0);
+    let half = frames
+        .windows(2)
+        .map(|w| w[1].t - w[0].t)
+        .min_by(f64::total_cmp)
+        .map_or(0.0, |g| g / 2.0);
     // Pose times are rounded to 4 decimals; filmstrip times are not.
     if (nearest.t - t).abs() > half + 1e-3 {
         return None;
@@ -60,66 +65,64 @@ pub fn frame_at<'a>(frames: &'a [PoseFrame], t: f64, cuts: &[Cut]) -> Option<&'a
 pub fn marks(people: &[Person], (x0, y0, w, h): (f64, f64, f64, f64), th: Thresholds) -> String {
     let counted: Vec<&Person> = people.iter().filter(|p| p.score >= th.person).collect();
     let mut s = String::new();
-    if counted.is_empty() {
+    // Largest first in the facts, so the main subject (`pose::main_subject`) is the first counted
+    // person.
+    let Some((&p, others)) = counted.split_first() else {
         return s;
-    }
-    // Largest first in the facts, so the main subject is the first counted person.
-    let main = pose::main_subject(people, th.person);
+    };
     let px = |f: f64| x0 + f * w;
     let py = |f: f64| y0 + f * h;
-    s.push_str("<g class=\"people\">");
-    for p in counted.iter().skip(1) {
+    let rect = |s: &mut String, class: &str, p: &Person, title: String| {
         let _ = write!(
             s,
-            r#"<rect class="person other" data-score="{sc}" x="{:.2}" y="{:.2}" width="{:.2}" height="{:.2}"><title>{}</title></rect>"#,
+            r#"<rect class="person {class}" data-score="{sc}" x="{:.2}" y="{:.2}" width="{:.2}" height="{:.2}"><title>{}</title></rect>"#,
             px(p.x),
             py(p.y),
             p.w * w,
             p.h * h,
-            esc(&format!("another person, score {:.2}", p.score)),
+            esc(&title),
             sc = p.score
+        );
+    };
+    s.push_str("<g class=\"people\">");
+    for o in others {
+        rect(
+            &mut s,
+            "other",
+            o,
+            format!("another person, score {:.2}", o.score),
         );
     }
-    if let Some(p) = main {
-        let _ = write!(
-            s,
-            r#"<rect class="person main" data-score="{sc}" x="{:.2}" y="{:.2}" width="{:.2}" height="{:.2}"><title>{}</title></rect>"#,
-            px(p.x),
-            py(p.y),
-            p.w * w,
-            p.h * h,
-            esc(&format!(
-                "main subject, score {:.2} ({} of 17 keypoints visible)",
-                p.score,
-                p.keypoints.iter().filter(|k| k[2] >= th.keypoint).count()
-            )),
-            sc = p.score
-        );
-        let visible = |i: usize| p.keypoints.get(i).filter(|k| k[2] >= th.keypoint);
-        for &(a, b) in &pose::SKELETON {
-            if let (Some(ka), Some(kb)) = (visible(a), visible(b)) {
-                let _ = write!(
-                    s,
-                    r#"<line class="bone" x1="{:.2}" y1="{:.2}" x2="{:.2}" y2="{:.2}"/>"#,
-                    px(ka[0]),
-                    py(ka[1]),
-                    px(kb[0]),
-                    py(kb[1])
-                );
-            }
+    let seen = p.keypoints.iter().filter(|k| k[2] >= th.keypoint).count();
+    let title = format!(
+        "main subject, score {:.2} ({seen} of 17 keypoints visible)",
+        p.score
+    );
+    rect(&mut s, "main", p, title);
+    let visible = |i: usize| p.keypoints.get(i).filter(|k| k[2] >= th.keypoint);
+    for &(a, b) in &pose::SKELETON {
+        if let (Some(ka), Some(kb)) = (visible(a), visible(b)) {
+            let _ = write!(
+                s,
+                r#"<line class="bone" x1="{:.2}" y1="{:.2}" x2="{:.2}" y2="{:.2}"/>"#,
+                px(ka[0]),
+                py(ka[1]),
+                px(kb[0]),
+                py(kb[1])
+            );
         }
-        let r = (w.min(h) * 0.018).max(0.5);
-        for (i, name) in pose::KEYPOINTS.iter().enumerate() {
-            if let Some(k) = visible(i) {
-                let _ = write!(
-                    s,
-                    r#"<circle class="kp" cx="{:.2}" cy="{:.2}" r="{r:.2}"><title>{} {:.2}</title></circle>"#,
-                    px(k[0]),
-                    py(k[1]),
-                    esc(&name.replace('_', " ")),
-                    k[2]
-                );
-            }
+    }
+    let r = (w.min(h) * 0.018).max(0.5);
+    for (i, name) in pose::KEYPOINTS.iter().enumerate() {
+        if let Some(k) = visible(i) {
+            let _ = write!(
+                s,
+                r#"<circle class="kp" cx="{:.2}" cy="{:.2}" r="{r:.2}"><title>{} {:.2}</title></circle>"#,
+                px(k[0]),
+                py(k[1]),
+                esc(&name.replace('_', " ")),
+                k[2]
+            );
         }
     }
     s.push_str("</g>");
@@ -203,6 +206,13 @@ mod tests {
         assert!(frame_at(&frames[..1], 0.0, &[]).is_some());
         assert!(frame_at(&frames[..1], 0.3, &[]).is_none());
         assert!(frame_at(&[], 0.0, &[]).is_none());
+        // The model ran on samples 0, 2, 4, 5 of 1-s samples: the pictures of samples 1 and 3
+        // get no overlay (their neighbours' people are a second away).
+        let some: Vec<PoseFrame> = [0.0, 2.0, 4.0, 5.0].into_iter().map(frame).collect();
+        assert!(frame_at(&some, 1.0, &[]).is_none());
+        assert!(frame_at(&some, 3.0, &[]).is_none());
+        assert_eq!(frame_at(&some, 2.0, &[]).unwrap().t, 2.0);
+        assert_eq!(frame_at(&some, 4.4, &[]).unwrap().t, 4.0);
     }
 
     #[test]
