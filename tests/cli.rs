@@ -99,7 +99,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "fixtures/rejects/videos/too_short_2s.mp4",
         &["V004", "V020"],
     ),
-    ("fixtures/rejects/videos/two_people.mp4", &["V015", "V018"]),
+    ("fixtures/rejects/videos/two_people.mp4", &["V015"]),
     ("fixtures/rejects/videos/two_shots.mp4", &["V010", "V020"]),
     (
         "fixtures/rejects/videos/upload_cut_short.mp4",

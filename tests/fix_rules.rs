@@ -182,7 +182,7 @@ fn i015_gps_is_stripped_losslessly_without_unsafe_fixes() {
 #[test]
 fn v002_h264_in_matroska_is_remuxed_safely() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(p) = ffmpeg(
+    let p = ffmpeg(
         &dir.path().join("clip.mkv"),
         &[
             "-f",
@@ -200,9 +200,7 @@ fn v002_h264_in_matroska_is_remuxed_safely() {
             "-c:a",
             "aac",
         ],
-    ) else {
-        return;
-    };
+    );
     let (out, e) = assert_fixes(&p, "V002", &["--no-analyze"]);
     assert_eq!(out.extension().unwrap(), "mp4");
     assert!(
@@ -275,7 +273,7 @@ fn v005_trim_keeps_the_stretch_where_the_person_is_alone_and_fully_in_frame() {
     let graph = format!(
         "[0:v]{fit}[a];[1:v]trim=duration=6,setpts=PTS-STARTPTS,{fit}[b];[a][b]concat=n=2:v=1:a=0[v]"
     );
-    let Some(clip) = ffmpeg(
+    let clip = ffmpeg(
         &dir.path().join("two_then_one.mp4"),
         &[
             "-i",
@@ -291,24 +289,30 @@ fn v005_trim_keeps_the_stretch_where_the_person_is_alone_and_fully_in_frame() {
             "-preset",
             "veryfast",
         ],
-    ) else {
-        return;
-    };
+    );
     let image = ["--orientation", "image"];
     let (_, before) = check(&clip, &image);
-    let Some(frames) = before["facts"]["analysis"]["subject"]["pose"]["frames"].as_array() else {
+    let subject = &before["facts"]["subject"];
+    if subject["detector"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("none"))
+    {
+        assert!(
+            std::env::var_os("KLING_PREFLIGHT_REQUIRE_POSE").is_none(),
+            "no pose facts, and make test requires them (KLING_PREFLIGHT_REQUIRE_POSE)"
+        );
         eprintln!("note: no pose facts (ONNX Runtime missing: make setup); test skipped");
         return;
-    };
-    assert!(frames.len() >= 10, "{}", frames.len());
+    }
+    // 15.6 s: 12 samples, the pose model on 8 (one per 2 s).
+    let frames = subject["pose"]["frames"].as_array().expect("pose facts");
+    assert_eq!(frames.len(), 8, "{subject}");
     let c = codes(&before);
     assert!(
         c.contains(&"V010".into()) && c.contains(&"V015".into()),
         "{c:?}"
     );
-    let cut = before["facts"]["analysis"]["cuts"][0]["time_s"]
-        .as_f64()
-        .unwrap();
+    let cut = before["facts"]["cuts"][0]["time_s"].as_f64().unwrap();
     let (out, e) = assert_fixes(&clip, "V005", &image);
     let trim = &e["trim_s"];
     let (a, b) = (trim[0].as_f64().unwrap(), trim[1].as_f64().unwrap());
@@ -331,7 +335,7 @@ fn v005_trim_keeps_the_stretch_where_the_person_is_alone_and_fully_in_frame() {
 #[test]
 fn v006_raw_video_over_100mb_is_reencoded_under_the_cap() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(p) = ffmpeg(
+    let p = ffmpeg(
         &dir.path().join("raw.mov"),
         &[
             "-f",
@@ -343,9 +347,7 @@ fn v006_raw_video_over_100mb_is_reencoded_under_the_cap() {
             "-pix_fmt",
             "uyvy422",
         ],
-    ) else {
-        return;
-    };
+    );
     assert!(std::fs::metadata(&p).unwrap().len() > 100_000_000);
     let (out, _) = assert_fixes(&p, "V006", VIDEO_UNSAFE);
     assert!(std::fs::metadata(&out).unwrap().len() < 100_000_000);

@@ -617,7 +617,7 @@ fn people_page(cwd: &Path, files: &[&str]) -> (Vec<Value>, Vec<Overlay>) {
 }
 
 fn video_pose(f: &Value) -> Option<&Vec<Value>> {
-    f["facts"]["analysis"]["subject"]["pose"]["frames"].as_array()
+    f["facts"]["subject"]["pose"]["frames"].as_array()
 }
 
 #[test]
@@ -626,6 +626,10 @@ fn people_overlay_boxes_are_the_pose_facts_on_filmstrip_and_picture() {
     let image = "fixtures/rejects/images/hopper_128_exif6.jpg";
     let (files, marks) = people_page(&root(), &[video, image]);
     let Some(frames) = video_pose(&files[0]) else {
+        assert!(
+            std::env::var_os("KLING_PREFLIGHT_REQUIRE_POSE").is_none(),
+            "no pose facts, and make test requires them (KLING_PREFLIGHT_REQUIRE_POSE)"
+        );
         eprintln!("note: no pose facts (ONNX Runtime missing: make setup); overlay test skipped");
         return;
     };
@@ -695,19 +699,24 @@ fn people_overlay_follows_display_rotation_and_exif_orientation() {
         dir.path().join("phone.mp4").to_str().unwrap(),
     ]);
     std::fs::copy(&src, dir.path().join("plain.mp4")).unwrap();
-    // The EXIF-6 portrait, and the same picture turned upright in its pixels (no EXIF).
+    // The EXIF-6 portrait, and the same picture turned upright in its pixels (no EXIF), stored
+    // losslessly: re-encoding a 128-px JPEG moves the model's box by 10 % of the picture.
     let exif = root().join("fixtures/rejects/images/hopper_128_exif6.jpg");
     std::fs::copy(&exif, dir.path().join("exif6.jpg")).unwrap();
     image::open(&exif)
         .unwrap()
         .rotate90()
-        .save(dir.path().join("upright.jpg"))
+        .save(dir.path().join("upright.png"))
         .unwrap();
     let (files, marks) = people_page(
         dir.path(),
-        &["plain.mp4", "phone.mp4", "exif6.jpg", "upright.jpg"],
+        &["plain.mp4", "phone.mp4", "exif6.jpg", "upright.png"],
     );
     if video_pose(&files[0]).is_none() {
+        assert!(
+            std::env::var_os("KLING_PREFLIGHT_REQUIRE_POSE").is_none(),
+            "no pose facts, and make test requires them (KLING_PREFLIGHT_REQUIRE_POSE)"
+        );
         eprintln!("note: no pose facts (ONNX Runtime missing: make setup); overlay test skipped");
         return;
     }
@@ -723,16 +732,18 @@ fn people_overlay_follows_display_rotation_and_exif_orientation() {
             .unwrap_or_else(|| panic!("no people drawn on card {card}: {marks:?}"));
         (o.fraction(o.main.as_ref().unwrap()), o.picture)
     };
-    for (upright, turned) in [(0, 1), (3, 2)] {
+    // Same displayed shape, and the main subject's box close: within 3 % for the clip (a
+    // re-encode apart), 5 % for the 128-px portrait (the tool decodes the JPEG with FFmpeg, this
+    // test with the image crate, and their pixels differ slightly; the person scores only 0.3). Read sideways, the box would differ by half the picture.
+    for (upright, turned, tol) in [(0, 1, 0.03), (3, 2, 0.05)] {
         let (a, pa) = first(upright);
         let (b, pb) = first(turned);
-        // Same displayed shape, and the main subject's box within 3% (a re-encode apart).
         assert!(
             (pa[2] / pa[3] - pb[2] / pb[3]).abs() < 0.02,
             "{pa:?} vs {pb:?}"
         );
         assert!(
-            close(&a, &b, 0.03),
+            close(&a, &b, tol),
             "cards {upright}/{turned}: {a:?} vs {b:?}"
         );
     }

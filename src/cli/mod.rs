@@ -466,6 +466,10 @@ fn warn_empty(paths: &[PathBuf], skipped: usize, fail: bool) {
 fn probe(a: ProbeArgs) -> Result<Status> {
     let mut opts = CheckOptions::new(profile::lookup(DEFAULT_PROFILE, &BTreeMap::new())?);
     opts.analyze = a.analyze;
+    if a.analyze {
+        // Where ONNX Runtime is (KLING_PREFLIGHT_ONNXRUNTIME), and a note when it is missing.
+        settings::pose_runtime_note();
+    }
     let inputs = collect(&a.paths, &opts, None)?.inputs;
     let results = engine::check_all(&inputs, &opts, None);
     let files: Vec<serde_json::Value> = results

@@ -169,7 +169,7 @@ pub const ORT_LIBRARY_ENV: &str = "KLING_PREFLIGHT_ONNXRUNTIME";
 /// (here, from a stat: the model itself is loaded only when a picture needs it, so a cached run
 /// never pays for it) or cannot be loaded (when first needed): the run goes on without the people
 /// rules.
-fn pose_runtime_note() {
+pub(crate) fn pose_runtime_note() {
     let explicit = std::env::var_os(ORT_LIBRARY_ENV)
         .filter(|p| !p.is_empty())
         .map(std::path::PathBuf::from);

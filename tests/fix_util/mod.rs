@@ -95,16 +95,22 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Make a clip with the ffmpeg CLI; `None` (test skipped) when the CLI is missing.
-pub fn ffmpeg(out: &Path, args: &[&str]) -> Option<PathBuf> {
-    let ok = Command::new("ffmpeg")
+/// Make a clip with the ffmpeg CLI (installed by `make setup`); a failure fails the test, never
+/// skips it.
+pub fn ffmpeg(out: &Path, args: &[&str]) -> PathBuf {
+    let res = Command::new("ffmpeg")
         .args(["-v", "error", "-y"])
         .args(args)
         .arg(out)
-        .status()
-        .ok()?
-        .success();
-    ok.then(|| out.to_path_buf())
+        .output()
+        .expect("ffmpeg is installed by `make setup`");
+    assert!(
+        res.status.success(),
+        "ffmpeg {args:?} {}: {}",
+        out.display(),
+        String::from_utf8_lossy(&res.stderr)
+    );
+    out.to_path_buf()
 }
 
 /// Whether decoded-frame analysis is available in this build (cuts, motion, freezes).
