@@ -7,16 +7,16 @@ use std::process::Command;
 
 use serde_json::Value;
 
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+#[path = "../common/mod.rs"]
+mod common;
+pub use common::root;
 
 pub fn fixture(rel: &str) -> PathBuf {
     root().join("fixtures").join(rel)
 }
 
 pub fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kling-preflight"));
+    let mut c = common::bin();
     c.env("NO_COLOR", "1");
     c
 }
@@ -95,21 +95,11 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Make a clip with the ffmpeg CLI (installed by `make setup`); a failure fails the test, never
-/// skips it.
+/// Make a clip at `out` with the ffmpeg CLI (installed by `make setup`); a failure fails the
+/// test, never skips it.
 pub fn ffmpeg(out: &Path, args: &[&str]) -> PathBuf {
-    let res = Command::new("ffmpeg")
-        .args(["-v", "error", "-y"])
-        .args(args)
-        .arg(out)
-        .output()
-        .expect("ffmpeg is installed by `make setup`");
-    assert!(
-        res.status.success(),
-        "ffmpeg {args:?} {}: {}",
-        out.display(),
-        String::from_utf8_lossy(&res.stderr)
-    );
+    let out_arg = out.to_str().expect("test paths are UTF-8");
+    common::ffmpeg(&[args, &[out_arg]].concat());
     out.to_path_buf()
 }
 
