@@ -421,18 +421,40 @@ fn skipped_files_are_named_with_verbose() {
     );
 }
 
+/// `inputs/sub/photo.jpg` and an output folder `out` whose `sub` links back to `inputs/sub`:
+/// `out/sub/photo.jpg` would be that very input once the link is followed.
+struct Trap {
+    inputs: PathBuf,
+    victim: PathBuf,
+    before: Vec<u8>,
+    out: PathBuf,
+}
+
+fn symlink_trap(dir: &Path) -> Trap {
+    let inputs = dir.join("inputs");
+    std::fs::create_dir_all(inputs.join("sub")).unwrap();
+    let victim = inputs.join("sub/photo.jpg");
+    std::fs::copy(fixture("rejects/images/png_named.jpg"), &victim).unwrap();
+    let out = dir.join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::os::unix::fs::symlink(inputs.join("sub"), out.join("sub")).unwrap();
+    Trap {
+        before: std::fs::read(&victim).unwrap(),
+        inputs,
+        victim,
+        out,
+    }
+}
+
 #[test]
 fn fix_force_into_out_dir_with_symlink_back_into_inputs_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let inputs = dir.path().join("inputs");
-    std::fs::create_dir_all(inputs.join("sub")).unwrap();
-    // out/sub/photo.jpg would be this very input once the link is followed.
-    let victim = inputs.join("sub/photo.jpg");
-    std::fs::copy(fixture("rejects/images/png_named.jpg"), &victim).unwrap();
-    let before = std::fs::read(&victim).unwrap();
-    let out = dir.path().join("out");
-    std::fs::create_dir(&out).unwrap();
-    std::os::unix::fs::symlink(inputs.join("sub"), out.join("sub")).unwrap();
+    let Trap {
+        inputs,
+        victim,
+        before,
+        out: _,
+    } = symlink_trap(dir.path());
     let o = run(
         dir.path(),
         &[
@@ -480,14 +502,12 @@ fn out_dir_inside_the_folder_being_fixed_is_refused_the_first_time() {
 #[test]
 fn library_fix_with_symlink_back_into_inputs_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let inputs = dir.path().join("inputs");
-    std::fs::create_dir_all(inputs.join("sub")).unwrap();
-    let victim = inputs.join("sub/photo.jpg");
-    std::fs::copy(fixture("rejects/images/png_named.jpg"), &victim).unwrap();
-    let before = std::fs::read(&victim).unwrap();
-    let out = dir.path().join("out");
-    std::fs::create_dir(&out).unwrap();
-    std::os::unix::fs::symlink(inputs.join("sub"), out.join("sub")).unwrap();
+    let Trap {
+        inputs,
+        victim,
+        before,
+        out,
+    } = symlink_trap(dir.path());
     let how = kling_preflight::FixSettings {
         force: true,
         unsafe_fixes: true,
