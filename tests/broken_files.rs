@@ -264,21 +264,23 @@ fn huge_png_is_decoded_reduced() {
     assert!(mb < 600.0, "a 14000x14000 PNG peaked at {mb:.0} MB");
 }
 
+/// `fix` with every fix allowed, writing into `out/`.
+fn fix_into_out(name: &str) -> [&str; 6] {
+    [
+        "fix",
+        "--unsafe-fixes",
+        "--isolated",
+        "--out-dir",
+        "out",
+        name,
+    ]
+}
+
 #[test]
 fn fix_of_huge_wide_png_is_bounded() {
     let dir = tmp();
     huge_png(&dir.path().join("wide.png"), 65536, 3000);
-    let (mb, stdout) = peak_mb(
-        dir.path(),
-        &[
-            "fix",
-            "--unsafe-fixes",
-            "--isolated",
-            "--out-dir",
-            "out",
-            "wide.png",
-        ],
-    );
+    let (mb, stdout) = peak_mb(dir.path(), &fix_into_out("wide.png"));
     assert!(stdout.contains("wrote out/wide"), "{stdout}");
     assert!(mb < 600.0, "fix of a 65536x3000 PNG peaked at {mb:.0} MB");
 }
@@ -299,17 +301,7 @@ fn ycbcr_tiff_decodes_in_check_and_fix() {
         dir.path().join("ycc.tif").to_str().unwrap(),
     ]);
     assert_eq!(f001(dir.path(), &["ycc.tif"]), None, "FFmpeg decodes it");
-    let out = run_in(
-        dir.path(),
-        &[
-            "fix",
-            "--unsafe-fixes",
-            "--isolated",
-            "--out-dir",
-            "out",
-            "ycc.tif",
-        ],
-    );
+    let out = run_in(dir.path(), &fix_into_out("ycc.tif"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("wrote out/ycc.jpg"), "{stdout}");
     let back = image::open(dir.path().join("out/ycc.jpg")).unwrap();
@@ -321,14 +313,17 @@ fn huge_gif_is_decoded_reduced_in_check_and_fix() {
     // A 14000x14000 GIF of under a megabyte: decoded whole, its RGBA canvas alone is 784 MB (the
     // check peaked at 1.9 GB, fix at 2.3 GB); read row by row it costs the reduced picture.
     let dir = tmp();
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-f", "lavfi", "-i"])
-        .arg("testsrc2=s=14000x14000:d=1")
-        .args(["-frames:v", "1", "-pix_fmt", "rgb8", "-y", "big.gif"])
-        .current_dir(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=14000x14000:d=1",
+        "-frames:v",
+        "1",
+        "-pix_fmt",
+        "rgb8",
+        dir.path().join("big.gif").to_str().unwrap(),
+    ]);
     let (mb, stdout) = peak_mb(
         dir.path(),
         &["check", "--no-cache", "--isolated", "big.gif"],
@@ -339,17 +334,7 @@ fn huge_gif_is_decoded_reduced_in_check_and_fix() {
         mb < 600.0,
         "check of a 14000x14000 GIF peaked at {mb:.0} MB"
     );
-    let (mb, stdout) = peak_mb(
-        dir.path(),
-        &[
-            "fix",
-            "--unsafe-fixes",
-            "--isolated",
-            "--out-dir",
-            "out",
-            "big.gif",
-        ],
-    );
+    let (mb, stdout) = peak_mb(dir.path(), &fix_into_out("big.gif"));
     assert!(stdout.contains("wrote out/big"), "{stdout}");
     assert!(mb < 600.0, "fix of a 14000x14000 GIF peaked at {mb:.0} MB");
 }
