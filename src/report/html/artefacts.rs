@@ -69,6 +69,10 @@ pub struct Artefacts {
     pub thumbs: Vec<Thumb>,
     /// Video: (seconds, motion energy % = the frame's luma jump, the bucket's maximum).
     pub signal: Vec<(f32, f32)>,
+    /// Video: seconds between the evenly spaced samples (the shortest step between two of them;
+    /// None with fewer than two). A filmstrip frame shows the people of a pose frame within half
+    /// of it (`people::frame_at`).
+    pub interval_s: Option<f64>,
     /// Image: the decoded size as displayed (EXIF orientation applied).
     pub size: Option<(u32, u32)>,
     /// Why a picture is missing (decode failure), shown instead.
@@ -120,9 +124,20 @@ pub fn from_video(d: &DetailedAnalysis, facts: &VideoFacts) -> Artefacts {
         })
         .collect();
     let points: Vec<(f64, f32)> = d.frames.iter().map(|f| (f.t, f.mafd)).collect();
+    let evens: Vec<f64> = d
+        .samples
+        .iter()
+        .filter(|s| s.reason == SampleReason::Even)
+        .map(|s| s.t)
+        .collect();
     Artefacts {
         thumbs,
         signal: downsample(&points, SIGNAL_POINTS),
+        interval_s: evens
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .filter(|g| *g > 0.0)
+            .min_by(f64::total_cmp),
         ..Artefacts::default()
     }
 }

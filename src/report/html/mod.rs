@@ -342,6 +342,7 @@ fn video_visuals(s: &mut String, e: &Entry<'_>, cap: usize, th: people::Threshol
         && !art.thumbs.is_empty()
     {
         let keep = strip_keep(&art.thumbs, cap);
+        let interval = art.interval_s.unwrap_or(0.0);
         s.push_str("<div class=\"strip\">");
         for (i, t) in art.thumbs.iter().enumerate() {
             if !keep.contains(&i) {
@@ -353,7 +354,7 @@ fn video_visuals(s: &mut String, e: &Entry<'_>, cap: usize, th: people::Threshol
                 _ => String::new(),
             };
             let overlay =
-                t.t.and_then(|time| people::frame_at(poses, time, cuts))
+                t.t.and_then(|time| people::frame_at(poses, time, interval, cuts))
                     .map(|f| people::strip_overlay(f, (t.width, t.height), th))
                     .unwrap_or_default();
             let _ = write!(

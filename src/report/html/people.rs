@@ -35,20 +35,21 @@ impl Thresholds {
     }
 }
 
-/// The pose frame shown with a filmstrip frame at `t` seconds: the nearest sampled one within half
-/// the sampling interval (the shortest gap between pose frames: the model runs on some of the
-/// evenly spaced samples only, so a longer gap is samples it skipped, whose pictures must not get a
-/// neighbour's people; a lone pose frame matches only its own time), with no cut between the two
-/// times.
-pub fn frame_at<'a>(frames: &'a [PoseFrame], t: f64, cuts: &[Cut]) -> Option<&'a PoseFrame> {
+/// The pose frame shown with a filmstrip frame at `t` seconds: the nearest one within half the
+/// sampling interval `interval` (seconds between the evenly spaced samples; 0 = only a frame at
+/// the same time), with no cut between the two times. The model runs on some of the evenly spaced
+/// samples only: the picture of a sample it skipped is a whole interval from any pose frame and
+/// gets no overlay, rather than a neighbour's people.
+pub fn frame_at<'a>(
+    frames: &'a [PoseFrame],
+    t: f64,
+    interval: f64,
+    cuts: &[Cut],
+) -> Option<&'a PoseFrame> {
     let nearest = frames
         .iter()
         .min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs()))?;
-    let half = frames
-        .windows(2)
-        .map(|w| w[1].t - w[0].t)
-        .min_by(f64::total_cmp)
-        .map_or(0.0, |g| g / 2.0);
+    let half = interval.max(0.0) / 2.0;
     // Pose times are rounded to 4 decimals; filmstrip times are not.
     if (nearest.t - t).abs() > half + 1e-3 {
         return None;
@@ -149,7 +150,7 @@ pub const LEGEND: &str = concat!(
     "<svg width=\"14\" height=\"10\"><rect class=\"person main\" x=\"1\" y=\"1\" width=\"12\" height=\"8\"/></svg> main subject (the largest person), ",
     "<svg width=\"14\" height=\"10\"><line class=\"bone\" x1=\"1\" y1=\"9\" x2=\"13\" y2=\"1\"/><circle class=\"kp\" cx=\"13\" cy=\"1\" r=\"1.5\"/></svg> its visible keypoints and bones (a missing dot is a keypoint out of frame or hidden), ",
     "<svg width=\"14\" height=\"10\"><rect class=\"person other\" x=\"1\" y=\"1\" width=\"12\" height=\"8\"/></svg> other people. ",
-    "A frame without marks had no person counted, or no pose sample near it."
+    "A frame without marks had no person counted, or the person model did not run on it."
 );
 
 #[cfg(test)]
@@ -184,35 +185,53 @@ mod tests {
         }
     }
 
+    /// Regression: the matching window was half the shortest gap between pose frames, which is
+    /// the sampling interval only while two posed samples are adjacent. A 12 s clip posed on 6 of
+    /// its 12 samples (0, 2, 4, 7, 9, 11) had no adjacent pair, so the picture of sample 1 got
+    /// sample 0's people, a second away.
+    #[test]
+    fn a_sample_the_model_skipped_gets_no_overlay_when_no_posed_samples_are_adjacent() {
+        let posed: Vec<PoseFrame> = [0.0, 2.0, 4.0, 7.0, 9.0, 11.0]
+            .into_iter()
+            .map(frame)
+            .collect();
+        for skipped in [1.0, 3.0, 5.0, 6.0, 8.0, 10.0] {
+            assert!(frame_at(&posed, skipped, 1.0, &[]).is_none(), "{skipped}");
+        }
+        for (t, want) in [(0.0, 0.0), (7.0, 7.0), (4.4, 4.0), (10.6, 11.0)] {
+            assert_eq!(frame_at(&posed, t, 1.0, &[]).unwrap().t, want, "{t}");
+        }
+    }
+
     #[test]
     fn frames_match_by_time_within_half_an_interval_and_not_across_cuts() {
         let frames: Vec<PoseFrame> = (0..5).map(|i| frame(i as f64)).collect();
-        assert_eq!(frame_at(&frames, 2.0, &[]).unwrap().t, 2.0);
-        assert_eq!(frame_at(&frames, 2.4, &[]).unwrap().t, 2.0);
-        assert_eq!(frame_at(&frames, 4.45, &[]).unwrap().t, 4.0);
+        assert_eq!(frame_at(&frames, 2.0, 1.0, &[]).unwrap().t, 2.0);
+        assert_eq!(frame_at(&frames, 2.4, 1.0, &[]).unwrap().t, 2.0);
+        assert_eq!(frame_at(&frames, 4.45, 1.0, &[]).unwrap().t, 4.0);
         assert!(
-            frame_at(&frames, 4.6, &[]).is_none(),
+            frame_at(&frames, 4.6, 1.0, &[]).is_none(),
             "past the last sample"
         );
         assert!(
-            frame_at(&frames, 2.3, &[cut(2.2)]).is_none(),
+            frame_at(&frames, 2.3, 1.0, &[cut(2.2)]).is_none(),
             "a cut between"
         );
-        assert_eq!(frame_at(&frames, 2.1, &[cut(2.2)]).unwrap().t, 2.0);
+        assert_eq!(frame_at(&frames, 2.1, 1.0, &[cut(2.2)]).unwrap().t, 2.0);
         // The first frame of a shot (at the cut) shows another scene than the sample before it.
-        assert!(frame_at(&frames, 2.2, &[cut(2.2)]).is_none());
+        assert!(frame_at(&frames, 2.2, 1.0, &[cut(2.2)]).is_none());
         // A sample taken at the cut belongs to the new shot, as does a frame just after it.
-        assert_eq!(frame_at(&frames, 3.1, &[cut(3.0)]).unwrap().t, 3.0);
-        assert!(frame_at(&frames[..1], 0.0, &[]).is_some());
-        assert!(frame_at(&frames[..1], 0.3, &[]).is_none());
-        assert!(frame_at(&[], 0.0, &[]).is_none());
+        assert_eq!(frame_at(&frames, 3.1, 1.0, &[cut(3.0)]).unwrap().t, 3.0);
+        assert!(frame_at(&frames[..1], 0.0, 0.0, &[]).is_some());
+        assert!(frame_at(&frames[..1], 0.3, 0.0, &[]).is_none());
+        assert!(frame_at(&[], 0.0, 1.0, &[]).is_none());
         // The model ran on samples 0, 2, 4, 5 of 1-s samples: the pictures of samples 1 and 3
         // get no overlay (their neighbours' people are a second away).
         let some: Vec<PoseFrame> = [0.0, 2.0, 4.0, 5.0].into_iter().map(frame).collect();
-        assert!(frame_at(&some, 1.0, &[]).is_none());
-        assert!(frame_at(&some, 3.0, &[]).is_none());
-        assert_eq!(frame_at(&some, 2.0, &[]).unwrap().t, 2.0);
-        assert_eq!(frame_at(&some, 4.4, &[]).unwrap().t, 4.0);
+        assert!(frame_at(&some, 1.0, 1.0, &[]).is_none());
+        assert!(frame_at(&some, 3.0, 1.0, &[]).is_none());
+        assert_eq!(frame_at(&some, 2.0, 1.0, &[]).unwrap().t, 2.0);
+        assert_eq!(frame_at(&some, 4.4, 1.0, &[]).unwrap().t, 4.0);
     }
 
     #[test]
