@@ -779,7 +779,9 @@ fn people_overlay_follows_display_rotation_and_exif_orientation() {
     };
     // Same displayed shape, and the main subject's box close: within 3 % for the clip (a
     // re-encode apart), 5 % for the 128-px portrait (the tool decodes the JPEG with FFmpeg, this
-    // test with the image crate, and their pixels differ slightly; the person scores only 0.3). Read sideways, the box would differ by half the picture.
+    // test with the image crate, and their pixels differ slightly; the person scores only 0.3;
+    // the FFmpeg CLI's decode differs more: no person found). Read sideways, the box would differ
+    // by half the picture.
     for (upright, turned, tol) in [(0, 1, 0.03), (3, 2, 0.05)] {
         let (a, pa) = first(upright);
         let (b, pb) = first(turned);
