@@ -64,13 +64,14 @@ pub fn frame_at<'a>(
 /// The marks for `people` over a picture drawn at `(x0, y0)` with size `(w, h)` in the enclosing
 /// SVG's units: other people first (dashed boxes), the main subject last, on top.
 pub fn marks(people: &[Person], (x0, y0, w, h): (f64, f64, f64, f64), th: Thresholds) -> String {
-    let counted: Vec<&Person> = people.iter().filter(|p| p.score >= th.person).collect();
     let mut s = String::new();
-    // Largest first in the facts, so the main subject (`pose::main_subject`) is the first counted
-    // person.
-    let Some((&p, others)) = counted.split_first() else {
+    // The rules' main subject; every other person they count is drawn as another person.
+    let Some(p) = pose::main_subject(people, th.person) else {
         return s;
     };
+    let others = people
+        .iter()
+        .filter(|o| o.score >= th.person && !std::ptr::eq(*o, p));
     let px = |f: f64| x0 + f * w;
     let py = |f: f64| y0 + f * h;
     let rect = |s: &mut String, class: &str, p: &Person, title: String| {
@@ -256,5 +257,14 @@ mod tests {
         // Bones touching the hidden ankle are not drawn: 16 - 1.
         assert_eq!(m.matches("<line").count(), 15);
         assert!(marks(&people[2..], (0.0, 0.0, 1.0, 1.0), th).is_empty());
+        // The largest box scores under the threshold: the main subject is the largest counted
+        // person (`pose::main_subject`, as the rules judge), and nobody else is drawn.
+        let faint_first = [people[2].clone(), people[1].clone()];
+        let m = marks(&faint_first, (0.0, 0.0, 100.0, 100.0), th);
+        assert!(
+            m.contains(r#"class="person main" data-score="0.3" x="50.00""#),
+            "{m}"
+        );
+        assert!(!m.contains("person other"), "{m}");
     }
 }
