@@ -297,11 +297,7 @@ fn v005_trim_keeps_the_stretch_where_the_person_is_alone_and_fully_in_frame() {
         .as_str()
         .is_some_and(|d| d.starts_with("none"))
     {
-        assert!(
-            std::env::var_os("KLING_PREFLIGHT_REQUIRE_POSE").is_none(),
-            "no pose facts, and make test requires them (KLING_PREFLIGHT_REQUIRE_POSE)"
-        );
-        eprintln!("note: no pose facts (ONNX Runtime missing: make setup); test skipped");
+        skip_without_pose();
         return;
     }
     // 15.6 s: 12 samples, the pose model on 8 (one per 2 s).

@@ -78,3 +78,13 @@ pub fn ffmpeg(args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A test that needs the pose model found it missing: a note and a skip under a bare `cargo test`,
+/// a failure under `make test`, which installs ONNX Runtime and sets `KLING_PREFLIGHT_REQUIRE_POSE`.
+pub fn skip_without_pose() {
+    assert!(
+        std::env::var_os("KLING_PREFLIGHT_REQUIRE_POSE").is_none(),
+        "no pose facts, and make test requires them (KLING_PREFLIGHT_REQUIRE_POSE)"
+    );
+    eprintln!("note: no pose facts (ONNX Runtime missing: make setup); test skipped");
+}

@@ -9,7 +9,9 @@ use serde_json::Value;
 
 #[path = "../common/mod.rs"]
 mod common;
-pub use common::root;
+// Not every test file that includes these helpers uses each one.
+#[allow(unused_imports)]
+pub use common::{root, skip_without_pose};
 
 pub fn fixture(rel: &str) -> PathBuf {
     root().join("fixtures").join(rel)
